@@ -1,0 +1,14 @@
+//! Database migrations. They run at every start of the service, before it listens.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261128_000001_foundation;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261128_000001_foundation::Migration)]
+    }
+}

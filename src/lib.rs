@@ -1,0 +1,4 @@
+//! Mandaat: governance and voting for a purchasing cooperative of school boards.
+
+pub mod domain;
+pub mod duo;
