@@ -1,4 +1,21 @@
 //! Mandaat: governance and voting for a purchasing cooperative of school boards.
+//!
+//! Layers: `domain` (pure rules), `store` (sea-orm), `service` (use cases), `api`
+//! (poem-openapi handlers), `startup` (wiring, shared by `main` and the tests).
 
+pub mod api;
+pub mod auth;
+pub mod cli;
+pub mod clock;
+pub mod config;
 pub mod domain;
 pub mod duo;
+pub mod error;
+pub mod import;
+pub mod server_keys;
+pub mod service;
+pub mod startup;
+pub mod store;
+
+pub use config::Config;
+pub use startup::Application;

@@ -319,6 +319,48 @@ impl ChamberRules {
     }
 }
 
+/// A member board of the cooperative.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub id: uuid::Uuid,
+    pub bg_number: BgNumber,
+    pub name: MemberName,
+    pub pupils: SectorPupils,
+    pub status: MemberStatus,
+    /// Derived from `pupils` by the deployment's [`ChamberRules`].
+    pub chamber: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl Member {
+    pub fn new(
+        bg_number: BgNumber,
+        name: MemberName,
+        pupils: SectorPupils,
+        status: MemberStatus,
+        rules: &ChamberRules,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Self {
+        Member {
+            id: uuid::Uuid::new_v4(),
+            bg_number,
+            name,
+            chamber: rules.chamber_for(&pupils).to_owned(),
+            pupils,
+            status,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    /// Changes pupils and re-derives the chamber from them.
+    pub fn set_pupils(&mut self, pupils: SectorPupils, rules: &ChamberRules) {
+        self.chamber = rules.chamber_for(&pupils).to_owned();
+        self.pupils = pupils;
+    }
+}
+
 impl Default for ChamberRules {
     fn default() -> Self {
         Self::sivon()

@@ -1,5 +1,6 @@
 //! The domain: member boards, chambers and signed statements. Pure code, free of
 //! HTTP and database types, so that every rule is unit-tested directly.
 
+pub mod keys;
 pub mod member;
 pub mod statement;

@@ -1,0 +1,193 @@
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use poem::web::Data;
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
+use uuid::Uuid;
+
+use entity::member_key;
+
+use super::problem::{ApiError, ApiResult};
+use super::{ApiTags, BearerToken, State};
+use crate::auth::Principal;
+use crate::domain::statement::{BASE64URL, KeyId, SignedStatement};
+use crate::error::Error;
+use crate::service::{self, Revoker};
+
+pub struct KeysApi;
+
+/// A signed statement on the wire (see docs/signing.md).
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "SignedStatement", deny_unknown_fields)]
+pub struct SignedStatementDto {
+    /// Base64url (unpadded) of the statement's RFC 8785 canonical JSON bytes.
+    pub statement: String,
+    /// Lowercase hex SHA-256 of the signing key's 32 raw public-key bytes.
+    pub key_id: String,
+    /// Base64url (unpadded) of the 64-byte Ed25519 signature over the statement bytes.
+    pub signature: String,
+}
+
+impl SignedStatementDto {
+    fn parse(&self) -> Result<SignedStatement, Error> {
+        Ok(SignedStatement::from_wire(&self.statement, &self.key_id, &self.signature)?)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename = "KeyStatus", rename_all = "lowercase")]
+pub enum KeyStatus {
+    Active,
+    Revoked,
+}
+
+/// A member's Ed25519 public key. Keys are never deleted, so that old ballots stay
+/// verifiable against the key that was valid when they were cast.
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "MemberKey")]
+pub struct MemberKeyDto {
+    pub key_id: String,
+    pub member_id: Uuid,
+    /// Base64url (unpadded) of the 32 raw public-key bytes.
+    pub public_key: String,
+    #[oai(skip_serializing_if_is_none)]
+    pub label: Option<String>,
+    pub status: KeyStatus,
+    pub registered_at: DateTime<Utc>,
+    /// Index of the log entry holding the signed proof of possession.
+    pub registration_entry: i64,
+    #[oai(skip_serializing_if_is_none)]
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// `member` (a signed revocation) or `admin:<subject>`.
+    #[oai(skip_serializing_if_is_none)]
+    pub revoked_by: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    pub revocation_reason: Option<String>,
+    /// Index of the log entry holding the signed revocation, for a board's own.
+    #[oai(skip_serializing_if_is_none)]
+    pub revocation_entry: Option<i64>,
+}
+
+impl TryFrom<member_key::Model> for MemberKeyDto {
+    type Error = Error;
+    fn try_from(k: member_key::Model) -> Result<Self, Error> {
+        let raw = hex::decode(&k.public_key)
+            .map_err(|_| Error::Corrupt(format!("key {} is not hex", k.key_id)))?;
+        Ok(MemberKeyDto {
+            public_key: BASE64URL.encode(raw),
+            status: if k.revoked_at.is_some() { KeyStatus::Revoked } else { KeyStatus::Active },
+            key_id: k.key_id,
+            member_id: k.member_id,
+            label: k.label,
+            registered_at: k.registered_at,
+            registration_entry: k.registration_entry,
+            revoked_at: k.revoked_at,
+            revoked_by: k.revoked_by,
+            revocation_reason: k.revocation_reason,
+            revocation_entry: k.revocation_entry,
+        })
+    }
+}
+
+/// A revocation. A board sends `revocation`, a `mandaat.key-revocation.v1` statement
+/// signed by one of its active keys; an admin may instead give only a `reason`.
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "KeyRevocation", deny_unknown_fields)]
+pub struct RevokeKeyDto {
+    pub revocation: Option<SignedStatementDto>,
+    /// Why an admin revokes the key (ignored when `revocation` is given).
+    pub reason: Option<String>,
+}
+
+#[derive(ApiResponse)]
+enum Registered {
+    /// The key is registered; its proof of possession is in the log.
+    #[oai(status = 201)]
+    Created(Json<MemberKeyDto>, #[oai(header = "Location")] String),
+}
+
+#[OpenApi(prefix_path = "/api/v1/members/:id/keys", tag = "ApiTags::Keys")]
+impl KeysApi {
+    /// A member's keys, active and revoked. Any role.
+    #[oai(path = "/", method = "get")]
+    async fn list(&self, state: Data<&State>, auth: BearerToken, id: Path<Uuid>) -> ApiResult<Json<Vec<MemberKeyDto>>> {
+        state.authenticate(&auth)?;
+        state.store.member(id.0).await?;
+        let keys = state.store.member_keys(id.0).await?;
+        let keys = keys.into_iter().map(MemberKeyDto::try_from).collect::<Result<_, _>>()?;
+        Ok(Json(keys))
+    }
+
+    /// Register a key with its proof of possession: a `mandaat.key.v1` statement naming
+    /// the member and the key, signed with that key. Only the board itself.
+    #[oai(path = "/", method = "post")]
+    async fn register(
+        &self,
+        state: Data<&State>,
+        auth: BearerToken,
+        id: Path<Uuid>,
+        body: Json<SignedStatementDto>,
+    ) -> ApiResult<Registered> {
+        let who = state.authenticate(&auth)?;
+        require_board(&who, id.0)?;
+        let statement = body.parse()?;
+        let key = service::register_key(&state.store, id.0, &statement, state.clock.now()).await?;
+        let location = format!("/api/v1/members/{}/keys/{}", id.0, key.key_id);
+        Ok(Registered::Created(Json(key.try_into()?), location))
+    }
+
+    /// Revoke a key. The board itself (with a signed revocation) or an admin.
+    #[oai(path = "/:key_id/revoke", method = "post")]
+    async fn revoke(
+        &self,
+        state: Data<&State>,
+        auth: BearerToken,
+        id: Path<Uuid>,
+        key_id: Path<String>,
+        body: Json<RevokeKeyDto>,
+    ) -> ApiResult<Json<MemberKeyDto>> {
+        let who = state.authenticate(&auth)?;
+        let key_id: KeyId = key_id.0.parse().map_err(Error::from)?;
+        let statement = body.revocation.as_ref().map(SignedStatementDto::parse).transpose()?;
+        let revoker = match (&who, &statement) {
+            (Principal::Admin { sub }, _) => Revoker::Admin {
+                subject: sub,
+                reason: body.reason.clone(),
+            },
+            (Principal::Board { .. }, Some(statement)) => {
+                require_board(&who, id.0)?;
+                Revoker::Member(statement)
+            }
+            (Principal::Board { .. }, None) => {
+                require_board(&who, id.0)?;
+                return Err(ApiError::problem(
+                    poem::http::StatusCode::UNPROCESSABLE_ENTITY,
+                    "revocation-required",
+                    "a board revokes a key with a signed mandaat.key-revocation.v1 statement in `revocation`",
+                ));
+            }
+            (other, _) => {
+                return Err(ApiError::forbidden(format!(
+                    "a {} token cannot revoke keys",
+                    other.role()
+                )));
+            }
+        };
+        let key = service::revoke_key(&state.store, id.0, key_id, revoker, state.clock.now()).await?;
+        Ok(Json(key.try_into()?))
+    }
+}
+
+/// Only the board itself manages its keys: not another board, and not an admin,
+/// who could otherwise register a key it holds and vote as the board.
+fn require_board(who: &Principal, member_id: Uuid) -> ApiResult<()> {
+    match who {
+        Principal::Board { member_id: own, .. } if *own == member_id => Ok(()),
+        Principal::Board { .. } => Err(ApiError::forbidden("a board may manage only its own keys")),
+        other => Err(ApiError::forbidden(format!(
+            "only the member board itself may do this; this token's role is {}",
+            other.role()
+        ))),
+    }
+}

@@ -1,0 +1,248 @@
+//! RFC 9457 problem details: the one shape of every error response, including the
+//! framework's own (bad JSON, missing token, unknown route, body too large).
+
+use poem::http::StatusCode;
+use poem::{IntoResponse, Response};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object};
+
+use crate::auth::AuthError;
+use crate::domain::keys::ContentError;
+use crate::error::Error;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+const TYPE_PREFIX: &str = "urn:mandaat:problem:";
+const WWW_AUTHENTICATE: &str = r#"Bearer realm="mandaat", error="invalid_token""#;
+
+/// A problem detail (RFC 9457). `type` is a stable URN; clients branch on it.
+#[derive(Debug, Clone, Object)]
+pub struct Problem {
+    /// Stable identifier of the kind of problem, `urn:mandaat:problem:<slug>`.
+    #[oai(rename = "type")]
+    pub problem_type: String,
+    /// Short summary of the kind of problem.
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// What went wrong in this request.
+    pub detail: String,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, slug: &str, detail: impl Into<String>) -> Self {
+        Problem {
+            problem_type: format!("{TYPE_PREFIX}{slug}"),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail: detail.into(),
+        }
+    }
+
+    pub fn slug(&self) -> &str {
+        self.problem_type
+            .strip_prefix(TYPE_PREFIX)
+            .unwrap_or(&self.problem_type)
+    }
+}
+
+/// Every error an operation can answer with; each variant is documented in the
+/// OpenAPI document with the problem schema.
+#[derive(Debug, ApiResponse)]
+#[oai(bad_request_handler = "ApiError::from_request_error")]
+pub enum ApiError {
+    /// The request is malformed: bad JSON, a bad parameter.
+    #[oai(status = 400, content_type = "application/problem+json")]
+    BadRequest(Json<Problem>),
+    /// No valid bearer token.
+    #[oai(status = 401, content_type = "application/problem+json")]
+    Unauthorized(
+        Json<Problem>,
+        #[oai(header = "WWW-Authenticate")] String,
+    ),
+    /// The token is valid but its role may not do this.
+    #[oai(status = 403, content_type = "application/problem+json")]
+    Forbidden(Json<Problem>),
+    /// No such resource.
+    #[oai(status = 404, content_type = "application/problem+json")]
+    NotFound(Json<Problem>),
+    /// The request conflicts with the current state (duplicate, revoked, suspended).
+    #[oai(status = 409, content_type = "application/problem+json")]
+    Conflict(Json<Problem>),
+    /// The request body is larger than the configured limit.
+    #[oai(status = 413, content_type = "application/problem+json")]
+    PayloadTooLarge(Json<Problem>),
+    /// The request body is not JSON.
+    #[oai(status = 415, content_type = "application/problem+json")]
+    UnsupportedMediaType(Json<Problem>),
+    /// Well-formed but invalid: a value out of range, a bad signature or statement.
+    #[oai(status = 422, content_type = "application/problem+json")]
+    Unprocessable(Json<Problem>),
+    /// A fault on the server; the detail says no more than is safe.
+    #[oai(status = 500, content_type = "application/problem+json")]
+    Internal(Json<Problem>),
+    /// A dependency (the database) is not reachable.
+    #[oai(status = 503, content_type = "application/problem+json")]
+    Unavailable(Json<Problem>),
+}
+
+impl ApiError {
+    pub fn problem(status: StatusCode, slug: &str, detail: impl Into<String>) -> Self {
+        Problem::new(status, slug, detail).into()
+    }
+
+    pub fn unauthorized(err: &AuthError) -> Self {
+        Self::problem(StatusCode::UNAUTHORIZED, "unauthorized", err.to_string())
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::problem(StatusCode::FORBIDDEN, "forbidden", detail)
+    }
+
+    fn from_request_error(err: poem::Error) -> Self {
+        problem_for_framework_error(&err).into()
+    }
+
+    pub fn problem_ref(&self) -> &Problem {
+        match self {
+            ApiError::BadRequest(p)
+            | ApiError::Unauthorized(p, _)
+            | ApiError::Forbidden(p)
+            | ApiError::NotFound(p)
+            | ApiError::Conflict(p)
+            | ApiError::PayloadTooLarge(p)
+            | ApiError::UnsupportedMediaType(p)
+            | ApiError::Unprocessable(p)
+            | ApiError::Internal(p)
+            | ApiError::Unavailable(p) => &p.0,
+        }
+    }
+}
+
+impl From<Problem> for ApiError {
+    fn from(problem: Problem) -> Self {
+        let body = Json(problem);
+        match body.status {
+            400 => ApiError::BadRequest(body),
+            401 => ApiError::Unauthorized(body, WWW_AUTHENTICATE.to_owned()),
+            403 => ApiError::Forbidden(body),
+            404 => ApiError::NotFound(body),
+            409 => ApiError::Conflict(body),
+            413 => ApiError::PayloadTooLarge(body),
+            415 => ApiError::UnsupportedMediaType(body),
+            422 => ApiError::Unprocessable(body),
+            503 => ApiError::Unavailable(body),
+            _ => ApiError::Internal(body),
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(err: AuthError) -> Self {
+        ApiError::unauthorized(&err)
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(err: Error) -> Self {
+        use crate::domain::statement::StatementError as S;
+        let (status, slug) = match &err {
+            Error::NotFound(_) => (StatusCode::NOT_FOUND, "not-found"),
+            Error::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            Error::Conflict { kind, .. } => (StatusCode::CONFLICT, kind.slug()),
+            Error::Member(_) | Error::Invalid(_) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "validation-failed")
+            }
+            Error::Key(_) | Error::StatementContent(ContentError::Key(_)) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "invalid-public-key")
+            }
+            Error::Statement(S::BadSignature(_)) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "invalid-signature")
+            }
+            Error::Statement(S::NotCanonical) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "statement-not-canonical")
+            }
+            Error::Statement(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid-statement"),
+            Error::StatementContent(_) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "statement-mismatch")
+            }
+            Error::Corrupt(_) | Error::Db(_) => {
+                tracing::error!(error = %err, "request failed");
+                return Self::problem(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "the server failed to handle this request; the error is logged",
+                );
+            }
+        };
+        Self::problem(status, slug, err.to_string())
+    }
+}
+
+/// Maps an error raised by poem or poem-openapi itself to a problem.
+pub fn problem_for_framework_error(err: &poem::Error) -> Problem {
+    use poem_openapi::error::{
+        AuthorizationError, ContentTypeError, ParseParamError, ParsePathError,
+        ParseRequestPayloadError,
+    };
+    let status = err.status();
+    let detail = err.to_string();
+    let slug = if err.is::<AuthorizationError>() || status == StatusCode::UNAUTHORIZED {
+        return Problem::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a bearer token is required (Authorization: Bearer <token>)",
+        );
+    } else if err.is::<ParseRequestPayloadError>() {
+        "malformed-body"
+    } else if err.is::<ParseParamError>() || err.is::<ParsePathError>() {
+        "bad-parameter"
+    } else if err.is::<ContentTypeError>() {
+        "unsupported-media-type"
+    } else {
+        match status {
+            StatusCode::NOT_FOUND => "not-found",
+            StatusCode::METHOD_NOT_ALLOWED => "method-not-allowed",
+            StatusCode::PAYLOAD_TOO_LARGE => "payload-too-large",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported-media-type",
+            s if s.is_client_error() => "bad-request",
+            _ => "internal",
+        }
+    };
+    let detail = match slug {
+        "not-found" => "no such resource or route".to_owned(),
+        "payload-too-large" => "the request body is larger than the server accepts".to_owned(),
+        "internal" => {
+            tracing::error!(error = %detail, "framework error");
+            "the server failed to handle this request; the error is logged".to_owned()
+        }
+        _ => detail,
+    };
+    Problem::new(status, slug, detail)
+}
+
+/// The catch-all for errors that escape an endpoint: our own responses pass
+/// through, everything else becomes a problem.
+pub async fn render_error(err: poem::Error) -> Response {
+    if err.is_from_response() {
+        return err.into_response();
+    }
+    let problem = problem_for_framework_error(&err);
+    if matches!(problem.status, 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 500 | 503) {
+        return ApiError::from(problem).into_response();
+    }
+    // A status no operation documents (405, say): keep it, in the same shape.
+    let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = poem_openapi::types::ToJSON::to_json_string(&problem);
+    Response::builder()
+        .status(status)
+        .content_type(PROBLEM_JSON)
+        .body(body)
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl From<crate::domain::member::MemberError> for ApiError {
+    fn from(err: crate::domain::member::MemberError) -> Self {
+        Error::from(err).into()
+    }
+}

@@ -1,0 +1,334 @@
+//! Access tokens: EdDSA-signed JWTs, the roles they carry, and the verifier that
+//! turns a bearer token into a [`Principal`].
+//!
+//! Verification is behind [`TokenVerifier`], selected by the token's issuer, so a
+//! second trusted issuer (an OpenID Connect provider's JWKS, such as the Entree
+//! Federatie) can be added to [`Authenticator`] without touching any handler.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use ed25519_dalek::SigningKey;
+use ed25519_dalek::pkcs8::EncodePrivateKey;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::domain::member::Sector;
+
+/// Clock skew tolerated on `exp`, in seconds.
+pub const LEEWAY_SECONDS: u64 = 5;
+
+/// What a token allows its holder to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// The cooperative's secretariat: manages members and proposals.
+    Admin,
+    /// A member board: manages its own keys, votes.
+    Board,
+    /// A sector council (PO-Raad, VO-raad): reads its sector's results.
+    Council,
+    /// An auditor: reads everything, changes nothing.
+    Auditor,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Board => "board",
+            Role::Council => "council",
+            Role::Auditor => "auditor",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "admin" => Ok(Role::Admin),
+            "board" => Ok(Role::Board),
+            "council" => Ok(Role::Council),
+            "auditor" => Ok(Role::Auditor),
+            other => Err(format!(
+                "unknown role {other:?}; expected admin, board, council or auditor"
+            )),
+        }
+    }
+}
+
+/// The claims of a Mandaat access token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    pub role: Role,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_id: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sector: Option<Sector>,
+    pub iss: String,
+    pub aud: String,
+    pub exp: i64,
+    pub iat: i64,
+    pub jti: String,
+}
+
+/// Who is calling, established from a verified token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    Admin { sub: String },
+    Board { sub: String, member_id: Uuid },
+    Council { sub: String, sector: Sector },
+    Auditor { sub: String },
+}
+
+impl Principal {
+    /// A token's role and its role-specific claim must agree: a board token names
+    /// exactly one member, a council token exactly one sector, others neither.
+    pub fn from_claims(claims: &Claims) -> Result<Self, AuthError> {
+        let sub = claims.sub.clone();
+        match (claims.role, claims.member_id, claims.sector) {
+            (Role::Admin, None, None) => Ok(Principal::Admin { sub }),
+            (Role::Auditor, None, None) => Ok(Principal::Auditor { sub }),
+            (Role::Board, Some(member_id), None) => Ok(Principal::Board { sub, member_id }),
+            (Role::Council, None, Some(sector)) => Ok(Principal::Council { sub, sector }),
+            (role, _, _) => Err(AuthError::InconsistentClaims(role)),
+        }
+    }
+
+    pub fn role(&self) -> Role {
+        match self {
+            Principal::Admin { .. } => Role::Admin,
+            Principal::Board { .. } => Role::Board,
+            Principal::Council { .. } => Role::Council,
+            Principal::Auditor { .. } => Role::Auditor,
+        }
+    }
+
+    pub fn subject(&self) -> &str {
+        match self {
+            Principal::Admin { sub }
+            | Principal::Board { sub, .. }
+            | Principal::Council { sub, .. }
+            | Principal::Auditor { sub } => sub,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    #[error("no bearer token was given")]
+    Missing,
+    #[error("the token is not a well-formed JWT")]
+    Malformed,
+    #[error("the token is signed with an algorithm other than EdDSA")]
+    WrongAlgorithm,
+    #[error("the token's signature does not verify")]
+    BadSignature,
+    #[error("the token has expired")]
+    Expired,
+    #[error("the token's issuer is not trusted")]
+    UnknownIssuer,
+    #[error("the token is not meant for this service (aud)")]
+    WrongAudience,
+    #[error("the token lacks the required claim {0:?}")]
+    MissingClaim(String),
+    #[error("the token's claims are invalid: {0}")]
+    InvalidClaims(String),
+    #[error("a {0} token must carry member_id only for board and sector only for council")]
+    InconsistentClaims(Role),
+}
+
+impl From<jsonwebtoken::errors::Error> for AuthError {
+    fn from(err: jsonwebtoken::errors::Error) -> Self {
+        match err.kind() {
+            ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => AuthError::WrongAlgorithm,
+            ErrorKind::InvalidSignature => AuthError::BadSignature,
+            ErrorKind::ExpiredSignature => AuthError::Expired,
+            ErrorKind::InvalidIssuer => AuthError::UnknownIssuer,
+            ErrorKind::InvalidAudience => AuthError::WrongAudience,
+            ErrorKind::MissingRequiredClaim(claim) => AuthError::MissingClaim(claim.clone()),
+            ErrorKind::InvalidClaimFormat(claim) => AuthError::InvalidClaims(format!("bad {claim}")),
+            ErrorKind::Json(e) => AuthError::InvalidClaims(e.to_string()),
+            _ => AuthError::Malformed,
+        }
+    }
+}
+
+/// Verifies tokens of one issuer.
+pub trait TokenVerifier: Send + Sync {
+    /// The `iss` value this verifier is responsible for.
+    fn issuer(&self) -> &str;
+    fn verify(&self, token: &str) -> Result<Claims, AuthError>;
+}
+
+/// All trusted issuers. A token is routed by its (unverified) `iss` to exactly one
+/// verifier, which then checks everything, `iss` included.
+#[derive(Clone, Default)]
+pub struct Authenticator {
+    verifiers: HashMap<String, Arc<dyn TokenVerifier>>,
+}
+
+impl Authenticator {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn trust(mut self, verifier: Arc<dyn TokenVerifier>) -> Self {
+        self.verifiers.insert(verifier.issuer().to_owned(), verifier);
+        self
+    }
+
+    pub fn authenticate(&self, token: &str) -> Result<Principal, AuthError> {
+        #[derive(Deserialize)]
+        struct Issuer {
+            iss: Option<String>,
+        }
+        let unverified: Issuer = jsonwebtoken::dangerous::insecure_decode_claims(token)
+            .map_err(|_| AuthError::Malformed)?;
+        let iss = unverified
+            .iss
+            .ok_or_else(|| AuthError::MissingClaim("iss".into()))?;
+        let verifier = self.verifiers.get(&iss).ok_or(AuthError::UnknownIssuer)?;
+        let claims = verifier.verify(token)?;
+        Principal::from_claims(&claims)
+    }
+}
+
+/// What a new token should say.
+#[derive(Debug, Clone)]
+pub struct TokenRequest {
+    pub subject: String,
+    pub role: Role,
+    pub member_id: Option<Uuid>,
+    pub sector: Option<Sector>,
+    pub ttl: Duration,
+}
+
+/// This server as a token issuer: signs with its own Ed25519 key and verifies its own tokens.
+pub struct LocalIssuer {
+    issuer: String,
+    audience: String,
+    encoding_key: EncodingKey,
+    decoding_key: DecodingKey,
+    validation: Validation,
+}
+
+impl LocalIssuer {
+    pub fn new(key: &SigningKey, issuer: &str, audience: &str) -> Result<Self, AuthError> {
+        let der = key
+            .to_pkcs8_der()
+            .map_err(|e| AuthError::InvalidClaims(format!("cannot encode signing key: {e}")))?;
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.set_issuer(&[issuer]);
+        validation.set_audience(&[audience]);
+        // jsonwebtoken checks iss/aud only when present unless they are required.
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.leeway = LEEWAY_SECONDS;
+        Ok(LocalIssuer {
+            issuer: issuer.to_owned(),
+            audience: audience.to_owned(),
+            encoding_key: EncodingKey::from_ed_der(der.as_bytes()),
+            decoding_key: DecodingKey::from_ed_der(key.verifying_key().as_bytes()),
+            validation,
+        })
+    }
+
+    pub fn audience(&self) -> &str {
+        &self.audience
+    }
+
+    pub fn issue(&self, request: &TokenRequest, now: DateTime<Utc>) -> Result<String, AuthError> {
+        let claims = Claims {
+            sub: request.subject.clone(),
+            role: request.role,
+            member_id: request.member_id,
+            sector: request.sector,
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            exp: now.timestamp() + i64::try_from(request.ttl.as_secs()).unwrap_or(i64::MAX / 2),
+            iat: now.timestamp(),
+            jti: Uuid::new_v4().simple().to_string(),
+        };
+        // Refuse to mint what we would refuse to accept.
+        Principal::from_claims(&claims)?;
+        jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), &claims, &self.encoding_key)
+            .map_err(AuthError::from)
+    }
+}
+
+impl TokenVerifier for LocalIssuer {
+    fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    fn verify(&self, token: &str) -> Result<Claims, AuthError> {
+        Ok(jsonwebtoken::decode::<Claims>(token, &self.decoding_key, &self.validation)?.claims)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn issuer() -> LocalIssuer {
+        LocalIssuer::new(&SigningKey::from_bytes(&[9; 32]), "mandaat-test", "mandaat").unwrap()
+    }
+
+    fn request(role: Role) -> TokenRequest {
+        TokenRequest {
+            subject: "tester".into(),
+            role,
+            member_id: None,
+            sector: None,
+            ttl: Duration::from_secs(60),
+        }
+    }
+
+    #[test]
+    fn issued_token_authenticates() {
+        let issuer = Arc::new(issuer());
+        let token = issuer.issue(&request(Role::Admin), Utc::now()).unwrap();
+        let auth = Authenticator::new().trust(issuer);
+        assert_eq!(
+            auth.authenticate(&token).unwrap(),
+            Principal::Admin { sub: "tester".into() }
+        );
+    }
+
+    #[test]
+    fn role_claims_must_agree() {
+        let issuer = issuer();
+        assert_eq!(
+            issuer.issue(&request(Role::Board), Utc::now()),
+            Err(AuthError::InconsistentClaims(Role::Board))
+        );
+        let mut council = request(Role::Council);
+        council.sector = Some(Sector::Po);
+        assert!(issuer.issue(&council, Utc::now()).is_ok());
+        council.member_id = Some(Uuid::nil());
+        assert!(issuer.issue(&council, Utc::now()).is_err());
+    }
+
+    #[test]
+    fn expired_token_is_refused_beyond_the_leeway() {
+        let issuer = Arc::new(issuer());
+        let long_ago = Utc::now() - chrono::Duration::seconds(120);
+        let token = issuer.issue(&request(Role::Auditor), long_ago).unwrap();
+        let auth = Authenticator::new().trust(issuer);
+        assert_eq!(auth.authenticate(&token), Err(AuthError::Expired));
+    }
+}

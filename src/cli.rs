@@ -1,0 +1,119 @@
+//! The `mandaat` command line. `serve` is the default command, so a bare
+//! `cargo run --release` starts the service.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use uuid::Uuid;
+
+use crate::auth::Role;
+use crate::config::{Config, StorageConfig, TokenConfig};
+use crate::domain::member::Sector;
+
+#[derive(Debug, Parser)]
+#[command(name = "mandaat", version, about = "Governance and voting for a purchasing cooperative of school boards")]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Options of `serve`, when no command is given.
+    #[command(flatten)]
+    pub serve: Config,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service (the default).
+    Serve(Config),
+    /// Access tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Member boards.
+    #[command(subcommand)]
+    Members(MembersCommand),
+    /// Print the OpenAPI document (the one committed in openapi/openapi.json).
+    Openapi,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Print an access token signed with this deployment's token key.
+    Issue(IssueArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct IssueArgs {
+    /// admin, board, council or auditor.
+    #[arg(long)]
+    pub role: Role,
+    /// The member board a `board` token acts for (its id, a UUID).
+    #[arg(long, required_if_eq("role", "board"))]
+    pub member: Option<Uuid>,
+    /// The sector a `council` token reads (PO or VO).
+    #[arg(long, required_if_eq("role", "council"))]
+    pub sector: Option<Sector>,
+    /// How long the token is valid, e.g. 30m, 8h, 7d.
+    #[arg(long, default_value = "8h", value_parser = parse_ttl)]
+    pub ttl: Duration,
+    /// The token's subject (`sub`): who holds it, for the record.
+    #[arg(long)]
+    pub subject: Option<String>,
+    #[command(flatten)]
+    pub storage: StorageConfig,
+    #[command(flatten)]
+    pub token: TokenConfig,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MembersCommand {
+    /// Import or update member boards from DUO open-data files, by bevoegd-gezag number.
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// DUO files, or directories of them (every .csv inside).
+    #[arg(long, required = true, num_args = 1..)]
+    pub duo: Vec<PathBuf>,
+    #[command(flatten)]
+    pub storage: StorageConfig,
+    #[command(flatten)]
+    pub token: TokenConfig,
+}
+
+/// Parses `90s`, `30m`, `8h` or `7d`.
+pub fn parse_ttl(text: &str) -> Result<Duration, String> {
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 30m, 8h or 7d"))?;
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        _ => return Err(format!("{text:?}: unit must be s, m, h or d")),
+    };
+    if n == 0 || n > 366 * 86_400 / seconds {
+        return Err(format!("{text:?}: a token lives between 1 second and 366 days"));
+    }
+    Ok(Duration::from_secs(n * seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttl_units() {
+        assert_eq!(parse_ttl("8h"), Ok(Duration::from_secs(8 * 3600)));
+        assert_eq!(parse_ttl("90s"), Ok(Duration::from_secs(90)));
+        assert!(parse_ttl("0h").is_err());
+        assert!(parse_ttl("8w").is_err());
+        assert!(parse_ttl("h").is_err());
+        assert!(parse_ttl("400d").is_err());
+    }
+}

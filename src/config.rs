@@ -1,0 +1,81 @@
+//! Configuration: one set of clap arguments, each also read from a `MANDAAT_*`
+//! environment variable. `--help` and the README's table show the same list.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::clock::SharedClock;
+use crate::domain::member::ChamberRules;
+
+/// Where the service keeps its data; shared by every command that needs it.
+#[derive(Debug, Clone, Args)]
+pub struct StorageConfig {
+    /// Directory for the embedded SQLite database and the server's key files
+    /// (created when missing).
+    #[arg(long, env = "MANDAAT_DATA_DIR", default_value = "./mandaat-data")]
+    pub data_dir: PathBuf,
+
+    /// Use this database instead of the embedded SQLite one, e.g.
+    /// postgres://user@host/mandaat. Key files stay in --data-dir.
+    #[arg(long, env = "MANDAAT_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// JSON file with the chamber rules (see README); default: SIVON's four chambers.
+    /// Members' chambers are re-derived at every start.
+    #[arg(long, env = "MANDAAT_CHAMBER_RULES")]
+    pub chamber_rules: Option<PathBuf>,
+}
+
+/// The identity this server gives its access tokens.
+#[derive(Debug, Clone, Args)]
+pub struct TokenConfig {
+    /// The `iss` of the tokens this server issues and accepts.
+    #[arg(long, env = "MANDAAT_TOKEN_ISSUER", default_value = "mandaat")]
+    pub token_issuer: String,
+
+    /// The `aud` that every accepted token must carry.
+    #[arg(long, env = "MANDAAT_TOKEN_AUDIENCE", default_value = "mandaat-api")]
+    pub token_audience: String,
+}
+
+/// Everything `Application::build` needs; `mandaat serve` and the tests fill it.
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, env = "MANDAAT_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    #[command(flatten)]
+    pub storage: StorageConfig,
+
+    #[command(flatten)]
+    pub token: TokenConfig,
+
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "MANDAAT_MAX_BODY_BYTES", default_value_t = 256 * 1024)]
+    pub max_body_bytes: usize,
+
+    #[arg(skip)]
+    pub clock: SharedClock,
+}
+
+impl StorageConfig {
+    pub fn sqlite_path(&self) -> PathBuf {
+        self.data_dir.join("mandaat.sqlite")
+    }
+
+    pub fn load_chamber_rules(&self) -> anyhow::Result<ChamberRules> {
+        match &self.chamber_rules {
+            None => Ok(ChamberRules::sivon()),
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    anyhow::anyhow!("cannot read chamber rules {}: {e}", path.display())
+                })?;
+                ChamberRules::from_json(&text)
+                    .map_err(|e| anyhow::anyhow!("chamber rules {}: {e}", path.display()))
+            }
+        }
+    }
+}

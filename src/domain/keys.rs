@@ -1,0 +1,190 @@
+//! What key statements say: a board's proof of possession when it registers a key,
+//! and its signed revocation. Parsing checks content only; the signature is checked
+//! by [`SignedStatement::verify`](super::statement::SignedStatement::verify).
+
+use base64::Engine as _;
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::statement::{BASE64URL, KeyError, KeyId, MemberPublicKey, SignedStatement};
+
+pub const KEY_STATEMENT: &str = "mandaat.key.v1";
+pub const KEY_REVOCATION_STATEMENT: &str = "mandaat.key-revocation.v1";
+const MAX_TEXT: usize = 200;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ContentError {
+    #[error("statement type is {found:?}, expected {expected:?}")]
+    WrongType { expected: &'static str, found: String },
+    #[error("statement member {0:?} is missing or wrong")]
+    Field(&'static str),
+    #[error("statement has an unexpected member {0:?}")]
+    UnexpectedField(String),
+    #[error("statement names member {found}, but the request is for member {expected}")]
+    OtherMember { expected: Uuid, found: Uuid },
+    #[error("statement names key {found}, but the request is for key {expected}")]
+    OtherKey { expected: KeyId, found: KeyId },
+    #[error("key_id {given} is not the id of the registered public key ({actual})")]
+    KeyIdMismatch { given: KeyId, actual: KeyId },
+    #[error("statement is signed with key {0}, which is not an active key of this member")]
+    SignerNotActive(KeyId),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+}
+
+/// A proof of possession: `{"type":"mandaat.key.v1","member":<uuid>,"public_key":<b64url>,
+/// "label"?:<text>}`, signed with the key it registers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRegistration {
+    pub member: Uuid,
+    pub public_key: MemberPublicKey,
+    pub label: Option<String>,
+}
+
+impl KeyRegistration {
+    pub fn from_statement(statement: &SignedStatement, member: Uuid) -> Result<Self, ContentError> {
+        expect_shape(statement, KEY_STATEMENT, &["member", "public_key"], &["label"])?;
+        expect_member(statement, member)?;
+        let raw = statement
+            .str_field("public_key")
+            .and_then(|k| BASE64URL.decode(k).ok())
+            .ok_or(ContentError::Field("public_key"))?;
+        let public_key = MemberPublicKey::from_bytes(&raw)?;
+        if statement.key_id() != public_key.key_id() {
+            return Err(ContentError::KeyIdMismatch {
+                given: statement.key_id(),
+                actual: public_key.key_id(),
+            });
+        }
+        Ok(KeyRegistration {
+            member,
+            public_key,
+            label: optional_text(statement, "label")?,
+        })
+    }
+}
+
+/// A board's revocation of one of its keys: `{"type":"mandaat.key-revocation.v1",
+/// "member":<uuid>,"key_id":<hex>,"reason"?:<text>}`, signed with any of its active keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRevocation {
+    pub member: Uuid,
+    pub key_id: KeyId,
+    pub reason: Option<String>,
+}
+
+impl KeyRevocation {
+    pub fn from_statement(
+        statement: &SignedStatement,
+        member: Uuid,
+        key_id: KeyId,
+    ) -> Result<Self, ContentError> {
+        expect_shape(statement, KEY_REVOCATION_STATEMENT, &["member", "key_id"], &["reason"])?;
+        expect_member(statement, member)?;
+        let found: KeyId = statement
+            .str_field("key_id")
+            .and_then(|k| k.parse().ok())
+            .ok_or(ContentError::Field("key_id"))?;
+        if found != key_id {
+            return Err(ContentError::OtherKey { expected: key_id, found });
+        }
+        Ok(KeyRevocation {
+            member,
+            key_id,
+            reason: optional_text(statement, "reason")?,
+        })
+    }
+}
+
+fn expect_shape(
+    statement: &SignedStatement,
+    expected: &'static str,
+    required: &[&'static str],
+    optional: &[&'static str],
+) -> Result<(), ContentError> {
+    if statement.statement_type() != expected {
+        return Err(ContentError::WrongType {
+            expected,
+            found: statement.statement_type().to_owned(),
+        });
+    }
+    for name in statement.body().keys() {
+        if name != "type" && !required.contains(&name.as_str()) && !optional.contains(&name.as_str()) {
+            return Err(ContentError::UnexpectedField(name.clone()));
+        }
+    }
+    match required.iter().find(|r| !statement.body().contains_key(**r)) {
+        Some(missing) => Err(ContentError::Field(missing)),
+        None => Ok(()),
+    }
+}
+
+fn expect_member(statement: &SignedStatement, expected: Uuid) -> Result<(), ContentError> {
+    let found: Uuid = statement
+        .str_field("member")
+        .and_then(|m| Uuid::parse_str(m).ok())
+        .ok_or(ContentError::Field("member"))?;
+    if found != expected {
+        return Err(ContentError::OtherMember { expected, found });
+    }
+    Ok(())
+}
+
+fn optional_text(statement: &SignedStatement, name: &'static str) -> Result<Option<String>, ContentError> {
+    match statement.body().get(name) {
+        None => Ok(None),
+        Some(Value::String(s)) if !s.trim().is_empty() && s.chars().count() <= MAX_TEXT => {
+            Ok(Some(s.clone()))
+        }
+        Some(_) => Err(ContentError::Field(name)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::statement::canonical_bytes;
+    use ed25519_dalek::{Signer, SigningKey};
+    use serde_json::json;
+
+    fn signed(key: &SigningKey, body: serde_json::Value) -> SignedStatement {
+        let bytes = canonical_bytes(&body).unwrap();
+        SignedStatement::from_parts(bytes.clone(), KeyId::of(key.verifying_key().as_bytes()), key.sign(&bytes)).unwrap()
+    }
+
+    #[test]
+    fn registration_names_member_and_key() {
+        let key = SigningKey::from_bytes(&[5; 32]);
+        let member = Uuid::new_v4();
+        let public = BASE64URL.encode(key.verifying_key().as_bytes());
+        let ok = signed(&key, json!({"type": KEY_STATEMENT, "member": member.to_string(), "public_key": public, "label": "laptop"}));
+        let reg = KeyRegistration::from_statement(&ok, member).unwrap();
+        assert_eq!(reg.label.as_deref(), Some("laptop"));
+        assert!(ok.verify(&reg.public_key).is_ok());
+
+        let other = Uuid::new_v4();
+        assert!(matches!(KeyRegistration::from_statement(&ok, other), Err(ContentError::OtherMember { .. })));
+
+        let extra = signed(&key, json!({"type": KEY_STATEMENT, "member": member.to_string(), "public_key": public, "admin": true}));
+        assert_eq!(KeyRegistration::from_statement(&extra, member), Err(ContentError::UnexpectedField("admin".into())));
+
+        let wrong_type = signed(&key, json!({"type": "mandaat.ballot.v1", "member": member.to_string(), "public_key": public}));
+        assert!(matches!(KeyRegistration::from_statement(&wrong_type, member), Err(ContentError::WrongType { .. })));
+
+        // Signed by one key while registering another: the key id cannot match.
+        let other_key = SigningKey::from_bytes(&[6; 32]);
+        let foreign = signed(&other_key, json!({"type": KEY_STATEMENT, "member": member.to_string(), "public_key": public}));
+        assert!(matches!(KeyRegistration::from_statement(&foreign, member), Err(ContentError::KeyIdMismatch { .. })));
+    }
+
+    #[test]
+    fn revocation_names_the_key() {
+        let key = SigningKey::from_bytes(&[8; 32]);
+        let member = Uuid::new_v4();
+        let id = KeyId::of(key.verifying_key().as_bytes());
+        let ok = signed(&key, json!({"type": KEY_REVOCATION_STATEMENT, "member": member.to_string(), "key_id": id.to_string()}));
+        assert_eq!(KeyRevocation::from_statement(&ok, member, id).unwrap().key_id, id);
+        let other = KeyId::of(&[1; 32]);
+        assert!(matches!(KeyRevocation::from_statement(&ok, member, other), Err(ContentError::OtherKey { .. })));
+    }
+}

@@ -1,0 +1,150 @@
+//! `mandaat members import`: upserts member boards from DUO open data by their
+//! bevoegd-gezag number. Idempotent, and all-or-nothing: a malformed row stops the
+//! import before anything is written.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::member::{BgNumber, ChamberRules, Member, MemberName, MemberStatus, SectorPupils};
+use crate::duo::{self, DuoError, DuoFileSummary};
+use crate::error::Error;
+use crate::store::Store;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error(transparent)]
+    Duo(#[from] DuoError),
+    #[error("board {bg_number}: {reason}")]
+    Board { bg_number: u32, reason: String },
+    #[error(transparent)]
+    Store(#[from] Error),
+}
+
+#[derive(Debug, Default)]
+pub struct ImportSummary {
+    pub files: Vec<DuoFileSummary>,
+    pub boards: usize,
+    pub boards_po: usize,
+    pub boards_vo: usize,
+    pub pupils_po: u64,
+    pub pupils_vo: u64,
+    pub unnamed: usize,
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    /// Chambers of the boards in the files, after the import.
+    pub chambers: BTreeMap<String, usize>,
+}
+
+pub async fn import_duo(
+    store: &Store,
+    rules: &ChamberRules,
+    paths: &[PathBuf],
+    now: DateTime<Utc>,
+) -> Result<ImportSummary, ImportError> {
+    let data = duo::read_paths(paths)?;
+    let existing: HashMap<BgNumber, Member> = store
+        .all_members()
+        .await?
+        .into_iter()
+        .map(|m| (m.bg_number, m))
+        .collect();
+
+    let mut summary = ImportSummary {
+        files: data.files.clone(),
+        ..ImportSummary::default()
+    };
+    let (mut created, mut changed) = (Vec::new(), Vec::new());
+    for board in data.boards.values() {
+        let bad = |reason: String| ImportError::Board {
+            bg_number: board.bg_number,
+            reason,
+        };
+        let bg = BgNumber::new(i64::from(board.bg_number)).map_err(|e| bad(e.to_string()))?;
+        let before = existing.get(&bg);
+        // A sector whose files were not given keeps what the member had.
+        let keep = |sector_in_files: bool, from_files: Option<u64>, old: Option<u64>| {
+            if sector_in_files { from_files } else { old }
+        };
+        let pupils = SectorPupils::new(
+            keep(data.has_po, board.pupils_po, before.and_then(|m| m.pupils.po())),
+            keep(data.has_vo, board.pupils_vo, before.and_then(|m| m.pupils.vo())),
+        )
+        .map_err(|e| bad(e.to_string()))?;
+        let name = match (&board.name, before) {
+            (Some(name), _) => MemberName::new(name).map_err(|e| bad(e.to_string()))?,
+            (None, Some(m)) => m.name.clone(),
+            (None, None) => MemberName::placeholder(bg),
+        };
+
+        let member = match before {
+            None => {
+                let m = Member::new(bg, name, pupils, MemberStatus::Active, rules, now);
+                created.push(m.clone());
+                m
+            }
+            Some(old) => {
+                let mut m = old.clone();
+                m.name = name;
+                m.set_pupils(pupils, rules);
+                if m == *old {
+                    summary.unchanged += 1;
+                } else {
+                    m.updated_at = now;
+                    changed.push(m.clone());
+                }
+                m
+            }
+        };
+        summary.boards += 1;
+        if let Some(n) = member.pupils.po() {
+            summary.boards_po += 1;
+            summary.pupils_po += n;
+        }
+        if let Some(n) = member.pupils.vo() {
+            summary.boards_vo += 1;
+            summary.pupils_vo += n;
+        }
+        if member.name.is_placeholder(bg) {
+            summary.unnamed += 1;
+        }
+        *summary.chambers.entry(member.chamber.clone()).or_default() += 1;
+    }
+    summary.created = created.len();
+    summary.updated = changed.len();
+    if !created.is_empty() || !changed.is_empty() {
+        store.save_members(&created, &changed).await?;
+    }
+    Ok(summary)
+}
+
+impl fmt::Display for ImportSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for file in &self.files {
+            write!(f, "read {} ({:?}, {} rows)", file.path.display(), file.kind, file.rows)?;
+            if let Some(note) = &file.note {
+                write!(f, ": {note}")?;
+            }
+            writeln!(f)?;
+        }
+        writeln!(
+            f,
+            "{} boards: {} PO with {} pupils, {} VO with {} pupils; {} without a name in the files",
+            self.boards, self.boards_po, self.pupils_po, self.boards_vo, self.pupils_vo, self.unnamed
+        )?;
+        let chambers: Vec<String> = self.chambers.iter().map(|(c, n)| format!("{c} {n}")).collect();
+        writeln!(f, "chambers: {}", chambers.join(", "))?;
+        if self.created == 0 && self.updated == 0 {
+            write!(f, "nothing changed: all {} boards were already up to date", self.unchanged)
+        } else {
+            write!(
+                f,
+                "created {}, updated {}, unchanged {}",
+                self.created, self.updated, self.unchanged
+            )
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! Use cases: each checks what the domain requires, verifies signatures outside any
+//! transaction, and then writes in one short transaction.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, IntoActiveModel};
+use uuid::Uuid;
+
+use entity::member_key;
+
+use crate::domain::keys::{
+    ContentError, KEY_REVOCATION_STATEMENT, KEY_STATEMENT, KeyRegistration, KeyRevocation,
+};
+use crate::domain::member::{
+    BgNumber, ChamberRules, Member, MemberName, MemberStatus, SectorPupils,
+};
+use crate::domain::statement::{KeyId, MemberPublicKey, SignedStatement};
+use crate::error::{ConflictKind, Error, Result};
+use crate::store::{NewEntry, Store, append_entry};
+
+/// A new member as an admin enters it.
+pub struct NewMember {
+    pub bg_number: BgNumber,
+    pub name: MemberName,
+    pub pupils: SectorPupils,
+    pub status: MemberStatus,
+}
+
+/// Changes to a member; absent fields stay as they are.
+#[derive(Default)]
+pub struct MemberChanges {
+    pub name: Option<MemberName>,
+    pub pupils: Option<SectorPupils>,
+    pub status: Option<MemberStatus>,
+}
+
+pub async fn create_member(
+    store: &Store,
+    rules: &ChamberRules,
+    new: NewMember,
+    now: DateTime<Utc>,
+) -> Result<Member> {
+    let member = Member::new(new.bg_number, new.name, new.pupils, new.status, rules, now);
+    store.insert_member(&member).await
+}
+
+pub async fn update_member(
+    store: &Store,
+    rules: &ChamberRules,
+    id: Uuid,
+    changes: MemberChanges,
+    now: DateTime<Utc>,
+) -> Result<Member> {
+    let mut member = store.member(id).await?;
+    if let Some(name) = changes.name {
+        member.name = name;
+    }
+    if let Some(pupils) = changes.pupils {
+        member.set_pupils(pupils, rules);
+    }
+    if let Some(status) = changes.status {
+        member.status = status;
+    }
+    member.updated_at = now;
+    store.update_member(&member).await
+}
+
+/// Registers a board's public key from its proof of possession.
+pub async fn register_key(
+    store: &Store,
+    member_id: Uuid,
+    statement: &SignedStatement,
+    now: DateTime<Utc>,
+) -> Result<member_key::Model> {
+    let member = store.member(member_id).await?;
+    let registration = KeyRegistration::from_statement(statement, member_id)?;
+    statement.verify(&registration.public_key)?;
+    if member.status == MemberStatus::Suspended {
+        return Err(Error::conflict(
+            ConflictKind::MemberSuspended,
+            format!("member {member_id} is suspended and cannot register keys"),
+        ));
+    }
+    let key_id = registration.public_key.key_id().to_string();
+
+    let write = store.write().await?;
+    if let Some(existing) = member_key::Entity::find_by_id(key_id.as_str()).one(&write.txn).await? {
+        return Err(if existing.revoked_at.is_some() {
+            Error::conflict(
+                ConflictKind::KeyRevoked,
+                format!("key {key_id} was revoked; a revoked key is never registered again"),
+            )
+        } else {
+            Error::conflict(
+                ConflictKind::KeyAlreadyRegistered,
+                format!("key {key_id} is already registered"),
+            )
+        });
+    }
+    let entry = append_entry(
+        &write.txn,
+        NewEntry {
+            entry_type: KEY_STATEMENT,
+            statement: statement.bytes(),
+            key_id: Some(key_id.clone()),
+            signature: Some(statement.signature().to_bytes().to_vec()),
+            member_id: Some(member_id),
+            recorded_at: now,
+        },
+    )
+    .await?;
+    let key = member_key::ActiveModel {
+        key_id: Set(key_id),
+        member_id: Set(member_id),
+        public_key: Set(hex::encode(registration.public_key.to_bytes())),
+        label: Set(registration.label),
+        registered_at: Set(now),
+        registration_entry: Set(entry),
+        revoked_at: Set(None),
+        revoked_by: Set(None),
+        revocation_reason: Set(None),
+        revocation_entry: Set(None),
+    }
+    .insert(&write.txn)
+    .await?;
+    write.commit().await?;
+    Ok(key)
+}
+
+/// Who revokes a key, and on what authority.
+pub enum Revoker<'a> {
+    /// The board itself, with a revocation signed by one of its active keys.
+    Member(&'a SignedStatement),
+    /// An admin (a lost or compromised key), recorded with the admin's subject.
+    Admin { subject: &'a str, reason: Option<String> },
+}
+
+pub async fn revoke_key(
+    store: &Store,
+    member_id: Uuid,
+    key_id: KeyId,
+    revoker: Revoker<'_>,
+    now: DateTime<Utc>,
+) -> Result<member_key::Model> {
+    let key_hex = key_id.to_string();
+    let key = store
+        .member_key(&key_hex)
+        .await?
+        .filter(|k| k.member_id == member_id)
+        .ok_or_else(|| Error::NotFound(format!("key {key_hex} of member {member_id}")))?;
+    if key.revoked_at.is_some() {
+        return Err(already_revoked(&key_hex));
+    }
+
+    let (revoked_by, reason, signed) = match revoker {
+        Revoker::Member(statement) => {
+            let revocation = KeyRevocation::from_statement(statement, member_id, key_id)?;
+            let signer = active_key_of(store, member_id, statement.key_id()).await?;
+            statement.verify(&signer)?;
+            ("member".to_owned(), revocation.reason, Some(statement))
+        }
+        Revoker::Admin { subject, reason } => (format!("admin:{subject}"), reason, None),
+    };
+
+    let write = store.write().await?;
+    // Re-read under the write lock: a concurrent revocation may have won.
+    let current = member_key::Entity::find_by_id(key_hex.as_str())
+        .one(&write.txn)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("key {key_hex}")))?;
+    if current.revoked_at.is_some() {
+        return Err(already_revoked(&key_hex));
+    }
+    let entry = match signed {
+        Some(statement) => Some(
+            append_entry(
+                &write.txn,
+                NewEntry {
+                    entry_type: KEY_REVOCATION_STATEMENT,
+                    statement: statement.bytes(),
+                    key_id: Some(statement.key_id().to_string()),
+                    signature: Some(statement.signature().to_bytes().to_vec()),
+                    member_id: Some(member_id),
+                    recorded_at: now,
+                },
+            )
+            .await?,
+        ),
+        None => None,
+    };
+    let mut active = current.into_active_model();
+    active.revoked_at = Set(Some(now));
+    active.revoked_by = Set(Some(revoked_by));
+    active.revocation_reason = Set(reason);
+    active.revocation_entry = Set(entry);
+    let updated = active.update(&write.txn).await?;
+    write.commit().await?;
+    Ok(updated)
+}
+
+fn already_revoked(key: &str) -> Error {
+    Error::conflict(ConflictKind::KeyRevoked, format!("key {key} is already revoked"))
+}
+
+async fn active_key_of(store: &Store, member_id: Uuid, key_id: KeyId) -> Result<MemberPublicKey> {
+    let key = store
+        .member_key(&key_id.to_string())
+        .await?
+        .filter(|k| k.member_id == member_id && k.revoked_at.is_none())
+        .ok_or(ContentError::SignerNotActive(key_id))?;
+    let bytes = hex::decode(&key.public_key)
+        .map_err(|_| Error::Corrupt(format!("key {key_id} is not hex")))?;
+    Ok(MemberPublicKey::from_bytes(&bytes)?)
+}

@@ -1,0 +1,125 @@
+//! Wiring: `Application::build` is the one startup path, used by `mandaat serve` and
+//! by the integration tests alike.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use poem::listener::{Acceptor, AcceptorExt, Listener, TcpListener};
+use poem::middleware::{SizeLimit, Tracing};
+use poem::{EndpointExt, Route, Server};
+
+use crate::api::{self, AppState, problem::render_error};
+use crate::auth::{Authenticator, LocalIssuer};
+use crate::config::Config;
+use crate::server_keys::ServerKeys;
+use crate::store::Store;
+
+pub struct Application {
+    local_addr: SocketAddr,
+    acceptor: poem::listener::BoxAcceptor,
+    route: poem::endpoint::BoxEndpoint<'static>,
+    state: Arc<AppState>,
+    issuer: Arc<LocalIssuer>,
+}
+
+/// What `serve` needs from storage, shared with the CLI commands that work on the
+/// same data: the store, the chamber rules and this server's token issuer.
+pub struct Deployment {
+    pub store: Store,
+    pub rules: crate::domain::member::ChamberRules,
+    pub keys: ServerKeys,
+    pub issuer: Arc<LocalIssuer>,
+}
+
+impl Deployment {
+    /// Opens the database (running migrations), loads or creates the server keys and
+    /// re-derives chambers under the configured rules.
+    pub async fn open(
+        storage: &crate::config::StorageConfig,
+        token: &crate::config::TokenConfig,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> anyhow::Result<Self> {
+        let rules = storage.load_chamber_rules()?;
+        let store = Store::open(storage).await?;
+        let keys = ServerKeys::load_or_create(&storage.data_dir, store.connection(), now).await?;
+        let changed = store.recompute_chambers(&rules, now).await?;
+        if changed > 0 {
+            tracing::info!(changed, "members moved to another chamber under the configured rules");
+        }
+        let issuer = Arc::new(LocalIssuer::new(
+            &keys.token_signing,
+            &token.token_issuer,
+            &token.token_audience,
+        )?);
+        Ok(Deployment {
+            store,
+            rules,
+            keys,
+            issuer,
+        })
+    }
+}
+
+impl Application {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let deployment = Deployment::open(&config.storage, &config.token, config.clock.now()).await?;
+        let state = Arc::new(AppState {
+            store: deployment.store,
+            rules: deployment.rules,
+            auth: Authenticator::new().trust(deployment.issuer.clone()),
+            clock: config.clock.clone(),
+        });
+
+        let api = api::service();
+        let route = Route::new()
+            .at("/openapi.json", api.spec_endpoint())
+            .nest("/docs", api.rapidoc())
+            .nest("/", api)
+            .with(SizeLimit::new(config.max_body_bytes))
+            .data(state.clone())
+            .catch_all_error(render_error)
+            .with(Tracing)
+            .boxed();
+
+        let acceptor = TcpListener::bind(config.listen)
+            .into_acceptor()
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+        let local_addr = acceptor
+            .local_addr()
+            .first()
+            .and_then(|a| a.as_socket_addr().copied())
+            .ok_or_else(|| anyhow::anyhow!("listener has no socket address"))?;
+        Ok(Application {
+            local_addr,
+            acceptor: acceptor.boxed(),
+            route,
+            state,
+            issuer: deployment.issuer,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// This server's token issuer, for tests and for the startup hint.
+    pub fn issuer(&self) -> Arc<LocalIssuer> {
+        self.issuer.clone()
+    }
+
+    /// Serves until `shutdown` completes, then finishes in-flight requests (up to 10 s).
+    pub async fn run_until(self, shutdown: impl std::future::Future<Output = ()> + Send) -> std::io::Result<()> {
+        let result = Server::new_with_acceptor(self.acceptor)
+            .run_with_graceful_shutdown(self.route, shutdown, Some(Duration::from_secs(10)))
+            .await;
+        // Let SQLite checkpoint its WAL and PostgreSQL see a clean disconnect.
+        if let Ok(state) = Arc::try_unwrap(self.state)
+            && let Err(e) = state.store.close().await
+        {
+            tracing::warn!(error = %e, "closing the database failed");
+        }
+        result
+    }
+}
