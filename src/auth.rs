@@ -155,13 +155,17 @@ pub enum AuthError {
 impl From<jsonwebtoken::errors::Error> for AuthError {
     fn from(err: jsonwebtoken::errors::Error) -> Self {
         match err.kind() {
-            ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => AuthError::WrongAlgorithm,
+            ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
+                AuthError::WrongAlgorithm
+            }
             ErrorKind::InvalidSignature => AuthError::BadSignature,
             ErrorKind::ExpiredSignature => AuthError::Expired,
             ErrorKind::InvalidIssuer => AuthError::UnknownIssuer,
             ErrorKind::InvalidAudience => AuthError::WrongAudience,
             ErrorKind::MissingRequiredClaim(claim) => AuthError::MissingClaim(claim.clone()),
-            ErrorKind::InvalidClaimFormat(claim) => AuthError::InvalidClaims(format!("bad {claim}")),
+            ErrorKind::InvalidClaimFormat(claim) => {
+                AuthError::InvalidClaims(format!("bad {claim}"))
+            }
             ErrorKind::Json(e) => AuthError::InvalidClaims(e.to_string()),
             _ => AuthError::Malformed,
         }
@@ -188,7 +192,8 @@ impl Authenticator {
     }
 
     pub fn trust(mut self, verifier: Arc<dyn TokenVerifier>) -> Self {
-        self.verifiers.insert(verifier.issuer().to_owned(), verifier);
+        self.verifiers
+            .insert(verifier.issuer().to_owned(), verifier);
         self
     }
 
@@ -305,7 +310,9 @@ mod tests {
         let auth = Authenticator::new().trust(issuer);
         assert_eq!(
             auth.authenticate(&token).unwrap(),
-            Principal::Admin { sub: "tester".into() }
+            Principal::Admin {
+                sub: "tester".into()
+            }
         );
     }
 

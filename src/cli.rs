@@ -12,7 +12,11 @@ use crate::config::{Config, StorageConfig, TokenConfig};
 use crate::domain::member::Sector;
 
 #[derive(Debug, Parser)]
-#[command(name = "mandaat", version, about = "Governance and voting for a purchasing cooperative of school boards")]
+#[command(
+    name = "mandaat",
+    version,
+    about = "Governance and voting for a purchasing cooperative of school boards"
+)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
     #[command(subcommand)]
@@ -85,7 +89,9 @@ pub struct ImportArgs {
 
 /// Parses `90s`, `30m`, `8h` or `7d`.
 pub fn parse_ttl(text: &str) -> Result<Duration, String> {
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     let n: u64 = number
         .parse()
@@ -98,7 +104,9 @@ pub fn parse_ttl(text: &str) -> Result<Duration, String> {
         _ => return Err(format!("{text:?}: unit must be s, m, h or d")),
     };
     if n == 0 || n > 366 * 86_400 / seconds {
-        return Err(format!("{text:?}: a token lives between 1 second and 366 days"));
+        return Err(format!(
+            "{text:?}: a token lives between 1 second and 366 days"
+        ));
     }
     Ok(Duration::from_secs(n * seconds))
 }

@@ -8,7 +8,9 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::member::{BgNumber, ChamberRules, Member, MemberName, MemberStatus, SectorPupils};
+use crate::domain::member::{
+    BgNumber, ChamberRules, Member, MemberName, MemberStatus, SectorPupils,
+};
 use crate::duo::{self, DuoError, DuoFileSummary};
 use crate::error::Error;
 use crate::store::Store;
@@ -70,8 +72,16 @@ pub async fn import_duo(
             if sector_in_files { from_files } else { old }
         };
         let pupils = SectorPupils::new(
-            keep(data.has_po, board.pupils_po, before.and_then(|m| m.pupils.po())),
-            keep(data.has_vo, board.pupils_vo, before.and_then(|m| m.pupils.vo())),
+            keep(
+                data.has_po,
+                board.pupils_po,
+                before.and_then(|m| m.pupils.po()),
+            ),
+            keep(
+                data.has_vo,
+                board.pupils_vo,
+                before.and_then(|m| m.pupils.vo()),
+            ),
         )
         .map_err(|e| bad(e.to_string()))?;
         let name = match (&board.name, before) {
@@ -124,7 +134,13 @@ pub async fn import_duo(
 impl fmt::Display for ImportSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for file in &self.files {
-            write!(f, "read {} ({:?}, {} rows)", file.path.display(), file.kind, file.rows)?;
+            write!(
+                f,
+                "read {} ({:?}, {} rows)",
+                file.path.display(),
+                file.kind,
+                file.rows
+            )?;
             if let Some(note) = &file.note {
                 write!(f, ": {note}")?;
             }
@@ -133,12 +149,25 @@ impl fmt::Display for ImportSummary {
         writeln!(
             f,
             "{} boards: {} PO with {} pupils, {} VO with {} pupils; {} without a name in the files",
-            self.boards, self.boards_po, self.pupils_po, self.boards_vo, self.pupils_vo, self.unnamed
+            self.boards,
+            self.boards_po,
+            self.pupils_po,
+            self.boards_vo,
+            self.pupils_vo,
+            self.unnamed
         )?;
-        let chambers: Vec<String> = self.chambers.iter().map(|(c, n)| format!("{c} {n}")).collect();
+        let chambers: Vec<String> = self
+            .chambers
+            .iter()
+            .map(|(c, n)| format!("{c} {n}"))
+            .collect();
         writeln!(f, "chambers: {}", chambers.join(", "))?;
         if self.created == 0 && self.updated == 0 {
-            write!(f, "nothing changed: all {} boards were already up to date", self.unchanged)
+            write!(
+                f,
+                "nothing changed: all {} boards were already up to date",
+                self.unchanged
+            )
         } else {
             write!(
                 f,

@@ -12,7 +12,9 @@ use mandaat::{Application, Config, import};
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
@@ -86,9 +88,7 @@ async fn issue_token(args: IssueArgs) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("{e}; list members with GET /api/v1/members"))?;
     }
     let request = TokenRequest {
-        subject: args
-            .subject
-            .unwrap_or_else(|| format!("{}-cli", args.role)),
+        subject: args.subject.unwrap_or_else(|| format!("{}-cli", args.role)),
         role: args.role,
         member_id: args.member,
         sector: args.sector,
@@ -102,7 +102,8 @@ async fn issue_token(args: IssueArgs) -> anyhow::Result<()> {
 async fn import_members(args: mandaat::cli::ImportArgs) -> anyhow::Result<()> {
     let clock = SharedClock::default();
     let deployment = Deployment::open(&args.storage, &args.token, clock.now()).await?;
-    let summary = import::import_duo(&deployment.store, &deployment.rules, &args.duo, clock.now()).await?;
+    let summary =
+        import::import_duo(&deployment.store, &deployment.rules, &args.duo, clock.now()).await?;
     println!("{summary}");
     Ok(())
 }

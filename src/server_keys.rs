@@ -105,7 +105,9 @@ async fn load_or_create(
     now: DateTime<Utc>,
 ) -> Result<SigningKey, ServerKeyError> {
     let path = purpose.file_in(data_dir);
-    let recorded = server_key::Entity::find_by_id(purpose.name()).one(db).await?;
+    let recorded = server_key::Entity::find_by_id(purpose.name())
+        .one(db)
+        .await?;
     let key = match std::fs::read_to_string(&path) {
         Ok(pem) => {
             warn_if_readable_by_others(&path);

@@ -83,7 +83,10 @@ pub async fn register_key(
     let key_id = registration.public_key.key_id().to_string();
 
     let write = store.write().await?;
-    if let Some(existing) = member_key::Entity::find_by_id(key_id.as_str()).one(&write.txn).await? {
+    if let Some(existing) = member_key::Entity::find_by_id(key_id.as_str())
+        .one(&write.txn)
+        .await?
+    {
         return Err(if existing.revoked_at.is_some() {
             Error::conflict(
                 ConflictKind::KeyRevoked,
@@ -131,7 +134,10 @@ pub enum Revoker<'a> {
     /// The board itself, with a revocation signed by one of its active keys.
     Member(&'a SignedStatement),
     /// An admin (a lost or compromised key), recorded with the admin's subject.
-    Admin { subject: &'a str, reason: Option<String> },
+    Admin {
+        subject: &'a str,
+        reason: Option<String>,
+    },
 }
 
 pub async fn revoke_key(
@@ -198,7 +204,10 @@ pub async fn revoke_key(
 }
 
 fn already_revoked(key: &str) -> Error {
-    Error::conflict(ConflictKind::KeyRevoked, format!("key {key} is already revoked"))
+    Error::conflict(
+        ConflictKind::KeyRevoked,
+        format!("key {key} is already revoked"),
+    )
 }
 
 async fn active_key_of(store: &Store, member_id: Uuid, key_id: KeyId) -> Result<MemberPublicKey> {

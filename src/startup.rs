@@ -5,9 +5,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use poem::error::ReadBodyError;
+use poem::http::StatusCode;
 use poem::listener::{Acceptor, AcceptorExt, Listener, TcpListener};
-use poem::middleware::{SizeLimit, Tracing};
-use poem::{EndpointExt, Route, Server};
+use poem::middleware::Tracing;
+use poem::{Endpoint, EndpointExt, Request, Route, Server};
 
 use crate::api::{self, AppState, problem::render_error};
 use crate::auth::{Authenticator, LocalIssuer};
@@ -45,7 +47,10 @@ impl Deployment {
         let keys = ServerKeys::load_or_create(&storage.data_dir, store.connection(), now).await?;
         let changed = store.recompute_chambers(&rules, now).await?;
         if changed > 0 {
-            tracing::info!(changed, "members moved to another chamber under the configured rules");
+            tracing::info!(
+                changed,
+                "members moved to another chamber under the configured rules"
+            );
         }
         let issuer = Arc::new(LocalIssuer::new(
             &keys.token_signing,
@@ -63,7 +68,8 @@ impl Deployment {
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let deployment = Deployment::open(&config.storage, &config.token, config.clock.now()).await?;
+        let deployment =
+            Deployment::open(&config.storage, &config.token, config.clock.now()).await?;
         let state = Arc::new(AppState {
             store: deployment.store,
             rules: deployment.rules,
@@ -71,12 +77,13 @@ impl Application {
             clock: config.clock.clone(),
         });
 
+        let max_body_bytes = config.max_body_bytes;
         let api = api::service();
         let route = Route::new()
             .at("/openapi.json", api.spec_endpoint())
             .nest("/docs", api.rapidoc())
             .nest("/", api)
-            .with(SizeLimit::new(config.max_body_bytes))
+            .around(move |endpoint, request| limit_body(endpoint, request, max_body_bytes))
             .data(state.clone())
             .catch_all_error(render_error)
             .with(Tracing)
@@ -110,7 +117,10 @@ impl Application {
     }
 
     /// Serves until `shutdown` completes, then finishes in-flight requests (up to 10 s).
-    pub async fn run_until(self, shutdown: impl std::future::Future<Output = ()> + Send) -> std::io::Result<()> {
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send,
+    ) -> std::io::Result<()> {
         let result = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(self.route, shutdown, Some(Duration::from_secs(10)))
             .await;
@@ -122,4 +132,31 @@ impl Application {
         }
         result
     }
+}
+
+/// Refuses request bodies over the limit, whether or not they declare a length
+/// (poem's `SizeLimit` needs a Content-Length even on a GET). Bodies are small JSON,
+/// so reading them here first costs nothing.
+async fn limit_body<E: Endpoint>(
+    endpoint: Arc<E>,
+    mut request: Request,
+    max: usize,
+) -> poem::Result<E::Output> {
+    let declared = request
+        .header("content-length")
+        .and_then(|v| v.parse::<usize>().ok());
+    let too_large = || poem::Error::from_status(StatusCode::PAYLOAD_TOO_LARGE);
+    if declared.is_some_and(|len| len > max) {
+        return Err(too_large());
+    }
+    let body = request
+        .take_body()
+        .into_bytes_limit(max)
+        .await
+        .map_err(|e| match e {
+            ReadBodyError::PayloadTooLarge => too_large(),
+            other => other.into(),
+        })?;
+    request.set_body(body);
+    endpoint.call(request).await
 }

@@ -47,14 +47,17 @@ impl WriteTxn<'_> {
 }
 
 /// Arbitrary but fixed: the PostgreSQL advisory lock id for appending entries.
-const APPEND_LOCK_ID: i64 = 0x6d61_6e64_6161_74;
+const APPEND_LOCK_ID: i64 = 0x006d_616e_6461_6174;
 
 impl Store {
     /// Connects to PostgreSQL when a URL is configured, else to the embedded SQLite
     /// database in the data directory, and runs the migrations.
     pub async fn open(storage: &StorageConfig) -> Result<Self, anyhow::Error> {
         std::fs::create_dir_all(&storage.data_dir).map_err(|e| {
-            anyhow::anyhow!("cannot create data directory {}: {e}", storage.data_dir.display())
+            anyhow::anyhow!(
+                "cannot create data directory {}: {e}",
+                storage.data_dir.display()
+            )
         })?;
         let url = match &storage.database_url {
             Some(url) => url.clone(),
@@ -119,6 +122,9 @@ impl Store {
                 Sector::Vo => member::Column::PupilsVo.is_not_null(),
             });
         }
+        if let Some(bg) = filter.bg_number {
+            query = query.filter(member::Column::BgNumber.eq(i64::from(bg.get())));
+        }
         if let Some(chamber) = &filter.chamber {
             query = query.filter(member::Column::Chamber.eq(chamber.as_str()));
         }
@@ -155,7 +161,10 @@ impl Store {
         {
             return Err(Error::conflict(
                 crate::error::ConflictKind::DuplicateBgNumber,
-                format!("a member with bevoegd-gezag number {} already exists", new.bg_number),
+                format!(
+                    "a member with bevoegd-gezag number {} already exists",
+                    new.bg_number
+                ),
             ));
         }
         let row = to_active(new).insert(&write.txn).await?;
@@ -204,7 +213,11 @@ impl Store {
 
     /// Re-derives every member's chamber under the configured rules, so a changed
     /// rule file takes effect at the next start. Returns how many changed.
-    pub async fn recompute_chambers(&self, rules: &ChamberRules, now: DateTime<Utc>) -> Result<usize> {
+    pub async fn recompute_chambers(
+        &self,
+        rules: &ChamberRules,
+        now: DateTime<Utc>,
+    ) -> Result<usize> {
         let members = self.all_members().await?;
         let changed: Vec<Member> = members
             .into_iter()
@@ -242,6 +255,7 @@ impl Store {
 /// Filters and page of a member list.
 #[derive(Debug, Clone, Default)]
 pub struct MemberFilter {
+    pub bg_number: Option<BgNumber>,
     pub sector: Option<Sector>,
     pub chamber: Option<String>,
     pub status: Option<MemberStatus>,
@@ -313,14 +327,21 @@ fn to_i64(n: u64) -> i64 {
 
 fn to_member(row: member::Model) -> Result<Member> {
     let corrupt = |what: &str| Error::Corrupt(format!("member {}: {what}", row.id));
-    let count = |n: Option<i64>| n.map(u64::try_from).transpose().map_err(|_| corrupt("negative pupils"));
+    let count = |n: Option<i64>| {
+        n.map(u64::try_from)
+            .transpose()
+            .map_err(|_| corrupt("negative pupils"))
+    };
     Ok(Member {
         id: row.id,
         bg_number: BgNumber::new(row.bg_number).map_err(|e| corrupt(&e.to_string()))?,
         name: MemberName::new(&row.name).map_err(|e| corrupt(&e.to_string()))?,
         pupils: SectorPupils::new(count(row.pupils_po)?, count(row.pupils_vo)?)
             .map_err(|e| corrupt(&e.to_string()))?,
-        status: row.status.parse().map_err(|e: crate::domain::member::MemberError| corrupt(&e.to_string()))?,
+        status: row
+            .status
+            .parse()
+            .map_err(|e: crate::domain::member::MemberError| corrupt(&e.to_string()))?,
         chamber: row.chamber.clone(),
         created_at: row.created_at,
         updated_at: row.updated_at,

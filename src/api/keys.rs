@@ -31,7 +31,11 @@ pub struct SignedStatementDto {
 
 impl SignedStatementDto {
     fn parse(&self) -> Result<SignedStatement, Error> {
-        Ok(SignedStatement::from_wire(&self.statement, &self.key_id, &self.signature)?)
+        Ok(SignedStatement::from_wire(
+            &self.statement,
+            &self.key_id,
+            &self.signature,
+        )?)
     }
 }
 
@@ -76,7 +80,11 @@ impl TryFrom<member_key::Model> for MemberKeyDto {
             .map_err(|_| Error::Corrupt(format!("key {} is not hex", k.key_id)))?;
         Ok(MemberKeyDto {
             public_key: BASE64URL.encode(raw),
-            status: if k.revoked_at.is_some() { KeyStatus::Revoked } else { KeyStatus::Active },
+            status: if k.revoked_at.is_some() {
+                KeyStatus::Revoked
+            } else {
+                KeyStatus::Active
+            },
             key_id: k.key_id,
             member_id: k.member_id,
             label: k.label,
@@ -107,21 +115,29 @@ enum Registered {
     Created(Json<MemberKeyDto>, #[oai(header = "Location")] String),
 }
 
-#[OpenApi(prefix_path = "/api/v1/members/:id/keys", tag = "ApiTags::Keys")]
+#[OpenApi(prefix_path = "/api/v1/members", tag = "ApiTags::Keys")]
 impl KeysApi {
     /// A member's keys, active and revoked. Any role.
-    #[oai(path = "/", method = "get")]
-    async fn list(&self, state: Data<&State>, auth: BearerToken, id: Path<Uuid>) -> ApiResult<Json<Vec<MemberKeyDto>>> {
+    #[oai(path = "/:id/keys", method = "get")]
+    async fn list(
+        &self,
+        state: Data<&State>,
+        auth: BearerToken,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<Vec<MemberKeyDto>>> {
         state.authenticate(&auth)?;
         state.store.member(id.0).await?;
         let keys = state.store.member_keys(id.0).await?;
-        let keys = keys.into_iter().map(MemberKeyDto::try_from).collect::<Result<_, _>>()?;
+        let keys = keys
+            .into_iter()
+            .map(MemberKeyDto::try_from)
+            .collect::<Result<_, _>>()?;
         Ok(Json(keys))
     }
 
     /// Register a key with its proof of possession: a `mandaat.key.v1` statement naming
     /// the member and the key, signed with that key. Only the board itself.
-    #[oai(path = "/", method = "post")]
+    #[oai(path = "/:id/keys", method = "post")]
     async fn register(
         &self,
         state: Data<&State>,
@@ -138,7 +154,7 @@ impl KeysApi {
     }
 
     /// Revoke a key. The board itself (with a signed revocation) or an admin.
-    #[oai(path = "/:key_id/revoke", method = "post")]
+    #[oai(path = "/:id/keys/:key_id/revoke", method = "post")]
     async fn revoke(
         &self,
         state: Data<&State>,
@@ -148,33 +164,38 @@ impl KeysApi {
         body: Json<RevokeKeyDto>,
     ) -> ApiResult<Json<MemberKeyDto>> {
         let who = state.authenticate(&auth)?;
+        match &who {
+            Principal::Admin { .. } => {}
+            Principal::Board { .. } => require_board(&who, id.0)?,
+            other => {
+                return Err(ApiError::forbidden(format!(
+                    "a {} token cannot revoke keys",
+                    other.role()
+                )));
+            }
+        }
         let key_id: KeyId = key_id.0.parse().map_err(Error::from)?;
-        let statement = body.revocation.as_ref().map(SignedStatementDto::parse).transpose()?;
+        let statement = body
+            .revocation
+            .as_ref()
+            .map(SignedStatementDto::parse)
+            .transpose()?;
         let revoker = match (&who, &statement) {
             (Principal::Admin { sub }, _) => Revoker::Admin {
                 subject: sub,
                 reason: body.reason.clone(),
             },
-            (Principal::Board { .. }, Some(statement)) => {
-                require_board(&who, id.0)?;
-                Revoker::Member(statement)
-            }
-            (Principal::Board { .. }, None) => {
-                require_board(&who, id.0)?;
+            (_, Some(statement)) => Revoker::Member(statement),
+            (_, None) => {
                 return Err(ApiError::problem(
                     poem::http::StatusCode::UNPROCESSABLE_ENTITY,
                     "revocation-required",
                     "a board revokes a key with a signed mandaat.key-revocation.v1 statement in `revocation`",
                 ));
             }
-            (other, _) => {
-                return Err(ApiError::forbidden(format!(
-                    "a {} token cannot revoke keys",
-                    other.role()
-                )));
-            }
         };
-        let key = service::revoke_key(&state.store, id.0, key_id, revoker, state.clock.now()).await?;
+        let key =
+            service::revoke_key(&state.store, id.0, key_id, revoker, state.clock.now()).await?;
         Ok(Json(key.try_into()?))
     }
 }

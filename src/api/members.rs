@@ -167,13 +167,15 @@ enum Created {
 
 #[OpenApi(prefix_path = "/api/v1/members", tag = "ApiTags::Members")]
 impl MembersApi {
-    /// List members, filtered by sector, chamber and status. Any role.
+    /// List members, filtered by number, sector, chamber and status. Any role.
     #[oai(path = "/", method = "get")]
     #[allow(clippy::too_many_arguments)]
     async fn list(
         &self,
         state: Data<&State>,
         auth: BearerToken,
+        /// Only the member with this bevoegd-gezag number.
+        bg_number: Query<Option<i64>>,
         /// Only members in this sector.
         sector: Query<Option<SectorDto>>,
         /// Only members in this chamber.
@@ -188,6 +190,7 @@ impl MembersApi {
     ) -> ApiResult<Json<MemberPage>> {
         state.authenticate(&auth)?;
         let filter = MemberFilter {
+            bg_number: bg_number.0.map(BgNumber::new).transpose()?,
             sector: sector.0.map(Into::into),
             chamber: chamber.0,
             status: status.0.map(Into::into),
@@ -218,14 +221,20 @@ impl MembersApi {
             pupils: body.pupils.parse()?,
             status: body.status.map_or(MemberStatus::Active, Into::into),
         };
-        let member = service::create_member(&state.store, &state.rules, new, state.clock.now()).await?;
+        let member =
+            service::create_member(&state.store, &state.rules, new, state.clock.now()).await?;
         let location = format!("/api/v1/members/{}", member.id);
         Ok(Created::Created(Json(member.into()), location))
     }
 
     /// One member. Any role.
     #[oai(path = "/:id", method = "get")]
-    async fn get(&self, state: Data<&State>, auth: BearerToken, id: Path<Uuid>) -> ApiResult<Json<MemberDto>> {
+    async fn get(
+        &self,
+        state: Data<&State>,
+        auth: BearerToken,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<MemberDto>> {
         state.authenticate(&auth)?;
         Ok(Json(state.store.member(id.0).await?.into()))
     }
@@ -248,7 +257,9 @@ impl MembersApi {
             })
         };
         let changes = parse()?;
-        let member = service::update_member(&state.store, &state.rules, id.0, changes, state.clock.now()).await?;
+        let member =
+            service::update_member(&state.store, &state.rules, id.0, changes, state.clock.now())
+                .await?;
         Ok(Json(member.into()))
     }
 }

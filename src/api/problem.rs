@@ -55,10 +55,7 @@ pub enum ApiError {
     BadRequest(Json<Problem>),
     /// No valid bearer token.
     #[oai(status = 401, content_type = "application/problem+json")]
-    Unauthorized(
-        Json<Problem>,
-        #[oai(header = "WWW-Authenticate")] String,
-    ),
+    Unauthorized(Json<Problem>, #[oai(header = "WWW-Authenticate")] String),
     /// The token is valid but its role may not do this.
     #[oai(status = 403, content_type = "application/problem+json")]
     Forbidden(Json<Problem>),
@@ -162,9 +159,7 @@ impl From<Error> for ApiError {
                 (StatusCode::UNPROCESSABLE_ENTITY, "statement-not-canonical")
             }
             Error::Statement(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid-statement"),
-            Error::StatementContent(_) => {
-                (StatusCode::UNPROCESSABLE_ENTITY, "statement-mismatch")
-            }
+            Error::StatementContent(_) => (StatusCode::UNPROCESSABLE_ENTITY, "statement-mismatch"),
             Error::Corrupt(_) | Error::Db(_) => {
                 tracing::error!(error = %err, "request failed");
                 return Self::problem(
@@ -227,7 +222,10 @@ pub async fn render_error(err: poem::Error) -> Response {
         return err.into_response();
     }
     let problem = problem_for_framework_error(&err);
-    if matches!(problem.status, 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 500 | 503) {
+    if matches!(
+        problem.status,
+        400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 500 | 503
+    ) {
         return ApiError::from(problem).into_response();
     }
     // A status no operation documents (405, say): keep it, in the same shape.

@@ -15,7 +15,10 @@ const MAX_TEXT: usize = 200;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ContentError {
     #[error("statement type is {found:?}, expected {expected:?}")]
-    WrongType { expected: &'static str, found: String },
+    WrongType {
+        expected: &'static str,
+        found: String,
+    },
     #[error("statement member {0:?} is missing or wrong")]
     Field(&'static str),
     #[error("statement has an unexpected member {0:?}")]
@@ -43,7 +46,12 @@ pub struct KeyRegistration {
 
 impl KeyRegistration {
     pub fn from_statement(statement: &SignedStatement, member: Uuid) -> Result<Self, ContentError> {
-        expect_shape(statement, KEY_STATEMENT, &["member", "public_key"], &["label"])?;
+        expect_shape(
+            statement,
+            KEY_STATEMENT,
+            &["member", "public_key"],
+            &["label"],
+        )?;
         expect_member(statement, member)?;
         let raw = statement
             .str_field("public_key")
@@ -79,14 +87,22 @@ impl KeyRevocation {
         member: Uuid,
         key_id: KeyId,
     ) -> Result<Self, ContentError> {
-        expect_shape(statement, KEY_REVOCATION_STATEMENT, &["member", "key_id"], &["reason"])?;
+        expect_shape(
+            statement,
+            KEY_REVOCATION_STATEMENT,
+            &["member", "key_id"],
+            &["reason"],
+        )?;
         expect_member(statement, member)?;
         let found: KeyId = statement
             .str_field("key_id")
             .and_then(|k| k.parse().ok())
             .ok_or(ContentError::Field("key_id"))?;
         if found != key_id {
-            return Err(ContentError::OtherKey { expected: key_id, found });
+            return Err(ContentError::OtherKey {
+                expected: key_id,
+                found,
+            });
         }
         Ok(KeyRevocation {
             member,
@@ -109,11 +125,17 @@ fn expect_shape(
         });
     }
     for name in statement.body().keys() {
-        if name != "type" && !required.contains(&name.as_str()) && !optional.contains(&name.as_str()) {
+        if name != "type"
+            && !required.contains(&name.as_str())
+            && !optional.contains(&name.as_str())
+        {
             return Err(ContentError::UnexpectedField(name.clone()));
         }
     }
-    match required.iter().find(|r| !statement.body().contains_key(**r)) {
+    match required
+        .iter()
+        .find(|r| !statement.body().contains_key(**r))
+    {
         Some(missing) => Err(ContentError::Field(missing)),
         None => Ok(()),
     }
@@ -130,7 +152,10 @@ fn expect_member(statement: &SignedStatement, expected: Uuid) -> Result<(), Cont
     Ok(())
 }
 
-fn optional_text(statement: &SignedStatement, name: &'static str) -> Result<Option<String>, ContentError> {
+fn optional_text(
+    statement: &SignedStatement,
+    name: &'static str,
+) -> Result<Option<String>, ContentError> {
     match statement.body().get(name) {
         None => Ok(None),
         Some(Value::String(s)) if !s.trim().is_empty() && s.chars().count() <= MAX_TEXT => {
@@ -149,7 +174,12 @@ mod tests {
 
     fn signed(key: &SigningKey, body: serde_json::Value) -> SignedStatement {
         let bytes = canonical_bytes(&body).unwrap();
-        SignedStatement::from_parts(bytes.clone(), KeyId::of(key.verifying_key().as_bytes()), key.sign(&bytes)).unwrap()
+        SignedStatement::from_parts(
+            bytes.clone(),
+            KeyId::of(key.verifying_key().as_bytes()),
+            key.sign(&bytes),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -157,24 +187,48 @@ mod tests {
         let key = SigningKey::from_bytes(&[5; 32]);
         let member = Uuid::new_v4();
         let public = BASE64URL.encode(key.verifying_key().as_bytes());
-        let ok = signed(&key, json!({"type": KEY_STATEMENT, "member": member.to_string(), "public_key": public, "label": "laptop"}));
+        let ok = signed(
+            &key,
+            json!({"type": KEY_STATEMENT, "member": member.to_string(), "public_key": public, "label": "laptop"}),
+        );
         let reg = KeyRegistration::from_statement(&ok, member).unwrap();
         assert_eq!(reg.label.as_deref(), Some("laptop"));
         assert!(ok.verify(&reg.public_key).is_ok());
 
         let other = Uuid::new_v4();
-        assert!(matches!(KeyRegistration::from_statement(&ok, other), Err(ContentError::OtherMember { .. })));
+        assert!(matches!(
+            KeyRegistration::from_statement(&ok, other),
+            Err(ContentError::OtherMember { .. })
+        ));
 
-        let extra = signed(&key, json!({"type": KEY_STATEMENT, "member": member.to_string(), "public_key": public, "admin": true}));
-        assert_eq!(KeyRegistration::from_statement(&extra, member), Err(ContentError::UnexpectedField("admin".into())));
+        let extra = signed(
+            &key,
+            json!({"type": KEY_STATEMENT, "member": member.to_string(), "public_key": public, "admin": true}),
+        );
+        assert_eq!(
+            KeyRegistration::from_statement(&extra, member),
+            Err(ContentError::UnexpectedField("admin".into()))
+        );
 
-        let wrong_type = signed(&key, json!({"type": "mandaat.ballot.v1", "member": member.to_string(), "public_key": public}));
-        assert!(matches!(KeyRegistration::from_statement(&wrong_type, member), Err(ContentError::WrongType { .. })));
+        let wrong_type = signed(
+            &key,
+            json!({"type": "mandaat.ballot.v1", "member": member.to_string(), "public_key": public}),
+        );
+        assert!(matches!(
+            KeyRegistration::from_statement(&wrong_type, member),
+            Err(ContentError::WrongType { .. })
+        ));
 
         // Signed by one key while registering another: the key id cannot match.
         let other_key = SigningKey::from_bytes(&[6; 32]);
-        let foreign = signed(&other_key, json!({"type": KEY_STATEMENT, "member": member.to_string(), "public_key": public}));
-        assert!(matches!(KeyRegistration::from_statement(&foreign, member), Err(ContentError::KeyIdMismatch { .. })));
+        let foreign = signed(
+            &other_key,
+            json!({"type": KEY_STATEMENT, "member": member.to_string(), "public_key": public}),
+        );
+        assert!(matches!(
+            KeyRegistration::from_statement(&foreign, member),
+            Err(ContentError::KeyIdMismatch { .. })
+        ));
     }
 
     #[test]
@@ -182,9 +236,20 @@ mod tests {
         let key = SigningKey::from_bytes(&[8; 32]);
         let member = Uuid::new_v4();
         let id = KeyId::of(key.verifying_key().as_bytes());
-        let ok = signed(&key, json!({"type": KEY_REVOCATION_STATEMENT, "member": member.to_string(), "key_id": id.to_string()}));
-        assert_eq!(KeyRevocation::from_statement(&ok, member, id).unwrap().key_id, id);
+        let ok = signed(
+            &key,
+            json!({"type": KEY_REVOCATION_STATEMENT, "member": member.to_string(), "key_id": id.to_string()}),
+        );
+        assert_eq!(
+            KeyRevocation::from_statement(&ok, member, id)
+                .unwrap()
+                .key_id,
+            id
+        );
         let other = KeyId::of(&[1; 32]);
-        assert!(matches!(KeyRevocation::from_statement(&ok, member, other), Err(ContentError::OtherKey { .. })));
+        assert!(matches!(
+            KeyRevocation::from_statement(&ok, member, other),
+            Err(ContentError::OtherKey { .. })
+        ));
     }
 }

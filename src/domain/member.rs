@@ -426,10 +426,16 @@ mod tests {
         assert_eq!(BgNumber::new(24597).unwrap().get(), 24597);
         assert!(MemberName::new("   ").is_err());
         assert!(MemberName::new("a\u{0007}b").is_err());
-        assert_eq!(MemberName::new("  Stichting BOOR ").unwrap().as_str(), "Stichting BOOR");
+        assert_eq!(
+            MemberName::new("  Stichting BOOR ").unwrap().as_str(),
+            "Stichting BOOR"
+        );
         assert_eq!(SectorPupils::new(None, None), Err(MemberError::NoSector));
         assert!(SectorPupils::new(Some(SectorPupils::MAX + 1), None).is_err());
-        assert_eq!(pupils(Some(1), Some(2)).sectors(), vec![Sector::Po, Sector::Vo]);
+        assert_eq!(
+            pupils(Some(1), Some(2)).sectors(),
+            vec![Sector::Po, Sector::Vo]
+        );
         let placeholder = MemberName::placeholder(BgNumber::new(12345).unwrap());
         assert!(placeholder.as_str().contains("12345"));
         assert!(placeholder.as_str().contains("name unknown"));

@@ -38,7 +38,9 @@ pub enum StatementError {
     NotObject,
     #[error("statement has no string member \"type\"")]
     MissingType,
-    #[error("statement holds a number that is not an integer at {0}; signed statements hold no floats")]
+    #[error(
+        "statement holds a number that is not an integer at {0}; signed statements hold no floats"
+    )]
     Float(String),
     #[error("statement holds an integer outside ±(2^53−1) at {0}")]
     IntegerOutOfRange(String),
@@ -140,7 +142,11 @@ pub struct SignedStatement {
 
 impl SignedStatement {
     /// Parses the wire form: base64url statement bytes, hex key id, base64url signature.
-    pub fn from_wire(statement: &str, key_id: &str, signature: &str) -> Result<Self, StatementError> {
+    pub fn from_wire(
+        statement: &str,
+        key_id: &str,
+        signature: &str,
+    ) -> Result<Self, StatementError> {
         let bytes = BASE64URL
             .decode(statement)
             .map_err(|_| StatementError::BadBase64("statement"))?;
@@ -152,7 +158,11 @@ impl SignedStatement {
         Self::from_parts(bytes, key_id.parse()?, signature)
     }
 
-    pub fn from_parts(bytes: Vec<u8>, key_id: KeyId, signature: Signature) -> Result<Self, StatementError> {
+    pub fn from_parts(
+        bytes: Vec<u8>,
+        key_id: KeyId,
+        signature: Signature,
+    ) -> Result<Self, StatementError> {
         let body = parse_canonical(&bytes)?;
         let statement_type = match body.get("type") {
             Some(Value::String(t)) => t.clone(),
@@ -279,7 +289,8 @@ mod tests {
     #[test]
     fn canonical_statement_verifies() {
         let key = signing_key(7);
-        let bytes = canonical_bytes(&json!({"type": "mandaat.key.v1", "b": [1, true], "a": "x"})).unwrap();
+        let bytes =
+            canonical_bytes(&json!({"type": "mandaat.key.v1", "b": [1, true], "a": "x"})).unwrap();
         assert_eq!(bytes, br#"{"a":"x","b":[1,true],"type":"mandaat.key.v1"}"#);
         let statement = sign(&key, &bytes);
         let public = MemberPublicKey::from_bytes(key.verifying_key().as_bytes()).unwrap();
@@ -292,7 +303,10 @@ mod tests {
         let bytes = canonical_bytes(&json!({"type": "t"})).unwrap();
         let statement = sign(&signing_key(1), &bytes);
         let other = MemberPublicKey::from_bytes(signing_key(2).verifying_key().as_bytes()).unwrap();
-        assert!(matches!(statement.verify(&other), Err(StatementError::BadSignature(_))));
+        assert!(matches!(
+            statement.verify(&other),
+            Err(StatementError::BadSignature(_))
+        ));
     }
 
     #[test]
@@ -306,7 +320,10 @@ mod tests {
         ] {
             let result = parse_canonical(raw);
             assert!(
-                matches!(result, Err(StatementError::NotCanonical) | Err(StatementError::Float(_))),
+                matches!(
+                    result,
+                    Err(StatementError::NotCanonical) | Err(StatementError::Float(_))
+                ),
                 "{}: {result:?}",
                 String::from_utf8_lossy(raw)
             );
@@ -330,7 +347,11 @@ mod tests {
         assert!(parse_canonical(br#"{"n":-9007199254740991,"type":"t"}"#).is_ok());
         assert_eq!(parse_canonical(br#"[1]"#), Err(StatementError::NotObject));
         assert!(matches!(
-            SignedStatement::from_parts(br#"{"a":1}"#.to_vec(), KeyId([0; 32]), Signature::from_bytes(&[0; 64])),
+            SignedStatement::from_parts(
+                br#"{"a":1}"#.to_vec(),
+                KeyId([0; 32]),
+                Signature::from_bytes(&[0; 64])
+            ),
             Err(StatementError::MissingType)
         ));
     }
@@ -349,7 +370,10 @@ mod tests {
             MemberPublicKey::from_bytes(&non_canonical),
             Err(KeyError::NonCanonical)
         );
-        assert_eq!(MemberPublicKey::from_bytes(&[1; 31]), Err(KeyError::Length(31)));
+        assert_eq!(
+            MemberPublicKey::from_bytes(&[1; 31]),
+            Err(KeyError::Length(31))
+        );
     }
 
     #[test]
@@ -360,7 +384,12 @@ mod tests {
         let sig = BASE64URL.encode(key.sign(&bytes).to_bytes());
         let statement = BASE64URL.encode(&bytes);
         assert!(SignedStatement::from_wire(&statement, &id, &sig).is_ok());
-        let padded = format!("{}=", base64::engine::general_purpose::URL_SAFE.encode(&bytes).trim_end_matches('='));
+        let padded = format!(
+            "{}=",
+            base64::engine::general_purpose::URL_SAFE
+                .encode(&bytes)
+                .trim_end_matches('=')
+        );
         assert!(SignedStatement::from_wire(&padded, &id, &sig).is_err());
         assert_eq!(
             SignedStatement::from_wire(&statement, &id.to_uppercase(), &sig).unwrap_err(),

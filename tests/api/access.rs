@@ -1,0 +1,144 @@
+//! Every endpoint × every role: allowed, 401 without a token, 403 for the wrong role.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use mandaat::domain::member::Sector;
+
+use crate::helpers::{BoardKey, TestApp};
+
+#[derive(Clone, Copy, Debug)]
+enum Caller {
+    Anonymous,
+    Admin,
+    OwnBoard,
+    OtherBoard,
+    Council,
+    Auditor,
+}
+
+const CALLERS: [Caller; 6] = [
+    Caller::Anonymous,
+    Caller::Admin,
+    Caller::OwnBoard,
+    Caller::OtherBoard,
+    Caller::Council,
+    Caller::Auditor,
+];
+
+#[tokio::test]
+async fn every_endpoint_for_every_role() {
+    let app = TestApp::spawn().await;
+    let own = app
+        .create_member(10001, "Stichting Eigen", Some(800), None)
+        .await;
+    let other = app
+        .create_member(10002, "Stichting Ander", None, Some(4000))
+        .await;
+    let token = |caller: Caller| -> Option<String> {
+        match caller {
+            Caller::Anonymous => None,
+            Caller::Admin => Some(app.admin()),
+            Caller::OwnBoard => Some(app.board(own)),
+            Caller::OtherBoard => Some(app.board(other)),
+            Caller::Council => Some(app.council(Sector::Po)),
+            Caller::Auditor => Some(app.auditor()),
+        }
+    };
+    use Caller::*;
+    let ok_for_all = |c: Caller| {
+        if matches!(c, Anonymous) {
+            StatusCode::UNAUTHORIZED
+        } else {
+            StatusCode::OK
+        }
+    };
+    let admin_only = |c: Caller, ok: StatusCode| match c {
+        Anonymous => StatusCode::UNAUTHORIZED,
+        Admin => ok,
+        _ => StatusCode::FORBIDDEN,
+    };
+
+    let mut bg = 20000;
+    for caller in CALLERS {
+        let t = token(caller);
+        let t = t.as_deref();
+        let check = |what: &str, got: (StatusCode, Value), expected: StatusCode| {
+            assert_eq!(got.0, expected, "{what} as {caller:?}: {}", got.1);
+        };
+
+        check(
+            "list members",
+            app.request(Method::GET, "/api/v1/members", t, None).await,
+            ok_for_all(caller),
+        );
+        check(
+            "get member",
+            app.request(Method::GET, &format!("/api/v1/members/{own}"), t, None)
+                .await,
+            ok_for_all(caller),
+        );
+        bg += 1;
+        let new = json!({"bg_number": bg, "name": "Nieuw", "pupils": {"po": 10}});
+        check(
+            "create member",
+            app.request(Method::POST, "/api/v1/members", t, Some(&new))
+                .await,
+            admin_only(caller, StatusCode::CREATED),
+        );
+        check(
+            "patch member",
+            app.request(
+                Method::PATCH,
+                &format!("/api/v1/members/{own}"),
+                t,
+                Some(&json!({"name": "Stichting Eigen"})),
+            )
+            .await,
+            admin_only(caller, StatusCode::OK),
+        );
+        check(
+            "list keys",
+            app.request(Method::GET, &format!("/api/v1/members/{own}/keys"), t, None)
+                .await,
+            ok_for_all(caller),
+        );
+
+        let key = BoardKey::generate();
+        let register = app
+            .request(
+                Method::POST,
+                &format!("/api/v1/members/{own}/keys"),
+                t,
+                Some(&key.proof(own)),
+            )
+            .await;
+        let expected = match caller {
+            Anonymous => StatusCode::UNAUTHORIZED,
+            OwnBoard => StatusCode::CREATED,
+            _ => StatusCode::FORBIDDEN,
+        };
+        check("register key", register, expected);
+
+        // A key to revoke, registered by the board itself.
+        let victim = BoardKey::generate();
+        assert_eq!(victim.register(&app, own).await.0, StatusCode::CREATED);
+        let path = format!("/api/v1/members/{own}/keys/{}/revoke", victim.key_id());
+        let body = match caller {
+            OwnBoard | OtherBoard => json!({"revocation": victim.sign(&json!({
+                "type": "mandaat.key-revocation.v1", "member": own.to_string(), "key_id": victim.key_id()
+            }))}),
+            _ => json!({"reason": "lost laptop"}),
+        };
+        let expected = match caller {
+            Anonymous => StatusCode::UNAUTHORIZED,
+            Admin | OwnBoard => StatusCode::OK,
+            _ => StatusCode::FORBIDDEN,
+        };
+        check(
+            "revoke key",
+            app.request(Method::POST, &path, t, Some(&body)).await,
+            expected,
+        );
+    }
+}

@@ -1,0 +1,362 @@
+//! The shared harness: every test gets the real application (the same
+//! `Application::build` as `mandaat serve`) on 127.0.0.1 port 0, with a fresh data
+//! directory and a fresh database: SQLite by default, or a new PostgreSQL database
+//! when MANDAAT_TEST_DATABASE_URL is set (dropped afterwards).
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use ed25519_dalek::{Signer, SigningKey};
+use reqwest::{Method, StatusCode};
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use uuid::Uuid;
+
+use mandaat::Application;
+use mandaat::auth::{LocalIssuer, Role, TokenRequest};
+use mandaat::config::{Config, StorageConfig, TokenConfig};
+use mandaat::domain::member::Sector;
+use mandaat::domain::statement::{BASE64URL, KeyId};
+
+pub const ISSUER: &str = "mandaat";
+pub const AUDIENCE: &str = "mandaat-api";
+
+pub fn shared_data(folder: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data")
+        .join(folder)
+}
+
+/// A database for one test. PostgreSQL databases are dropped when this is dropped.
+pub struct TestDatabase {
+    url: Option<String>,
+    drop: Option<(String, String)>,
+}
+
+impl TestDatabase {
+    pub async fn new() -> Self {
+        let Ok(server) = std::env::var("MANDAAT_TEST_DATABASE_URL") else {
+            return TestDatabase {
+                url: None,
+                drop: None,
+            };
+        };
+        // Set means required: an unreachable server fails the test, never skips it.
+        let admin = Database::connect(&server)
+            .await
+            .unwrap_or_else(|e| panic!("MANDAAT_TEST_DATABASE_URL is set but unreachable: {e}"));
+        let name = format!("mandaat_test_{}", Uuid::new_v4().simple());
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create test database");
+        admin.close().await.ok();
+        let base = server.split('?').next().unwrap_or(&server);
+        let base = &base[..base.rfind('/').expect("database URL has a path")];
+        TestDatabase {
+            url: Some(format!("{base}/{name}")),
+            drop: Some((server.clone(), name)),
+        }
+    }
+
+    pub fn url(&self) -> Option<&str> {
+        self.url.as_deref()
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Some((server, name)) = self.drop.take() else {
+            return;
+        };
+        // Drop runs inside the test's runtime; use a runtime of our own on a thread.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            rt.block_on(async {
+                let admin = Database::connect(&server).await.ok()?;
+                admin
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await
+                    .ok()?;
+                admin.close().await.ok()
+            })
+        })
+        .join();
+    }
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub issuer: Arc<LocalIssuer>,
+    pub data_dir: TempDir,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    // Declared last: dropped after the server is told to stop.
+    pub db: TestDatabase,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let db = TestDatabase::new().await;
+        Self::spawn_with(data_dir, db, 256 * 1024).await
+    }
+
+    pub async fn spawn_with(data_dir: TempDir, db: TestDatabase, max_body_bytes: usize) -> TestApp {
+        let config = Config {
+            listen: "127.0.0.1:0".parse().expect("address"),
+            storage: storage(data_dir.path(), &db),
+            token: TokenConfig {
+                token_issuer: ISSUER.into(),
+                token_audience: AUDIENCE.into(),
+            },
+            max_body_bytes,
+            clock: Default::default(),
+        };
+        let app = Application::build(config)
+            .await
+            .expect("application builds");
+        let base = format!("http://{}", app.local_addr());
+        let issuer = app.issuer();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(app.run_until(async {
+            let _ = rx.await;
+        }));
+        TestApp {
+            base,
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()
+                .expect("client"),
+            issuer,
+            data_dir,
+            shutdown: Some(tx),
+            db,
+        }
+    }
+
+    pub fn token(&self, role: Role, member_id: Option<Uuid>, sector: Option<Sector>) -> String {
+        let request = TokenRequest {
+            subject: format!("test-{role}"),
+            role,
+            member_id,
+            sector,
+            ttl: Duration::from_secs(600),
+        };
+        self.issuer
+            .issue(&request, chrono::Utc::now())
+            .expect("token")
+    }
+
+    pub fn admin(&self) -> String {
+        self.token(Role::Admin, None, None)
+    }
+
+    pub fn auditor(&self) -> String {
+        self.token(Role::Auditor, None, None)
+    }
+
+    pub fn council(&self, sector: Sector) -> String {
+        self.token(Role::Council, None, Some(sector))
+    }
+
+    pub fn board(&self, member_id: Uuid) -> String {
+        self.token(Role::Board, Some(member_id), None)
+    }
+
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> (StatusCode, Value) {
+        let (status, _, body) = self.raw(method, path, token, body).await;
+        let value = if body.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&body).unwrap_or(Value::String(body))
+        };
+        (status, value)
+    }
+
+    /// Status, content type and body text.
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> (StatusCode, String, String) {
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        let resp = req.send().await.expect("request sent");
+        let status = resp.status();
+        let content_type = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        (status, content_type, resp.text().await.expect("body"))
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.request(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: &Value) -> (StatusCode, Value) {
+        self.request(Method::POST, path, Some(token), Some(body))
+            .await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: &Value) -> (StatusCode, Value) {
+        self.request(Method::PATCH, path, Some(token), Some(body))
+            .await
+    }
+
+    /// Creates a member as admin and returns its id.
+    pub async fn create_member(
+        &self,
+        bg_number: u32,
+        name: &str,
+        po: Option<u64>,
+        vo: Option<u64>,
+    ) -> Uuid {
+        let mut pupils = serde_json::Map::new();
+        if let Some(po) = po {
+            pupils.insert("po".into(), json!(po));
+        }
+        if let Some(vo) = vo {
+            pupils.insert("vo".into(), json!(vo));
+        }
+        let (status, body) = self
+            .post(
+                "/api/v1/members",
+                &self.admin(),
+                &json!({"bg_number": bg_number, "name": name, "pupils": pupils}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["id"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .expect("member id")
+    }
+
+    /// Runs the real `mandaat` binary against this app's data directory and database.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_mandaat"));
+        cmd.args(args).arg("--data-dir").arg(self.data_dir.path());
+        if let Some(url) = self.db.url() {
+            cmd.arg("--database-url").arg(url);
+        }
+        cmd.env_remove("MANDAAT_DATABASE_URL")
+            .env("RUST_LOG", "warn");
+        cmd.output().expect("mandaat runs")
+    }
+
+    /// Path to one of the server's key files.
+    pub fn key_file(&self, purpose: &str) -> PathBuf {
+        self.data_dir.path().join(format!("{purpose}.key.pem"))
+    }
+}
+
+pub fn storage(data_dir: &Path, db: &TestDatabase) -> StorageConfig {
+    StorageConfig {
+        data_dir: data_dir.to_owned(),
+        database_url: db.url().map(str::to_owned),
+        chamber_rules: None,
+    }
+}
+
+/// A board's key as a test (or a web client) holds it.
+pub struct BoardKey {
+    pub signing: SigningKey,
+}
+
+impl BoardKey {
+    pub fn generate() -> Self {
+        let mut seed = [0u8; 32];
+        getrandom::fill(&mut seed).expect("random");
+        BoardKey {
+            signing: SigningKey::from_bytes(&seed),
+        }
+    }
+
+    pub fn public_b64(&self) -> String {
+        BASE64URL.encode(self.signing.verifying_key().as_bytes())
+    }
+
+    pub fn key_id(&self) -> String {
+        KeyId::of(self.signing.verifying_key().as_bytes()).to_string()
+    }
+
+    /// Signs the canonical form of `statement` into the wire shape.
+    pub fn sign(&self, statement: &Value) -> Value {
+        let bytes = serde_json_canonicalizer::to_vec(statement).expect("canonical");
+        self.sign_bytes(&bytes)
+    }
+
+    /// Signs exactly these bytes (canonical or not) into the wire shape.
+    pub fn sign_bytes(&self, bytes: &[u8]) -> Value {
+        json!({
+            "statement": BASE64URL.encode(bytes),
+            "key_id": self.key_id(),
+            "signature": BASE64URL.encode(self.signing.sign(bytes).to_bytes()),
+        })
+    }
+
+    /// A proof of possession registering this key for `member`.
+    pub fn proof(&self, member: Uuid) -> Value {
+        self.sign(&json!({"type": "mandaat.key.v1", "member": member.to_string(), "public_key": self.public_b64()}))
+    }
+
+    pub async fn register(&self, app: &TestApp, member: Uuid) -> (StatusCode, Value) {
+        app.post(
+            &format!("/api/v1/members/{member}/keys"),
+            &app.board(member),
+            &self.proof(member),
+        )
+        .await
+    }
+}
+
+/// Asserts an RFC 9457 problem with the given status and `type` slug.
+pub fn assert_problem(status: StatusCode, body: &Value, expected: StatusCode, slug: &str) {
+    assert_eq!(status, expected, "{body}");
+    assert_eq!(
+        body["type"],
+        format!("urn:mandaat:problem:{slug}"),
+        "{body}"
+    );
+    assert_eq!(body["status"], expected.as_u16(), "{body}");
+    assert!(
+        body["title"].as_str().is_some_and(|t| !t.is_empty()),
+        "{body}"
+    );
+    assert!(
+        body["detail"].as_str().is_some_and(|t| !t.is_empty()),
+        "{body}"
+    );
+}

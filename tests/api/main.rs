@@ -1,0 +1,13 @@
+//! Integration tests: the real application over HTTP, one binary, a fresh database
+//! per test (SQLite, or PostgreSQL when MANDAAT_TEST_DATABASE_URL is set).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod access;
+mod errors;
+mod health;
+mod helpers;
+mod import;
+mod keys;
+mod members;
+mod openapi;
+mod tokens;

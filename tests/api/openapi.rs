@@ -1,0 +1,60 @@
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+use crate::helpers::TestApp;
+
+/// The committed document must be what the server serves, so clients generated
+/// from it match the running API.
+#[tokio::test]
+async fn committed_openapi_document_matches_the_served_one() {
+    let app = TestApp::spawn().await;
+    let (status, _, served) = app.raw(Method::GET, "/openapi.json", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let served: Value = serde_json::from_str(&served).unwrap();
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json");
+    let committed: Value = std::fs::read_to_string(path)
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or(Value::Null);
+    assert!(
+        served == committed,
+        "openapi/openapi.json is out of date; regenerate it with\n    cargo run -- openapi > openapi/openapi.json"
+    );
+}
+
+#[tokio::test]
+async fn every_operation_documents_its_errors_as_problems() {
+    let app = TestApp::spawn().await;
+    let (_, _, served) = app.raw(Method::GET, "/openapi.json", None, None).await;
+    let doc: Value = serde_json::from_str(&served).unwrap();
+    let paths = doc["paths"].as_object().unwrap();
+    for (path, ops) in paths {
+        for (method, op) in ops.as_object().unwrap() {
+            let responses = op["responses"].as_object().unwrap();
+            let statuses: Vec<&str> = responses.keys().map(String::as_str).collect();
+            if path.starts_with("/api/") {
+                for expected in ["400", "401", "403", "404", "422", "500"] {
+                    assert!(
+                        statuses.contains(&expected),
+                        "{method} {path} lacks {expected}"
+                    );
+                }
+            }
+            for (status, response) in responses {
+                if status.starts_with('4') || status.starts_with('5') {
+                    assert!(
+                        response["content"]["application/problem+json"].is_object(),
+                        "{method} {path} {status} is not a problem"
+                    );
+                }
+            }
+        }
+    }
+    let (status, content_type, html) = app.raw(Method::GET, "/docs", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+    assert!(
+        html.contains("rapi-doc") && html.contains("/api/v1/members"),
+        "docs page lacks the API"
+    );
+}
