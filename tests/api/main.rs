@@ -10,4 +10,5 @@ mod import;
 mod keys;
 mod members;
 mod openapi;
+mod startup;
 mod tokens;
