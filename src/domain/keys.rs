@@ -253,3 +253,32 @@ mod tests {
         ));
     }
 }
+
+#[cfg(test)]
+mod doc_vector {
+    use super::*;
+    use ed25519_dalek::{Signer, SigningKey};
+
+    /// The worked example in docs/signing.md: if this changes, the document is wrong.
+    #[test]
+    fn signing_md_example_holds() {
+        let key = SigningKey::from_bytes(&[1u8; 32]);
+        let member = "0b0e6a6e-54c5-4c1c-9a43-2f1e0d5e7a10";
+        let public = BASE64URL.encode(key.verifying_key().as_bytes());
+        assert_eq!(public, "iojj3XQJ8ZX9UtstPLpdcspnCb8dlBIb83SIAbQPb1w");
+        let body = serde_json::json!({"type": KEY_STATEMENT, "member": member, "public_key": public, "label": "secretariaat"});
+        let bytes = crate::domain::statement::canonical_bytes(&body).unwrap();
+        assert_eq!(
+            String::from_utf8(bytes.clone()).unwrap(),
+            r#"{"label":"secretariaat","member":"0b0e6a6e-54c5-4c1c-9a43-2f1e0d5e7a10","public_key":"iojj3XQJ8ZX9UtstPLpdcspnCb8dlBIb83SIAbQPb1w","type":"mandaat.key.v1"}"#
+        );
+        assert_eq!(
+            KeyId::of(key.verifying_key().as_bytes()).to_string(),
+            "34750f98bd59fcfc946da45aaabe933be154a4b5094e1c4abf42866505f3c97e"
+        );
+        assert_eq!(
+            BASE64URL.encode(key.sign(&bytes).to_bytes()),
+            "BZfNAggc0yp-5afw4NiJ6e05lSI1PFI5s2Yk0zmY1BXhWTZh1OMVYYnXqfP4Q7HLZfWS6Qv7sxyPi1igxMfTDQ"
+        );
+    }
+}

@@ -44,6 +44,8 @@ pub enum StatementError {
     Float(String),
     #[error("statement holds an integer outside ±(2^53−1) at {0}")]
     IntegerOutOfRange(String),
+    #[error("statement holds null at {0}; leave the member out instead")]
+    Null(String),
     #[error("statement bytes are not in RFC 8785 canonical form; sign the canonical form")]
     NotCanonical,
     #[error("key_id must be 64 lowercase hex characters (SHA-256 of the public key)")]
@@ -267,7 +269,8 @@ fn check_numbers(value: &Value, path: &mut String) -> Result<(), StatementError>
             path.truncate(len);
             result
         }),
-        Value::Null | Value::Bool(_) | Value::String(_) => Ok(()),
+        Value::Null => Err(StatementError::Null(path.clone())),
+        Value::Bool(_) | Value::String(_) => Ok(()),
     }
 }
 
@@ -346,6 +349,10 @@ mod tests {
         );
         assert!(parse_canonical(br#"{"n":-9007199254740991,"type":"t"}"#).is_ok());
         assert_eq!(parse_canonical(br#"[1]"#), Err(StatementError::NotObject));
+        assert_eq!(
+            parse_canonical(br#"{"a":[null],"type":"t"}"#),
+            Err(StatementError::Null("$.a[0]".into()))
+        );
         assert!(matches!(
             SignedStatement::from_parts(
                 br#"{"a":1}"#.to_vec(),
