@@ -57,6 +57,10 @@ pub struct Config {
     #[arg(long, env = "MANDAAT_MAX_BODY_BYTES", default_value_t = 256 * 1024)]
     pub max_body_bytes: usize,
 
+    /// How many proxies one member may hold per proposal (SIVON: 2).
+    #[arg(long, env = "MANDAAT_MAX_PROXIES_PER_HOLDER", default_value_t = 2)]
+    pub max_proxies_per_holder: usize,
+
     #[arg(skip)]
     pub clock: SharedClock,
 }

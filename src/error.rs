@@ -26,6 +26,13 @@ pub enum Error {
     StatementContent(#[from] ContentError),
     #[error("{0}")]
     Invalid(String),
+    /// A voting rule refused the request; `rule` names which.
+    #[error("{detail}")]
+    Rule { rule: Rule, detail: String },
+    #[error(transparent)]
+    Proposal(#[from] crate::domain::proposal::ProposalError),
+    #[error(transparent)]
+    Choice(#[from] crate::domain::proposal::ChoiceError),
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
     #[error("database error: {0}")]
@@ -54,7 +61,58 @@ impl ConflictKind {
     }
 }
 
+/// The voting rules a ballot, proxy or lifecycle step can break, each with a stable name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    /// The proposal is not in the state the action needs (e.g. not open).
+    WrongState,
+    /// Outside the voting window, or the window has not ended yet.
+    OutsideWindow,
+    DigestMismatch,
+    /// The ballot's or proxy's signer is not the token's member.
+    NotTokenMember,
+    /// The key is not the signer's, or was not valid at the statement's time.
+    KeyNotValid,
+    /// The statement's time is too far from the server's clock.
+    ClockSkew,
+    NonceReused,
+    NotEligible,
+    NoProxy,
+    ProxyExists,
+    ProxyCapReached,
+    /// Results are not shown while voting is open.
+    ResultNotAvailable,
+    EmptyRoll,
+}
+
+impl Rule {
+    pub fn slug(self) -> &'static str {
+        match self {
+            Rule::WrongState => "proposal-state",
+            Rule::OutsideWindow => "voting-window",
+            Rule::DigestMismatch => "digest-mismatch",
+            Rule::NotTokenMember => "not-token-member",
+            Rule::KeyNotValid => "key-not-valid",
+            Rule::ClockSkew => "clock-skew",
+            Rule::NonceReused => "nonce-reused",
+            Rule::NotEligible => "not-eligible",
+            Rule::NoProxy => "no-proxy",
+            Rule::ProxyExists => "proxy-exists",
+            Rule::ProxyCapReached => "proxy-cap-reached",
+            Rule::ResultNotAvailable => "result-not-available",
+            Rule::EmptyRoll => "empty-voter-roll",
+        }
+    }
+}
+
 impl Error {
+    pub fn rule(rule: Rule, detail: impl Into<String>) -> Self {
+        Error::Rule {
+            rule,
+            detail: detail.into(),
+        }
+    }
+
     pub fn conflict(kind: ConflictKind, detail: impl Into<String>) -> Self {
         Error::Conflict {
             kind,

@@ -71,10 +71,17 @@ impl Application {
         let deployment =
             Deployment::open(&config.storage, &config.token, config.clock.now()).await?;
         let state = Arc::new(AppState {
-            store: deployment.store,
+            store: deployment.store.clone(),
             rules: deployment.rules,
             auth: Authenticator::new().trust(deployment.issuer.clone()),
             clock: config.clock.clone(),
+            voting: crate::service::voting::Voting {
+                signer: crate::service::voting::ServerSigner::new(
+                    deployment.keys.log_signing.clone(),
+                ),
+                frozen: Default::default(),
+                max_proxies_per_holder: config.max_proxies_per_holder,
+            },
         });
 
         let max_body_bytes = config.max_body_bytes;

@@ -1,7 +1,11 @@
 //! sea-orm entities: the database rows, nothing more. Domain rules live in the
 //! `mandaat` crate; these types never leave its storage layer.
 
+pub mod ballot;
 pub mod log_entry;
 pub mod member;
 pub mod member_key;
+pub mod nonce;
+pub mod proposal;
+pub mod proxy;
 pub mod server_key;

@@ -30,7 +30,7 @@ pub struct SignedStatementDto {
 }
 
 impl SignedStatementDto {
-    fn parse(&self) -> Result<SignedStatement, Error> {
+    pub fn parse(&self) -> Result<SignedStatement, Error> {
         Ok(SignedStatement::from_wire(
             &self.statement,
             &self.key_id,

@@ -19,12 +19,14 @@ const DEFAULT_LIMIT: u64 = 50;
 const MAX_LIMIT: u64 = 500;
 
 /// An education sector: PO (primary) or VO (secondary).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, serde::Serialize, serde::Deserialize)]
 #[oai(rename = "Sector")]
 pub enum SectorDto {
     #[oai(rename = "PO")]
+    #[serde(rename = "PO")]
     Po,
     #[oai(rename = "VO")]
+    #[serde(rename = "VO")]
     Vo,
 }
 

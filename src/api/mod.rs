@@ -5,6 +5,8 @@ mod health;
 mod keys;
 mod members;
 pub mod problem;
+mod proposals;
+mod results;
 
 use std::sync::Arc;
 
@@ -23,6 +25,7 @@ pub struct AppState {
     pub rules: ChamberRules,
     pub auth: Authenticator,
     pub clock: SharedClock,
+    pub voting: crate::service::voting::Voting,
 }
 
 pub type State = Arc<AppState>;
@@ -46,14 +49,32 @@ pub enum ApiTags {
     Members,
     /// Member boards' Ed25519 public keys.
     Keys,
+    /// Proposals, ballots and proxies.
+    Proposals,
+    /// Results for the sector councils.
+    Results,
 }
 
 pub const API_TITLE: &str = "Mandaat";
 
 /// The OpenAPI service; needs no state, so `mandaat openapi` can print the document.
-pub fn service() -> OpenApiService<(health::HealthApi, members::MembersApi, keys::KeysApi), ()> {
+pub type Apis = (
+    health::HealthApi,
+    members::MembersApi,
+    keys::KeysApi,
+    proposals::ProposalsApi,
+    results::ResultsApi,
+);
+
+pub fn service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
-        (health::HealthApi, members::MembersApi, keys::KeysApi),
+        (
+            health::HealthApi,
+            members::MembersApi,
+            keys::KeysApi,
+            proposals::ProposalsApi,
+            results::ResultsApi,
+        ),
         API_TITLE,
         env!("CARGO_PKG_VERSION"),
     )

@@ -146,6 +146,27 @@ impl From<Error> for ApiError {
             Error::NotFound(_) => (StatusCode::NOT_FOUND, "not-found"),
             Error::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             Error::Conflict { kind, .. } => (StatusCode::CONFLICT, kind.slug()),
+            Error::Rule { rule, .. } => {
+                use crate::error::Rule as R;
+                let status = match rule {
+                    R::NotTokenMember => StatusCode::FORBIDDEN,
+                    R::WrongState
+                    | R::OutsideWindow
+                    | R::NonceReused
+                    | R::ProxyExists
+                    | R::ProxyCapReached
+                    | R::ResultNotAvailable
+                    | R::EmptyRoll => StatusCode::CONFLICT,
+                    R::DigestMismatch
+                    | R::KeyNotValid
+                    | R::ClockSkew
+                    | R::NotEligible
+                    | R::NoProxy => StatusCode::UNPROCESSABLE_ENTITY,
+                };
+                (status, rule.slug())
+            }
+            Error::Choice(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid-choice"),
+            Error::Proposal(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation-failed"),
             Error::Member(_) | Error::Invalid(_) => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "validation-failed")
             }

@@ -29,6 +29,8 @@ pub enum ContentError {
     OtherKey { expected: KeyId, found: KeyId },
     #[error("key_id {given} is not the id of the registered public key ({actual})")]
     KeyIdMismatch { given: KeyId, actual: KeyId },
+    #[error("statement member \"choice\" does not parse: {0}")]
+    BadChoice(String),
     #[error("statement is signed with key {0}, which is not an active key of this member")]
     SignerNotActive(KeyId),
     #[error(transparent)]
@@ -112,7 +114,7 @@ impl KeyRevocation {
     }
 }
 
-fn expect_shape(
+pub(crate) fn expect_shape(
     statement: &SignedStatement,
     expected: &'static str,
     required: &[&'static str],
@@ -141,7 +143,10 @@ fn expect_shape(
     }
 }
 
-fn expect_member(statement: &SignedStatement, expected: Uuid) -> Result<(), ContentError> {
+pub(crate) fn expect_member(
+    statement: &SignedStatement,
+    expected: Uuid,
+) -> Result<(), ContentError> {
     let found: Uuid = statement
         .str_field("member")
         .and_then(|m| Uuid::parse_str(m).ok())
@@ -152,7 +157,7 @@ fn expect_member(statement: &SignedStatement, expected: Uuid) -> Result<(), Cont
     Ok(())
 }
 
-fn optional_text(
+pub(crate) fn optional_text(
     statement: &SignedStatement,
     name: &'static str,
 ) -> Result<Option<String>, ContentError> {

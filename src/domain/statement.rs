@@ -23,7 +23,8 @@ pub const BASE64URL: GeneralPurpose = GeneralPurpose::new(
 /// The largest integer a statement may hold: 2^53 − 1, exact in every JSON parser.
 pub const MAX_SAFE_INTEGER: i64 = 9_007_199_254_740_991;
 
-/// Largest statement accepted, in canonical bytes.
+/// Largest statement accepted from a client, in canonical bytes. (The server's own
+/// documents, such as a frozen proposal with its voter roll, may be larger.)
 pub const MAX_STATEMENT_BYTES: usize = 64 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -152,6 +153,9 @@ impl SignedStatement {
         let bytes = BASE64URL
             .decode(statement)
             .map_err(|_| StatementError::BadBase64("statement"))?;
+        if bytes.len() > MAX_STATEMENT_BYTES {
+            return Err(StatementError::TooLarge);
+        }
         let signature = BASE64URL
             .decode(signature)
             .map_err(|_| StatementError::BadBase64("signature"))?;
@@ -216,9 +220,6 @@ impl SignedStatement {
 
 /// Parses bytes that must already be the canonical form of a float-free JSON object.
 pub fn parse_canonical(bytes: &[u8]) -> Result<Map<String, Value>, StatementError> {
-    if bytes.len() > MAX_STATEMENT_BYTES {
-        return Err(StatementError::TooLarge);
-    }
     let value: Value =
         serde_json::from_slice(bytes).map_err(|e| StatementError::NotJson(e.to_string()))?;
     check_numbers(&value, &mut String::from("$"))?;

@@ -63,6 +63,14 @@ impl TestDatabase {
         }
     }
 
+    /// Embedded SQLite, whatever MANDAAT_TEST_DATABASE_URL says.
+    pub fn sqlite() -> Self {
+        TestDatabase {
+            url: None,
+            drop: None,
+        }
+    }
+
     pub fn url(&self) -> Option<&str> {
         self.url.as_deref()
     }
@@ -92,8 +100,25 @@ impl Drop for TestDatabase {
     }
 }
 
+/// A clock the test moves by hand, so voting windows open and close on cue.
+pub struct TestClock(std::sync::Mutex<chrono::DateTime<chrono::Utc>>);
+
+impl TestClock {
+    pub fn advance(&self, by: chrono::Duration) {
+        let mut now = self.0.lock().unwrap();
+        *now += by;
+    }
+}
+
+impl mandaat::clock::Clock for TestClock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        *self.0.lock().unwrap()
+    }
+}
+
 pub struct TestApp {
     pub base: String,
+    pub clock: Arc<TestClock>,
     pub client: reqwest::Client,
     pub issuer: Arc<LocalIssuer>,
     pub data_dir: TempDir,
@@ -118,6 +143,7 @@ impl TestApp {
     }
 
     pub async fn spawn_with(data_dir: TempDir, db: TestDatabase, max_body_bytes: usize) -> TestApp {
+        let clock = Arc::new(TestClock(std::sync::Mutex::new(chrono::Utc::now())));
         let config = Config {
             listen: "127.0.0.1:0".parse().expect("address"),
             storage: storage(data_dir.path(), &db),
@@ -126,7 +152,8 @@ impl TestApp {
                 token_audience: AUDIENCE.into(),
             },
             max_body_bytes,
-            clock: Default::default(),
+            max_proxies_per_holder: 2,
+            clock: mandaat::clock::SharedClock(clock.clone()),
         };
         let app = Application::build(config)
             .await
@@ -139,6 +166,7 @@ impl TestApp {
         }));
         TestApp {
             base,
+            clock,
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(60))
                 .build()

@@ -12,3 +12,4 @@ mod members;
 mod openapi;
 mod startup;
 mod tokens;
+mod voting;

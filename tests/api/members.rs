@@ -30,6 +30,7 @@ async fn admin_creates_reads_and_changes_a_member() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(fetched, created);
 
+    app.clock.advance(chrono::Duration::seconds(5));
     // Shrinking the board moves it to the small chamber; adding VO makes it combined.
     let (status, changed) = app
         .patch(&location, &admin, &json!({"pupils": {"po": 900}}))

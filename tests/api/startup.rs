@@ -21,6 +21,7 @@ fn config(app: &TestApp) -> Config {
             token_audience: AUDIENCE.into(),
         },
         max_body_bytes: 1024,
+        max_proxies_per_holder: 2,
         clock: Default::default(),
     }
 }

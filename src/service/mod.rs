@@ -1,6 +1,8 @@
 //! Use cases: each checks what the domain requires, verifies signatures outside any
 //! transaction, and then writes in one short transaction.
 
+pub mod voting;
+
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, IntoActiveModel};
 use uuid::Uuid;

@@ -1,0 +1,612 @@
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use poem::web::Data;
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::types::Any;
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::keys::SignedStatementDto;
+use super::members::SectorDto;
+use super::problem::{ApiError, ApiResult};
+use super::{ApiTags, BearerToken, State, require_admin};
+use crate::auth::Principal;
+use crate::domain::proposal::ProposalSpec;
+use crate::domain::statement::BASE64URL;
+use crate::error::Error;
+use crate::service::voting::{self, Proposal, Status};
+
+pub struct ProposalsApi;
+
+/// What kind of decision a proposal asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Serialize, Deserialize)]
+#[oai(rename = "ProposalKind", rename_all = "kebab-case")]
+#[serde(rename_all = "kebab-case")]
+pub enum KindDto {
+    /// What the cooperative may agree with a supplier; members vote and set parameters.
+    Mandate,
+    /// Options that members rank (Schulze method).
+    Priority,
+    /// A plain yes/no/abstain question.
+    Resolution,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Serialize, Deserialize)]
+#[oai(rename = "DataLocation")]
+pub enum DataLocationDto {
+    #[oai(rename = "NL")]
+    #[serde(rename = "NL")]
+    Nl,
+    #[oai(rename = "EU")]
+    #[serde(rename = "EU")]
+    Eu,
+    #[oai(rename = "EEA")]
+    #[serde(rename = "EEA")]
+    Eea,
+}
+
+/// The Privacyconvenant's demands.
+#[derive(Debug, Clone, Object, Serialize, Deserialize)]
+#[oai(rename = "PrivacyDemands", deny_unknown_fields)]
+pub struct PrivacyDto {
+    /// Version of the model data processing agreement, e.g. "4.0".
+    pub model_dpa_version: String,
+    pub data_location: DataLocationDto,
+    pub no_secondary_use: bool,
+    pub sub_processors_listed: bool,
+}
+
+#[derive(Debug, Clone, Object, Serialize, Deserialize, Default)]
+#[oai(rename = "Demands", deny_unknown_fields)]
+pub struct DemandsDto {
+    /// Modules that must be licensable one by one.
+    #[oai(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub modular_licensing: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub privacy: Option<PrivacyDto>,
+    /// Longest contract term accepted, in months.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_term_months: Option<u32>,
+}
+
+/// A value members set with their yes vote; the agreed value is the weighted median.
+#[derive(Debug, Clone, Object, Serialize, Deserialize)]
+#[oai(rename = "Parameter", deny_unknown_fields)]
+pub struct ParameterDto {
+    /// Identifier: a-z, 0-9, '-', '_'.
+    pub name: String,
+    pub label: String,
+    /// e.g. `basis-points`.
+    pub unit: String,
+    pub min: i64,
+    pub max: i64,
+}
+
+#[derive(Debug, Clone, Object, Serialize, Deserialize)]
+#[oai(rename = "Mandate", deny_unknown_fields)]
+pub struct MandateDto {
+    pub supplier: String,
+    pub product: String,
+    #[oai(default)]
+    #[serde(default)]
+    pub demands: DemandsDto,
+    #[oai(default)]
+    #[serde(default)]
+    pub parameters: Vec<ParameterDto>,
+}
+
+#[derive(Debug, Clone, Object, Serialize, Deserialize)]
+#[oai(rename = "PriorityOption", deny_unknown_fields)]
+pub struct OptionDto {
+    pub id: String,
+    pub label: String,
+}
+
+#[derive(Debug, Clone, Object, Serialize, Deserialize)]
+#[oai(rename = "Priority", deny_unknown_fields)]
+pub struct PriorityDto {
+    /// 2 to 20 options.
+    pub options: Vec<OptionDto>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Serialize, Deserialize)]
+#[oai(rename = "Weighting", rename_all = "kebab-case")]
+#[serde(rename_all = "kebab-case")]
+pub enum WeightingDto {
+    /// Every member one vote (the legal default).
+    OneMemberOneVote,
+    /// A member weighs its pupils in the sectors concerned.
+    Pupils,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Serialize, Deserialize)]
+#[oai(rename = "MajorityKind", rename_all = "kebab-case")]
+#[serde(rename_all = "kebab-case")]
+pub enum MajorityKindDto {
+    /// yes / (yes + no) must exceed the fraction (simple majority: "1/2").
+    MoreThan,
+    /// yes / (yes + no) must reach the fraction (qualified majority: "2/3").
+    AtLeast,
+}
+
+#[derive(Debug, Clone, Object, Serialize, Deserialize)]
+#[oai(rename = "Majority", deny_unknown_fields)]
+pub struct MajorityDto {
+    pub kind: MajorityKindDto,
+    /// An exact fraction "n/d".
+    pub fraction: String,
+}
+
+/// Who votes and what decides.
+#[derive(Debug, Clone, Object, Serialize, Deserialize)]
+#[oai(rename = "Electorate", deny_unknown_fields)]
+pub struct ElectorateDto {
+    pub sectors: Vec<SectorDto>,
+    pub weighting: WeightingDto,
+    /// Share of the eligible weight that must vote, abstentions included: "n/d".
+    pub quorum: String,
+    pub majority: MajorityDto,
+    /// A majority of the chambers that voted must also be in favour.
+    #[oai(default)]
+    #[serde(default)]
+    pub chamber_rule: bool,
+}
+
+/// A proposal as its proposer writes it. Exactly one of `mandate` and `priority`
+/// accompanies those kinds; a resolution has neither.
+#[derive(Debug, Clone, Object, Serialize, Deserialize)]
+#[oai(rename = "ProposalSpec", deny_unknown_fields)]
+pub struct SpecDto {
+    pub title: String,
+    #[oai(default)]
+    #[serde(default)]
+    pub description: String,
+    pub kind: KindDto,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mandate: Option<MandateDto>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<PriorityDto>,
+    pub electorate: ElectorateDto,
+    /// Start of the voting window.
+    pub opens_at: DateTime<Utc>,
+    /// End of the voting window: at most 30 days after `opens_at`.
+    pub closes_at: DateTime<Utc>,
+}
+
+impl SpecDto {
+    /// The API and the domain share one JSON shape, so serde converts between them
+    /// and the domain's constructors validate.
+    fn parse(&self) -> Result<ProposalSpec, Error> {
+        let value = serde_json::to_value(self).map_err(|e| Error::Invalid(e.to_string()))?;
+        let spec: ProposalSpec =
+            serde_json::from_value(value).map_err(|e| Error::Invalid(e.to_string()))?;
+        spec.validate()?;
+        Ok(spec)
+    }
+
+    fn from_spec(spec: &ProposalSpec) -> Result<Self, Error> {
+        let value = serde_json::to_value(spec).map_err(|e| Error::Corrupt(e.to_string()))?;
+        serde_json::from_value(value).map_err(|e| Error::Corrupt(e.to_string()))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename = "ProposalStatus", rename_all = "lowercase")]
+pub enum StatusDto {
+    Draft,
+    Open,
+    Closed,
+    Final,
+    Withdrawn,
+}
+
+impl From<Status> for StatusDto {
+    fn from(s: Status) -> Self {
+        match s {
+            Status::Draft => StatusDto::Draft,
+            Status::Open => StatusDto::Open,
+            Status::Closed => StatusDto::Closed,
+            Status::Final => StatusDto::Final,
+            Status::Withdrawn => StatusDto::Withdrawn,
+        }
+    }
+}
+
+/// A proposal with its lifecycle. While open, only how many have voted is shown.
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "Proposal")]
+pub struct ProposalDto {
+    pub id: Uuid,
+    pub status: StatusDto,
+    pub spec: SpecDto,
+    /// Token subject of the proposer.
+    pub proposer: String,
+    pub proposer_member: Option<Uuid>,
+    /// SHA-256 (hex) of the frozen document; from opening on.
+    pub digest: Option<String>,
+    /// Base64url of the frozen document's canonical bytes, signed by the server's
+    /// log key: the spec and the voter roll. From opening on; not in lists.
+    pub document: Option<String>,
+    pub opened_entry: Option<i64>,
+    pub closed_entry: Option<i64>,
+    /// Members on the voter roll; from opening on.
+    pub eligible_members: Option<u64>,
+    /// Members who have voted (themselves or by proxy); from opening on.
+    pub voted_members: Option<u64>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub opened_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub finalized_at: Option<DateTime<Utc>>,
+    pub withdrawn_at: Option<DateTime<Utc>>,
+}
+
+/// The answer to an accepted ballot.
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "BallotReceipt")]
+pub struct ReceiptDto {
+    pub proposal: Uuid,
+    /// Position of the ballot in the append-only sequence of entries.
+    pub entry: i64,
+    /// Lowercase hex SHA-256 of the signed ballot statement bytes.
+    pub ballot_hash: String,
+    pub voter: Uuid,
+    #[oai(rename = "for")]
+    pub for_member: Uuid,
+    /// False when the grantor's own ballot already overrides this proxy ballot.
+    pub counts: bool,
+    pub accepted_at: DateTime<Utc>,
+}
+
+/// A proxy (volmacht) for one proposal.
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "Proxy")]
+pub struct ProxyDto {
+    /// The log entry of the grant.
+    pub entry: i64,
+    pub proposal: Uuid,
+    pub grantor: Uuid,
+    pub holder: Uuid,
+    pub granted_at: DateTime<Utc>,
+    pub revoked_entry: Option<i64>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl From<entity::proxy::Model> for ProxyDto {
+    fn from(p: entity::proxy::Model) -> Self {
+        ProxyDto {
+            entry: p.entry_idx,
+            proposal: p.proposal_id,
+            grantor: p.grantor_id,
+            holder: p.holder_id,
+            granted_at: p.granted_at,
+            revoked_entry: p.revoked_entry,
+            revoked_at: p.revoked_at,
+        }
+    }
+}
+
+#[derive(ApiResponse)]
+enum Created {
+    /// The draft was created.
+    #[oai(status = 201)]
+    Created(Json<ProposalDto>, #[oai(header = "Location")] String),
+}
+
+#[derive(ApiResponse)]
+enum Accepted {
+    /// Accepted and appended to the log.
+    #[oai(status = 201)]
+    Created(Json<ReceiptDto>),
+}
+
+#[derive(ApiResponse)]
+enum ProxyAccepted {
+    /// The proxy was granted or withdrawn.
+    #[oai(status = 201)]
+    Created(Json<ProxyDto>),
+}
+
+/// Who may see a proposal at all: drafts only their proposer, admins and auditors;
+/// a council only proposals of its sector.
+fn may_see(who: &Principal, p: &Proposal) -> bool {
+    match who {
+        Principal::Admin { .. } | Principal::Auditor { .. } => true,
+        Principal::Board { member_id, .. } => {
+            p.status != Status::Draft || p.row.proposer_member == Some(*member_id)
+        }
+        Principal::Council { sector, .. } => {
+            p.status != Status::Draft && p.concerns_sector(*sector)
+        }
+    }
+}
+
+fn visible(who: &Principal, p: Proposal) -> ApiResult<Proposal> {
+    if may_see(who, &p) {
+        Ok(p)
+    } else {
+        Err(ApiError::forbidden("this token may not see this proposal"))
+    }
+}
+
+async fn to_dto(state: &State, p: Proposal, with_document: bool) -> ApiResult<ProposalDto> {
+    let (eligible_members, voted_members) = match p.status {
+        Status::Draft => (None, None),
+        _ => {
+            let frozen = voting::frozen(&state.store, &state.voting, p.row.id).await?;
+            let voted = voting::turnout(&state.store, p.row.id).await?;
+            (Some(frozen.document.voter_roll.len() as u64), Some(voted))
+        }
+    };
+    Ok(ProposalDto {
+        id: p.row.id,
+        status: p.status.into(),
+        spec: SpecDto::from_spec(&p.spec)?,
+        proposer: p.row.proposer,
+        proposer_member: p.row.proposer_member,
+        digest: p.row.digest,
+        document: p
+            .row
+            .document
+            .filter(|_| with_document)
+            .map(|d| BASE64URL.encode(d)),
+        opened_entry: p.row.opened_entry,
+        closed_entry: p.row.closed_entry,
+        eligible_members,
+        voted_members,
+        created_at: p.row.created_at,
+        updated_at: p.row.updated_at,
+        opened_at: p.row.opened_at,
+        closed_at: p.row.closed_at,
+        finalized_at: p.row.finalized_at,
+        withdrawn_at: p.row.withdrawn_at,
+    })
+}
+
+fn board_member(who: &Principal) -> ApiResult<Uuid> {
+    match who {
+        Principal::Board { member_id, .. } => Ok(*member_id),
+        other => Err(ApiError::forbidden(format!(
+            "only a member board signs ballots and proxies; this token's role is {}",
+            other.role()
+        ))),
+    }
+}
+
+#[OpenApi(prefix_path = "/api/v1/proposals", tag = "ApiTags::Proposals")]
+impl ProposalsApi {
+    /// Proposals this token may see, newest first.
+    #[oai(path = "/", method = "get")]
+    async fn list(
+        &self,
+        state: Data<&State>,
+        auth: BearerToken,
+    ) -> ApiResult<Json<Vec<ProposalDto>>> {
+        let who = state.authenticate(&auth)?;
+        let mut out = Vec::new();
+        for p in voting::proposals(&state.store).await? {
+            if may_see(&who, &p) {
+                out.push(to_dto(&state, p, false).await?);
+            }
+        }
+        Ok(Json(out))
+    }
+
+    /// Draft a proposal. Boards and admins.
+    #[oai(path = "/", method = "post")]
+    async fn create(
+        &self,
+        state: Data<&State>,
+        auth: BearerToken,
+        body: Json<SpecDto>,
+    ) -> ApiResult<Created> {
+        let who = state.authenticate(&auth)?;
+        if !matches!(who, Principal::Admin { .. } | Principal::Board { .. }) {
+            return Err(ApiError::forbidden(
+                "only boards and admins draft proposals",
+            ));
+        }
+        let spec = body.parse()?;
+        let p = voting::create_proposal(&state.store, spec, &who, state.clock.now()).await?;
+        let location = format!("/api/v1/proposals/{}", p.row.id);
+        Ok(Created::Created(
+            Json(to_dto(&state, p, true).await?),
+            location,
+        ))
+    }
+
+    /// One proposal.
+    #[oai(path = "/:id", method = "get")]
+    async fn get(
+        &self,
+        state: Data<&State>,
+        auth: BearerToken,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<ProposalDto>> {
+        let who = state.authenticate(&auth)?;
+        let p = visible(&who, voting::proposal(&state.store, id.0).await?)?;
+        Ok(Json(to_dto(&state, p, true).await?))
+    }
+
+    /// Replace a draft's spec. Its proposer board or an admin; never after opening.
+    #[oai(path = "/:id", method = "patch")]
+    async fn patch(
+        &self,
+        state: Data<&State>,
+        auth: BearerToken,
+        id: Path<Uuid>,
+        body: Json<SpecDto>,
+    ) -> ApiResult<Json<ProposalDto>> {
+        let who = state.authenticate(&auth)?;
+        let p = visible(&who, voting::proposal(&state.store, id.0).await?)?;
+        let allowed = match &who {
+            Principal::Admin { .. } => true,
+            Principal::Board { member_id, .. } => p.row.proposer_member == Some(*member_id),
+            _ => false,
+        };
+        if !allowed {
+            return Err(ApiError::forbidden(
+                "only the proposer or an admin changes a draft",
+            ));
+        }
+        let spec = body.parse()?;
+        let p = voting::update_proposal(&state.store, id.0, spec, state.clock.now()).await?;
+        Ok(Json(to_dto(&state, p, true).await?))
+    }
+
+    /// Open a draft: freeze its document and voter roll, and start accepting ballots. Admin.
+    #[oai(path = "/:id/open", method = "post")]
+    async fn open(
+        &self,
+        state: Data<&State>,
+        auth: BearerToken,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<ProposalDto>> {
+        require_admin(&state.authenticate(&auth)?)?;
+        let p = voting::open_proposal(&state.store, &state.voting, id.0, state.clock.now()).await?;
+        Ok(Json(to_dto(&state, p, true).await?))
+    }
+
+    /// Close an open proposal after its window and compute the result. Admin.
+    #[oai(path = "/:id/close", method = "post")]
+    async fn close(
+        &self,
+        state: Data<&State>,
+        auth: BearerToken,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<ProposalDto>> {
+        require_admin(&state.authenticate(&auth)?)?;
+        let p =
+            voting::close_proposal(&state.store, &state.voting, id.0, state.clock.now()).await?;
+        Ok(Json(to_dto(&state, p, true).await?))
+    }
+
+    /// Withdraw a draft or an open proposal; its ballots are never counted. Admin.
+    #[oai(path = "/:id/withdraw", method = "post")]
+    async fn withdraw(
+        &self,
+        state: Data<&State>,
+        auth: BearerToken,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<ProposalDto>> {
+        require_admin(&state.authenticate(&auth)?)?;
+        let p = voting::withdraw_proposal(&state.store, id.0, state.clock.now()).await?;
+        Ok(Json(to_dto(&state, p, true).await?))
+    }
+
+    /// Mark a closed proposal's result final. Admin.
+    #[oai(path = "/:id/finalize", method = "post")]
+    async fn finalize(
+        &self,
+        state: Data<&State>,
+        auth: BearerToken,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<ProposalDto>> {
+        require_admin(&state.authenticate(&auth)?)?;
+        let p = voting::finalize_proposal(&state.store, id.0, state.clock.now()).await?;
+        Ok(Json(to_dto(&state, p, true).await?))
+    }
+
+    /// Cast a ballot: a `mandaat.ballot.v1` statement signed by the voting board
+    /// (docs/voting.md). The last accepted ballot of a member counts.
+    #[oai(path = "/:id/ballots", method = "post")]
+    async fn cast(
+        &self,
+        state: Data<&State>,
+        auth: BearerToken,
+        id: Path<Uuid>,
+        body: Json<SignedStatementDto>,
+    ) -> ApiResult<Accepted> {
+        let member = board_member(&state.authenticate(&auth)?)?;
+        let statement = body.parse()?;
+        let r = voting::cast_ballot(
+            &state.store,
+            &state.voting,
+            id.0,
+            &statement,
+            member,
+            state.clock.now(),
+        )
+        .await?;
+        Ok(Accepted::Created(Json(ReceiptDto {
+            proposal: r.proposal,
+            entry: r.entry,
+            ballot_hash: r.ballot_hash,
+            voter: r.voter,
+            for_member: r.for_member,
+            counts: r.counted_now,
+            accepted_at: r.accepted_at,
+        })))
+    }
+
+    /// Grant (`mandaat.proxy.v1`) or withdraw (`mandaat.proxy-revocation.v1`) a proxy,
+    /// signed by the grantor. A holder holds at most the configured number (default 2).
+    #[oai(path = "/:id/proxies", method = "post")]
+    async fn proxy(
+        &self,
+        state: Data<&State>,
+        auth: BearerToken,
+        id: Path<Uuid>,
+        body: Json<SignedStatementDto>,
+    ) -> ApiResult<ProxyAccepted> {
+        let member = board_member(&state.authenticate(&auth)?)?;
+        let statement = body.parse()?;
+        let p = voting::submit_proxy(
+            &state.store,
+            &state.voting,
+            id.0,
+            &statement,
+            member,
+            state.clock.now(),
+        )
+        .await?;
+        Ok(ProxyAccepted::Created(Json(p.into())))
+    }
+
+    /// Proxies of a proposal: admins and auditors see all, a board those it gave or holds.
+    #[oai(path = "/:id/proxies", method = "get")]
+    async fn proxies(
+        &self,
+        state: Data<&State>,
+        auth: BearerToken,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<Vec<ProxyDto>>> {
+        let who = state.authenticate(&auth)?;
+        visible(&who, voting::proposal(&state.store, id.0).await?)?;
+        let all = voting::proxies(&state.store, id.0).await?;
+        let mine = |p: &entity::proxy::Model| match &who {
+            Principal::Admin { .. } | Principal::Auditor { .. } => true,
+            Principal::Board { member_id, .. } => {
+                p.grantor_id == *member_id || p.holder_id == *member_id
+            }
+            Principal::Council { .. } => false,
+        };
+        Ok(Json(all.into_iter().filter(mine).map(Into::into).collect()))
+    }
+
+    /// The full tally of a closed or final proposal (docs/voting.md). Refused while
+    /// voting is open. Councils of its sectors, boards on its voter roll, admins, auditors.
+    #[oai(path = "/:id/result", method = "get")]
+    async fn result(
+        &self,
+        state: Data<&State>,
+        auth: BearerToken,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<Any<serde_json::Value>>> {
+        let who = state.authenticate(&auth)?;
+        let p = visible(&who, voting::proposal(&state.store, id.0).await?)?;
+        let result = voting::result_of(&p)?;
+        if let Principal::Board { member_id, .. } = &who {
+            let frozen = voting::frozen(&state.store, &state.voting, id.0).await?;
+            if frozen.roll_entry(*member_id).is_none() {
+                return Err(ApiError::forbidden(
+                    "a board sees results of proposals it was eligible for",
+                ));
+            }
+        }
+        Ok(Json(Any(result)))
+    }
+}

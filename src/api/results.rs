@@ -1,0 +1,239 @@
+//! Results for the sector councils (and boards, auditors, admins): every closed or
+//! final proposal, never one that is still open.
+
+use chrono::{DateTime, Utc};
+use poem::web::Data;
+use poem_openapi::param::Query;
+use poem_openapi::payload::{Json, PlainText};
+use poem_openapi::types::Any;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::members::SectorDto;
+use super::problem::{ApiError, ApiResult};
+use super::proposals::{KindDto, StatusDto};
+use super::{ApiTags, BearerToken, State};
+use crate::auth::Principal;
+use crate::domain::member::Sector;
+use crate::error::Error;
+use crate::service::voting::{self, Proposal};
+
+pub struct ResultsApi;
+
+/// The result of one closed or final proposal.
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "ProposalResult")]
+pub struct ResultDto {
+    pub proposal: Uuid,
+    pub title: String,
+    pub kind: KindDto,
+    pub status: StatusDto,
+    /// SHA-256 of the frozen proposal document the ballots were cast on.
+    pub digest: String,
+    pub closed_at: DateTime<Utc>,
+    /// `adopted`, `rejected` or `no-quorum`.
+    pub outcome: String,
+    /// The requested sector, when one was given (a council's always is).
+    pub sector: Option<SectorDto>,
+    /// That sector's breakdown from the tally.
+    pub sector_breakdown: Option<Any<Value>>,
+    /// The full tally (docs/voting.md); a council sees only its own sector in `by_sector`.
+    pub tally: Any<Value>,
+}
+
+#[derive(ApiResponse)]
+enum Csv {
+    /// One row per result; columns as documented in docs/voting.md.
+    #[oai(status = 200, content_type = "text/csv; charset=utf-8")]
+    Ok(PlainText<String>),
+}
+
+struct Row {
+    proposal: Proposal,
+    tally: Value,
+}
+
+/// The results this token may see, filtered by sector.
+async fn visible_results(
+    state: &State,
+    who: &Principal,
+    sector: Option<Sector>,
+) -> ApiResult<(Option<Sector>, Vec<Row>)> {
+    let sector = match (who, sector) {
+        (Principal::Council { sector: own, .. }, Some(asked)) if asked != *own => {
+            return Err(ApiError::forbidden(format!(
+                "a {own} council sees only {own} results"
+            )));
+        }
+        (Principal::Council { sector: own, .. }, _) => Some(*own),
+        (_, asked) => asked,
+    };
+    let mut rows = Vec::new();
+    for p in voting::proposals(&state.store).await? {
+        if !p.status.result_visible() || sector.is_some_and(|s| !p.concerns_sector(s)) {
+            continue;
+        }
+        if let Principal::Board { member_id, .. } = who {
+            let frozen = voting::frozen(&state.store, &state.voting, p.row.id).await?;
+            if frozen.roll_entry(*member_id).is_none() {
+                continue;
+            }
+        }
+        let mut tally = voting::result_of(&p)?;
+        if let (Principal::Council { sector: own, .. }, Some(by_sector)) = (
+            who,
+            tally.get_mut("by_sector").and_then(Value::as_object_mut),
+        ) {
+            by_sector.retain(|k, _| k == own.as_str());
+        }
+        rows.push(Row { proposal: p, tally });
+    }
+    Ok((sector, rows))
+}
+
+fn kind_of(p: &Proposal) -> KindDto {
+    match p.spec.kind {
+        crate::domain::proposal::ProposalKind::Mandate { .. } => KindDto::Mandate,
+        crate::domain::proposal::ProposalKind::Priority { .. } => KindDto::Priority,
+        crate::domain::proposal::ProposalKind::Resolution => KindDto::Resolution,
+    }
+}
+
+fn closed_at(p: &Proposal) -> Result<DateTime<Utc>, Error> {
+    p.row
+        .closed_at
+        .ok_or_else(|| Error::Corrupt(format!("closed proposal {} has no closing time", p.row.id)))
+}
+
+#[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Results")]
+impl ResultsApi {
+    /// Results of closed and final proposals, newest first. A council sees its own
+    /// sector's; a board those it was eligible for; auditors and admins all.
+    #[oai(path = "/results", method = "get")]
+    async fn results(
+        &self,
+        state: Data<&State>,
+        auth: BearerToken,
+        sector: Query<Option<SectorDto>>,
+    ) -> ApiResult<Json<Vec<ResultDto>>> {
+        let who = state.authenticate(&auth)?;
+        let (sector, rows) = visible_results(&state, &who, sector.0.map(Into::into)).await?;
+        let mut out = Vec::new();
+        for Row { proposal: p, tally } in rows {
+            out.push(ResultDto {
+                proposal: p.row.id,
+                title: p.row.title.clone(),
+                kind: kind_of(&p),
+                status: p.status.into(),
+                digest: p.row.digest.clone().unwrap_or_default(),
+                closed_at: closed_at(&p)?,
+                outcome: tally["outcome"].as_str().unwrap_or_default().to_owned(),
+                sector: sector.map(Into::into),
+                sector_breakdown: sector
+                    .and_then(|s| tally["by_sector"].get(s.as_str()).cloned())
+                    .map(Any),
+                tally: Any(tally),
+            });
+        }
+        Ok(Json(out))
+    }
+
+    /// The same results as CSV, one row per proposal.
+    #[oai(path = "/results.csv", method = "get")]
+    async fn results_csv(
+        &self,
+        state: Data<&State>,
+        auth: BearerToken,
+        sector: Query<Option<SectorDto>>,
+    ) -> ApiResult<Csv> {
+        let who = state.authenticate(&auth)?;
+        let (sector, rows) = visible_results(&state, &who, sector.0.map(Into::into)).await?;
+        let mut csv = csv::Writer::from_writer(Vec::new());
+        let csv_err = |e: csv::Error| Error::Corrupt(format!("writing CSV: {e}"));
+        csv.write_record(CSV_HEADER).map_err(csv_err)?;
+        for Row { proposal: p, tally } in rows {
+            let count = |path: &[&str]| -> String {
+                path.iter()
+                    .try_fold(&tally, |v, k| v.get(*k))
+                    .map(|v| v.to_string())
+                    .unwrap_or_default()
+            };
+            let part = sector.map(|s| s.as_str()).unwrap_or("");
+            let sector_count = |group: &str| {
+                if part.is_empty() {
+                    String::new()
+                } else {
+                    count(&["by_sector", part, group, "weight"])
+                }
+            };
+            let parameters: Vec<String> = tally["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|p| format!("{}={}", p["name"].as_str().unwrap_or(""), p["agreed"]))
+                .collect();
+            let ranking: Vec<String> = tally["priority"]["ranking"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|r| r["id"].as_str().unwrap_or("").to_owned())
+                .collect();
+            csv.write_record([
+                p.row.id.to_string(),
+                p.row.title.clone(),
+                p.spec.kind.name().to_owned(),
+                p.status.as_str().to_owned(),
+                closed_at(&p)?.to_rfc3339(),
+                tally["outcome"].as_str().unwrap_or_default().to_owned(),
+                count(&["quorum", "met"]),
+                count(&["eligible", "members"]),
+                count(&["eligible", "weight"]),
+                count(&["voted", "members"]),
+                count(&["voted", "weight"]),
+                count(&["yes", "weight"]),
+                count(&["no", "weight"]),
+                count(&["abstain", "weight"]),
+                part.to_owned(),
+                sector_count("eligible"),
+                sector_count("voted"),
+                sector_count("yes"),
+                sector_count("no"),
+                sector_count("abstain"),
+                parameters.join(";"),
+                ranking.join(">"),
+            ])
+            .map_err(csv_err)?;
+        }
+        let bytes = csv
+            .into_inner()
+            .map_err(|e| Error::Corrupt(e.to_string()))?;
+        let text = String::from_utf8(bytes).map_err(|e| Error::Corrupt(e.to_string()))?;
+        Ok(Csv::Ok(PlainText(text)))
+    }
+}
+
+pub const CSV_HEADER: [&str; 22] = [
+    "proposal",
+    "title",
+    "kind",
+    "status",
+    "closed_at",
+    "outcome",
+    "quorum_met",
+    "eligible_members",
+    "eligible_weight",
+    "voted_members",
+    "voted_weight",
+    "yes_weight",
+    "no_weight",
+    "abstain_weight",
+    "sector",
+    "sector_eligible_weight",
+    "sector_voted_weight",
+    "sector_yes_weight",
+    "sector_no_weight",
+    "sector_abstain_weight",
+    "agreed_parameters",
+    "ranking",
+];

@@ -1,0 +1,1220 @@
+//! The count: a pure function of a frozen proposal and its accepted events, so that an
+//! auditor holding the same inputs recomputes exactly the same result. Integers only:
+//! every threshold is compared by cross-multiplication, never by division.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::member::Sector;
+use super::proposal::{
+    Choice, Electorate, Fraction, Ident, Majority, PriorityOption, ProposalKind, RollEntry, Vote,
+    Weighting,
+};
+
+/// An accepted event of an open proposal, in sequence order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A ballot cast by `voter` for `for_member` (itself, or its proxy grantor).
+    Ballot {
+        seq: u64,
+        voter: Uuid,
+        for_member: Uuid,
+        choice: Choice,
+    },
+    ProxyGranted {
+        seq: u64,
+        grantor: Uuid,
+        holder: Uuid,
+    },
+    ProxyRevoked {
+        seq: u64,
+        grantor: Uuid,
+    },
+}
+
+impl Event {
+    pub fn seq(&self) -> u64 {
+        match self {
+            Event::Ballot { seq, .. }
+            | Event::ProxyGranted { seq, .. }
+            | Event::ProxyRevoked { seq, .. } => *seq,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Count {
+    pub members: u64,
+    pub weight: u64,
+}
+
+impl Count {
+    fn add(&mut self, weight: u64) {
+        self.members += 1;
+        // Weights are pupil counts (≤ 2·10^7 per member): u64 cannot overflow in practice,
+        // and saturating keeps release builds from wrapping silently if it ever did.
+        self.weight = self.weight.saturating_add(weight);
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    Adopted,
+    Rejected,
+    NoQuorum,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Breakdown {
+    pub eligible: Count,
+    pub voted: Count,
+    pub yes: Count,
+    pub no: Count,
+    pub abstain: Count,
+    /// yes/no meets the proposal's majority within this group; None for a priority.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub in_favour: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QuorumResult {
+    pub required: Fraction,
+    pub met: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MajorityResult {
+    pub rule: Majority,
+    pub carried: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChamberRuleResult {
+    pub chambers_voted: u64,
+    pub chambers_in_favour: u64,
+    pub met: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ParameterResult {
+    pub name: Ident,
+    pub unit: String,
+    pub min: i64,
+    pub max: i64,
+    /// Lower weighted median of the values on counted yes ballots; None without yes
+    /// ballots or when their total weight is 0.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agreed: Option<i64>,
+    pub values_given: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RankedOption {
+    pub id: Ident,
+    /// 1-based; shared by options that tie (equal wins, neither beats the other).
+    pub rank: u64,
+    pub wins: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PriorityResult {
+    /// The options in declared order; the matrices use this order.
+    pub options: Vec<Ident>,
+    /// Most wins first; equal wins in declared order.
+    pub ranking: Vec<RankedOption>,
+    /// `pairwise[i][j]`: weight of the ballots preferring option i to option j.
+    pub pairwise: Vec<Vec<u64>>,
+    /// `strongest_paths[i][j]`: Schulze strength of the strongest path from i to j.
+    pub strongest_paths: Vec<Vec<u64>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Tally {
+    /// "mandate", "priority" or "resolution".
+    pub kind: String,
+    pub weighting: Weighting,
+    pub eligible: Count,
+    pub voted: Count,
+    /// For a priority: yes = ballots ranking something, no = 0, abstain = empty rankings.
+    pub yes: Count,
+    pub no: Count,
+    pub abstain: Count,
+    pub quorum: QuorumResult,
+    /// None for a priority.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub majority: Option<MajorityResult>,
+    /// Some only when the electorate has the chamber rule and this is not a priority.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chamber_rule: Option<ChamberRuleResult>,
+    pub outcome: Outcome,
+    /// Every sector the proposal concerns; a member in several counts in each, fully.
+    pub by_sector: BTreeMap<Sector, Breakdown>,
+    /// Every chamber appearing in the roll.
+    pub by_chamber: BTreeMap<String, Breakdown>,
+    /// Mandate only, in declared order.
+    pub parameters: Vec<ParameterResult>,
+    /// Priority only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub priority: Option<PriorityResult>,
+    /// Seqs of the ballots that count, ascending, so an auditor can check that no
+    /// superseded or ineligible ballot counted.
+    pub counted: Vec<u64>,
+}
+
+/// Counts the accepted `events` (ascending `seq`) of a proposal with this frozen kind,
+/// electorate and voter roll.
+pub fn tally(
+    kind: &ProposalKind,
+    electorate: &Electorate,
+    roll: &[RollEntry],
+    events: &[Event],
+) -> Tally {
+    debug_assert!(
+        events.windows(2).all(|w| w[0].seq() < w[1].seq()),
+        "events must come in ascending seq"
+    );
+    let options: &[PriorityOption] = match kind {
+        ProposalKind::Priority { options } => options,
+        _ => &[],
+    };
+    let is_priority = matches!(kind, ProposalKind::Priority { .. });
+    // A member listed twice must not count twice: the first entry stands.
+    let mut seen = BTreeSet::new();
+    let roll: Vec<&RollEntry> = roll.iter().filter(|e| seen.insert(e.member)).collect();
+    let ballots = deciding_ballots(kind, &roll, events);
+
+    let group_majority = (!is_priority).then_some(electorate.majority);
+    let mut total = Totals::default();
+    let mut by_sector: BTreeMap<Sector, Totals> = electorate
+        .sectors
+        .iter()
+        .map(|s| (*s, Totals::default()))
+        .collect();
+    let mut by_chamber: BTreeMap<String, Totals> = BTreeMap::new();
+    for (entry, ballot) in roll.iter().zip(&ballots) {
+        let mark = ballot.map(|(_, choice)| mark(options, choice));
+        total.add(entry.weight, mark);
+        for (sector, totals) in &mut by_sector {
+            if entry.sectors.contains(sector) {
+                totals.add(entry.weight, mark);
+            }
+        }
+        by_chamber
+            .entry(entry.chamber.clone())
+            .or_default()
+            .add(entry.weight, mark);
+    }
+
+    let quorum = QuorumResult {
+        required: electorate.quorum,
+        met: quorum_met(electorate.quorum, total.voted, total.eligible),
+    };
+    let majority = group_majority.map(|rule| MajorityResult {
+        rule,
+        carried: total.carried(rule),
+    });
+    let chamber_rule = group_majority
+        .filter(|_| electorate.chamber_rule)
+        .map(|rule| {
+            // Only chambers with a yes or no vote take part; abstaining chambers are neutral.
+            let voted: Vec<&Totals> = by_chamber
+                .values()
+                .filter(|t| t.yes.members + t.no.members > 0)
+                .collect();
+            let in_favour = voted.iter().filter(|t| t.carried(rule)).count() as u64;
+            let chambers_voted = voted.len() as u64;
+            ChamberRuleResult {
+                chambers_voted,
+                chambers_in_favour: in_favour,
+                met: 2 * in_favour > chambers_voted,
+            }
+        });
+    let outcome = if !quorum.met {
+        Outcome::NoQuorum
+    } else if is_priority {
+        if total.yes.members > 0 {
+            Outcome::Adopted
+        } else {
+            Outcome::Rejected
+        }
+    } else if majority.as_ref().is_some_and(|m| m.carried)
+        && chamber_rule.as_ref().is_none_or(|c| c.met)
+    {
+        Outcome::Adopted
+    } else {
+        Outcome::Rejected
+    };
+
+    let weighted = || roll.iter().map(|e| e.weight).zip(&ballots);
+    let parameters = match kind {
+        ProposalKind::Mandate { parameters, .. } => parameters
+            .iter()
+            .map(|p| {
+                let values: Vec<(i64, u64)> = weighted()
+                    .filter_map(|(w, b)| match b {
+                        Some((
+                            _,
+                            Choice::Vote {
+                                vote: Vote::Yes,
+                                parameters,
+                            },
+                        )) => parameters.get(&p.name).map(|v| (*v, w)),
+                        _ => None,
+                    })
+                    // Choices arrive validated; an out-of-range value is dropped, not
+                    // trusted, so the agreed value always lies within [min, max].
+                    .filter(|(v, _)| (p.min..=p.max).contains(v))
+                    .collect();
+                ParameterResult {
+                    name: p.name.clone(),
+                    unit: p.unit.clone(),
+                    min: p.min,
+                    max: p.max,
+                    values_given: values.len() as u64,
+                    agreed: lower_weighted_median(values),
+                }
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let priority = is_priority.then(|| {
+        let rankings: Vec<(&[Ident], u64)> = weighted()
+            .filter_map(|(w, b)| match b {
+                Some((_, Choice::Ranking { ranking })) => Some((ranking.as_slice(), w)),
+                _ => None,
+            })
+            .collect();
+        schulze(options, &rankings)
+    });
+
+    let mut counted: Vec<u64> = ballots.iter().flatten().map(|(seq, _)| *seq).collect();
+    counted.sort_unstable();
+    Tally {
+        kind: kind.name().to_owned(),
+        weighting: electorate.weighting,
+        eligible: total.eligible,
+        voted: total.voted,
+        yes: total.yes,
+        no: total.no,
+        abstain: total.abstain,
+        quorum,
+        majority,
+        chamber_rule,
+        outcome,
+        by_sector: breakdowns(by_sector, group_majority),
+        by_chamber: breakdowns(by_chamber, group_majority),
+        parameters,
+        priority,
+        counted,
+    }
+}
+
+/// Per roll member, the ballot that decides its vote: its last own ballot, else the
+/// last proxy ballot that was valid when cast, else none.
+fn deciding_ballots<'a>(
+    kind: &ProposalKind,
+    roll: &[&RollEntry],
+    events: &'a [Event],
+) -> Vec<Option<(u64, &'a Choice)>> {
+    let index: BTreeMap<Uuid, usize> = roll
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.member, i))
+        .collect();
+    let mut own = vec![None; roll.len()];
+    let mut by_proxy = vec![None; roll.len()];
+    // grantor → holder; at most one active proxy per grantor.
+    let mut proxies: BTreeMap<Uuid, Uuid> = BTreeMap::new();
+    for event in events {
+        match event {
+            Event::ProxyGranted {
+                grantor, holder, ..
+            } => {
+                proxies.insert(*grantor, *holder);
+            }
+            Event::ProxyRevoked { grantor, .. } => {
+                proxies.remove(grantor);
+            }
+            Event::Ballot {
+                seq,
+                voter,
+                for_member,
+                choice,
+            } => {
+                let Some(&i) = index.get(for_member) else {
+                    continue;
+                };
+                // A wrong-shaped choice is treated as if never cast, so it cannot
+                // supersede a valid earlier ballot either.
+                if !fits(kind, choice) {
+                    continue;
+                }
+                if voter == for_member {
+                    own[i] = Some((*seq, choice));
+                } else if index.contains_key(voter) && proxies.get(for_member) == Some(voter) {
+                    by_proxy[i] = Some((*seq, choice));
+                }
+            }
+        }
+    }
+    // The grantor's own ballot overrides its holder's, whatever the order.
+    own.into_iter()
+        .zip(by_proxy)
+        .map(|(o, p)| o.or(p))
+        .collect()
+}
+
+fn fits(kind: &ProposalKind, choice: &Choice) -> bool {
+    matches!(
+        (kind, choice),
+        (ProposalKind::Priority { .. }, Choice::Ranking { .. })
+            | (
+                ProposalKind::Mandate { .. } | ProposalKind::Resolution,
+                Choice::Vote { .. }
+            )
+    )
+}
+
+/// How a counted choice counts in yes/no/abstain: a ranking that ranks a known
+/// option is a "yes", an empty one an abstention.
+fn mark(options: &[PriorityOption], choice: &Choice) -> Vote {
+    match choice {
+        Choice::Vote { vote, .. } => *vote,
+        Choice::Ranking { ranking }
+            if ranking.iter().any(|id| options.iter().any(|o| &o.id == id)) =>
+        {
+            Vote::Yes
+        }
+        Choice::Ranking { .. } => Vote::Abstain,
+    }
+}
+
+/// Quorum: voted/eligible ≥ the fraction, by weight. When the eligible weight is 0
+/// (e.g. pupil weighting and no pupils), weight cannot decide, so member counts do;
+/// an empty roll never meets a quorum.
+fn quorum_met(quorum: Fraction, voted: Count, eligible: Count) -> bool {
+    if eligible.weight > 0 {
+        quorum.reached_by(voted.weight.into(), eligible.weight.into())
+    } else {
+        eligible.members > 0 && quorum.reached_by(voted.members.into(), eligible.members.into())
+    }
+}
+
+#[derive(Debug, Default)]
+struct Totals {
+    eligible: Count,
+    voted: Count,
+    yes: Count,
+    no: Count,
+    abstain: Count,
+}
+
+impl Totals {
+    fn add(&mut self, weight: u64, mark: Option<Vote>) {
+        self.eligible.add(weight);
+        let Some(vote) = mark else { return };
+        self.voted.add(weight);
+        match vote {
+            Vote::Yes => self.yes.add(weight),
+            Vote::No => self.no.add(weight),
+            Vote::Abstain => self.abstain.add(weight),
+        }
+    }
+
+    fn carried(&self, majority: Majority) -> bool {
+        majority.carried(self.yes.weight.into(), self.no.weight.into())
+    }
+
+    fn breakdown(self, majority: Option<Majority>) -> Breakdown {
+        Breakdown {
+            in_favour: majority.map(|m| self.carried(m)),
+            eligible: self.eligible,
+            voted: self.voted,
+            yes: self.yes,
+            no: self.no,
+            abstain: self.abstain,
+        }
+    }
+}
+
+fn breakdowns<K: Ord>(
+    groups: BTreeMap<K, Totals>,
+    majority: Option<Majority>,
+) -> BTreeMap<K, Breakdown> {
+    groups
+        .into_iter()
+        .map(|(k, t)| (k, t.breakdown(majority)))
+        .collect()
+}
+
+/// The smallest value v with 2 · (weight of values ≤ v) ≥ total weight: with an even
+/// split the lower of the two middle values, so the mandate never exceeds what at
+/// least half the yes weight accepted.
+fn lower_weighted_median(mut values: Vec<(i64, u64)>) -> Option<i64> {
+    let total: u128 = values.iter().map(|&(_, w)| u128::from(w)).sum();
+    values.sort_unstable();
+    let mut cumulative = 0u128;
+    values.into_iter().find_map(|(v, w)| {
+        cumulative += u128::from(w);
+        (total > 0 && 2 * cumulative >= total).then_some(v)
+    })
+}
+
+/// The Schulze method over weighted rankings (most preferred first; unranked options
+/// tie below every ranked one; unknown or repeated ids are skipped).
+fn schulze(options: &[PriorityOption], rankings: &[(&[Ident], u64)]) -> PriorityResult {
+    let n = options.len();
+    let mut d = vec![vec![0u64; n]; n];
+    for (ranking, weight) in rankings {
+        let mut position: Vec<Option<usize>> = vec![None; n];
+        for (place, id) in ranking.iter().enumerate() {
+            if let Some(i) = options.iter().position(|o| &o.id == id) {
+                position[i].get_or_insert(place);
+            }
+        }
+        for i in 0..n {
+            for j in 0..n {
+                let prefers = match (position[i], position[j]) {
+                    (Some(a), Some(b)) => a < b,
+                    (Some(_), None) => true,
+                    _ => false,
+                };
+                if prefers {
+                    d[i][j] = d[i][j].saturating_add(*weight);
+                }
+            }
+        }
+    }
+    // Widest paths (Floyd–Warshall), starting from the pairwise wins only.
+    let mut p = vec![vec![0u64; n]; n];
+    for i in 0..n {
+        for j in 0..n {
+            if i != j && d[i][j] > d[j][i] {
+                p[i][j] = d[i][j];
+            }
+        }
+    }
+    for k in 0..n {
+        for i in (0..n).filter(|&i| i != k) {
+            for j in (0..n).filter(|&j| j != k && j != i) {
+                p[i][j] = p[i][j].max(p[i][k].min(p[k][j]));
+            }
+        }
+    }
+    let beats = |i: usize, j: usize| p[i][j] > p[j][i];
+    let wins: Vec<u64> = (0..n)
+        .map(|i| (0..n).filter(|&j| beats(i, j)).count() as u64)
+        .collect();
+    // Schulze's beat relation is transitive, so whoever beats an option also has more
+    // wins: sorting by wins respects every beat. The stable sort keeps declared order
+    // among equal wins (the documented tie-break).
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|a, b| wins[*b].cmp(&wins[*a]));
+    let mut ranking: Vec<RankedOption> = Vec::with_capacity(n);
+    for (place, &i) in order.iter().enumerate() {
+        let rank = match (place.checked_sub(1).map(|q| order[q]), ranking.last()) {
+            (Some(prev), Some(last))
+                if wins[prev] == wins[i] && !beats(prev, i) && !beats(i, prev) =>
+            {
+                last.rank
+            }
+            _ => place as u64 + 1,
+        };
+        ranking.push(RankedOption {
+            id: options[i].id.clone(),
+            rank,
+            wins: wins[i],
+        });
+    }
+    PriorityResult {
+        options: options.iter().map(|o| o.id.clone()).collect(),
+        ranking,
+        pairwise: d,
+        strongest_paths: p,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::proposal::{MajorityKind, Parameter};
+    use serde_json::json;
+
+    fn member(n: u128) -> Uuid {
+        Uuid::from_u128(n)
+    }
+
+    fn ident(s: &str) -> Ident {
+        Ident::try_from(s.to_owned()).unwrap()
+    }
+
+    fn entry(n: u128, weight: u64, sectors: &[Sector], chamber: &str) -> RollEntry {
+        RollEntry {
+            member: member(n),
+            bg_number: 10_000 + n as u32,
+            weight,
+            sectors: sectors.to_vec(),
+            chamber: chamber.to_owned(),
+        }
+    }
+
+    /// `n` PO members of weight 1, numbered 1..=n, all in chamber "small".
+    fn plain_roll(n: u128) -> Vec<RollEntry> {
+        (1..=n)
+            .map(|i| entry(i, 1, &[Sector::Po], "small"))
+            .collect()
+    }
+
+    fn electorate(quorum: &str, majority: Majority) -> Electorate {
+        Electorate {
+            sectors: [Sector::Po, Sector::Vo].into(),
+            weighting: Weighting::OneMemberOneVote,
+            quorum: quorum.parse().unwrap(),
+            majority,
+            chamber_rule: false,
+        }
+    }
+
+    fn qualified() -> Majority {
+        Majority {
+            kind: MajorityKind::AtLeast,
+            fraction: Fraction::new(2, 3).unwrap(),
+        }
+    }
+
+    fn ballot(seq: u64, voter: u128, for_member: u128, choice: Choice) -> Event {
+        Event::Ballot {
+            seq,
+            voter: member(voter),
+            for_member: member(for_member),
+            choice,
+        }
+    }
+
+    fn vote(seq: u64, who: u128, vote: Vote) -> Event {
+        ballot(
+            seq,
+            who,
+            who,
+            Choice::Vote {
+                vote,
+                parameters: BTreeMap::new(),
+            },
+        )
+    }
+
+    fn proxy_vote(seq: u64, holder: u128, grantor: u128, vote: Vote) -> Event {
+        ballot(
+            seq,
+            holder,
+            grantor,
+            Choice::Vote {
+                vote,
+                parameters: BTreeMap::new(),
+            },
+        )
+    }
+
+    fn grant(seq: u64, grantor: u128, holder: u128) -> Event {
+        Event::ProxyGranted {
+            seq,
+            grantor: member(grantor),
+            holder: member(holder),
+        }
+    }
+
+    fn yes_at(seq: u64, who: u128, value: i64) -> Event {
+        let parameters = [(ident("max-increase"), value)].into();
+        ballot(
+            seq,
+            who,
+            who,
+            Choice::Vote {
+                vote: Vote::Yes,
+                parameters,
+            },
+        )
+    }
+
+    fn rank(seq: u64, who: u128, ids: &[&str]) -> Event {
+        ballot(
+            seq,
+            who,
+            who,
+            Choice::Ranking {
+                ranking: ids.iter().map(|s| ident(s)).collect(),
+            },
+        )
+    }
+
+    fn count(members: u64, weight: u64) -> Count {
+        Count { members, weight }
+    }
+
+    fn resolution(e: &Electorate, roll: &[RollEntry], events: &[Event]) -> Tally {
+        tally(&ProposalKind::Resolution, e, roll, events)
+    }
+
+    fn mandate() -> ProposalKind {
+        ProposalKind::Mandate {
+            supplier: "Iddink".into(),
+            product: "Magister".into(),
+            demands: Default::default(),
+            parameters: vec![Parameter {
+                name: ident("max-increase"),
+                label: "Maximum price increase".into(),
+                unit: "basis-points".into(),
+                min: 0,
+                max: 3000,
+            }],
+        }
+    }
+
+    fn priority(ids: &[&str]) -> ProposalKind {
+        ProposalKind::Priority {
+            options: ids
+                .iter()
+                .map(|id| PriorityOption {
+                    id: ident(id),
+                    label: id.to_uppercase(),
+                })
+                .collect(),
+        }
+    }
+
+    fn ranked(t: &Tally) -> Vec<(String, u64, u64)> {
+        let p = t.priority.as_ref().unwrap();
+        p.ranking
+            .iter()
+            .map(|r| (r.id.to_string(), r.rank, r.wins))
+            .collect()
+    }
+
+    #[test]
+    fn no_ballots_means_no_quorum_and_zero_quorum_still_needs_a_majority() {
+        let roll = plain_roll(4);
+        let t = resolution(&electorate("1/2", Majority::simple()), &roll, &[]);
+        assert_eq!(t.outcome, Outcome::NoQuorum);
+        assert_eq!(
+            (t.eligible, t.voted, t.yes, t.no),
+            (count(4, 4), count(0, 0), count(0, 0), count(0, 0))
+        );
+        assert!(t.counted.is_empty());
+        assert_eq!(t.majority.map(|m| m.carried), Some(false));
+
+        let t = resolution(&electorate("0/1", Majority::simple()), &roll, &[]);
+        assert!(t.quorum.met);
+        assert_eq!(
+            t.outcome,
+            Outcome::Rejected,
+            "nothing carries without votes"
+        );
+
+        let empty = resolution(&electorate("0/1", Majority::simple()), &[], &[]);
+        assert_eq!(
+            empty.outcome,
+            Outcome::NoQuorum,
+            "an empty roll never meets a quorum"
+        );
+    }
+
+    #[test]
+    fn all_abstaining_meets_quorum_but_rejects() {
+        let roll = plain_roll(3);
+        let events: Vec<Event> = (1..=3).map(|i| vote(i as u64, i, Vote::Abstain)).collect();
+        let t = resolution(&electorate("1/2", Majority::simple()), &roll, &events);
+        assert!(t.quorum.met);
+        assert_eq!(t.abstain, count(3, 3));
+        assert_eq!(t.outcome, Outcome::Rejected);
+    }
+
+    #[test]
+    fn quorum_is_met_exactly_at_the_fraction() {
+        let roll = plain_roll(4);
+        let e = electorate("1/2", Majority::simple());
+        let at = resolution(
+            &e,
+            &roll,
+            &[vote(1, 1, Vote::Yes), vote(2, 2, Vote::Abstain)],
+        );
+        assert!(at.quorum.met);
+        assert_eq!(at.outcome, Outcome::Adopted);
+        let below = resolution(&e, &roll, &[vote(1, 1, Vote::Yes)]);
+        assert!(!below.quorum.met);
+        assert_eq!(below.outcome, Outcome::NoQuorum);
+    }
+
+    #[test]
+    fn quorum_falls_back_to_members_when_no_weight_is_eligible() {
+        let roll: Vec<RollEntry> = (1..=4)
+            .map(|i| entry(i, 0, &[Sector::Po], "small"))
+            .collect();
+        let e = electorate("1/2", Majority::simple());
+        assert!(
+            resolution(&e, &roll, &[vote(1, 1, Vote::Yes), vote(2, 2, Vote::Yes)])
+                .quorum
+                .met
+        );
+        assert!(!resolution(&e, &roll, &[vote(1, 1, Vote::Yes)]).quorum.met);
+    }
+
+    #[test]
+    fn majorities_at_their_thresholds() {
+        let roll = plain_roll(3);
+        let events = [
+            vote(1, 1, Vote::Yes),
+            vote(2, 2, Vote::Yes),
+            vote(3, 3, Vote::No),
+        ];
+        let t = resolution(&electorate("1/2", qualified()), &roll, &events);
+        assert_eq!(
+            t.outcome,
+            Outcome::Adopted,
+            "exactly 2/3 carries an at-least-2/3 majority"
+        );
+
+        let events = [
+            vote(1, 1, Vote::Yes),
+            vote(2, 2, Vote::No),
+            vote(3, 3, Vote::Abstain),
+        ];
+        let t = resolution(&electorate("1/2", Majority::simple()), &roll, &events);
+        assert_eq!(
+            t.outcome,
+            Outcome::Rejected,
+            "a tie is not a simple majority"
+        );
+    }
+
+    #[test]
+    fn a_revote_replaces_the_earlier_ballot() {
+        let roll = plain_roll(1);
+        let t = resolution(
+            &electorate("1/2", Majority::simple()),
+            &roll,
+            &[vote(1, 1, Vote::Yes), vote(2, 1, Vote::No)],
+        );
+        assert_eq!((t.yes, t.no), (count(0, 0), count(1, 1)));
+        assert_eq!(t.counted, vec![2]);
+        assert_eq!(t.outcome, Outcome::Rejected);
+    }
+
+    #[test]
+    fn proxies_count_only_while_held_and_never_over_the_grantor() {
+        let roll = plain_roll(3);
+        let e = electorate("0/1", Majority::simple());
+        let run = |events: &[Event]| {
+            let t = resolution(&e, &roll, events);
+            (t.yes.members, t.no.members, t.counted)
+        };
+        // A proxy ballot counts for the grantor, alongside the holder's own.
+        assert_eq!(
+            run(&[
+                grant(1, 1, 2),
+                proxy_vote(2, 2, 1, Vote::Yes),
+                vote(3, 2, Vote::No)
+            ]),
+            (1, 1, vec![2, 3])
+        );
+        // The grantor's own ballot wins, cast before or after the holder's.
+        assert_eq!(
+            run(&[
+                grant(1, 1, 2),
+                vote(2, 1, Vote::No),
+                proxy_vote(3, 2, 1, Vote::Yes)
+            ]),
+            (0, 1, vec![2])
+        );
+        assert_eq!(
+            run(&[
+                grant(1, 1, 2),
+                proxy_vote(2, 2, 1, Vote::Yes),
+                vote(3, 1, Vote::No)
+            ]),
+            (0, 1, vec![3])
+        );
+        // After revocation the former holder cannot vote for the grantor.
+        let revoked = Event::ProxyRevoked {
+            seq: 2,
+            grantor: member(1),
+        };
+        assert_eq!(
+            run(&[grant(1, 1, 2), revoked, proxy_vote(3, 2, 1, Vote::Yes)]),
+            (0, 0, vec![])
+        );
+        // Only the holder may use the proxy; a new grant replaces the old holder.
+        assert_eq!(
+            run(&[grant(1, 1, 2), proxy_vote(2, 3, 1, Vote::Yes)]),
+            (0, 0, vec![])
+        );
+        assert_eq!(
+            run(&[
+                grant(1, 1, 2),
+                grant(2, 1, 3),
+                proxy_vote(3, 2, 1, Vote::Yes),
+                proxy_vote(4, 3, 1, Vote::No)
+            ]),
+            (0, 1, vec![4])
+        );
+        // A ballot without any proxy, or for or by someone outside the roll, is ignored.
+        assert_eq!(run(&[proxy_vote(1, 2, 1, Vote::Yes)]), (0, 0, vec![]));
+        assert_eq!(run(&[vote(1, 9, Vote::Yes)]), (0, 0, vec![]));
+        assert_eq!(
+            run(&[grant(1, 9, 1), proxy_vote(2, 1, 9, Vote::Yes)]),
+            (0, 0, vec![])
+        );
+        assert_eq!(
+            run(&[grant(1, 1, 9), proxy_vote(2, 9, 1, Vote::Yes)]),
+            (0, 0, vec![])
+        );
+    }
+
+    #[test]
+    fn wrongly_shaped_choices_are_ignored() {
+        let roll = plain_roll(1);
+        let t = resolution(
+            &electorate("0/1", Majority::simple()),
+            &roll,
+            &[vote(1, 1, Vote::Yes), rank(2, 1, &["a"])],
+        );
+        assert_eq!((t.yes.members, t.counted.clone()), (1, vec![1]));
+        let t = tally(
+            &priority(&["a", "b"]),
+            &electorate("0/1", Majority::simple()),
+            &roll,
+            &[vote(1, 1, Vote::Yes)],
+        );
+        assert_eq!((t.voted.members, t.outcome), (0, Outcome::Rejected));
+    }
+
+    #[test]
+    fn weighting_by_pupils_can_turn_the_outcome() {
+        let events = [
+            vote(1, 1, Vote::Yes),
+            vote(2, 2, Vote::No),
+            vote(3, 3, Vote::No),
+        ];
+        let weights = [(1, 5_000), (2, 300), (3, 400)];
+        let roll: Vec<RollEntry> = weights
+            .iter()
+            .map(|&(n, w)| entry(n, w, &[Sector::Po], "po-large"))
+            .collect();
+        let unweighted: Vec<RollEntry> = roll
+            .iter()
+            .map(|e| RollEntry {
+                weight: 1,
+                ..e.clone()
+            })
+            .collect();
+        let mut e = electorate("1/2", Majority::simple());
+        let by_members = resolution(&e, &unweighted, &events);
+        assert_eq!(by_members.outcome, Outcome::Rejected);
+        e.weighting = Weighting::Pupils;
+        let by_pupils = resolution(&e, &roll, &events);
+        assert_eq!(
+            (by_pupils.yes, by_pupils.no),
+            (count(1, 5_000), count(2, 700))
+        );
+        assert_eq!(by_pupils.outcome, Outcome::Adopted);
+        assert_eq!(by_pupils.weighting, Weighting::Pupils);
+    }
+
+    #[test]
+    fn the_chamber_rule_can_reject_what_the_votes_carry() {
+        let roll = vec![
+            entry(1, 1, &[Sector::Po], "po-large"),
+            entry(2, 1, &[Sector::Po], "po-large"),
+            entry(3, 1, &[Sector::Vo], "vo-large"),
+            entry(4, 1, &[Sector::Po, Sector::Vo], "combined"),
+            entry(5, 1, &[Sector::Po], "small"),
+            entry(6, 1, &[Sector::Vo], "small"),
+        ];
+        let events = [
+            vote(1, 1, Vote::Yes),
+            vote(2, 2, Vote::Yes),
+            vote(3, 3, Vote::Yes),
+            vote(4, 4, Vote::No),
+            vote(5, 5, Vote::No),
+            vote(6, 6, Vote::Abstain),
+        ];
+        let mut e = electorate("1/2", Majority::simple());
+        assert_eq!(resolution(&e, &roll, &events).outcome, Outcome::Adopted);
+        e.chamber_rule = true;
+        let t = resolution(&e, &roll, &events);
+        assert_eq!(t.majority.as_ref().map(|m| m.carried), Some(true));
+        assert_eq!(
+            t.chamber_rule,
+            Some(ChamberRuleResult {
+                chambers_voted: 4,
+                chambers_in_favour: 2,
+                met: false
+            })
+        );
+        assert_eq!(t.outcome, Outcome::Rejected);
+
+        let small = &t.by_chamber["small"];
+        assert_eq!(
+            (small.eligible, small.voted, small.no, small.abstain),
+            (count(2, 2), count(2, 2), count(1, 1), count(1, 1))
+        );
+        assert_eq!(small.in_favour, Some(false));
+        assert_eq!(t.by_chamber["po-large"].yes, count(2, 2));
+        assert_eq!(t.by_chamber["po-large"].in_favour, Some(true));
+        assert_eq!(t.by_chamber.len(), 4);
+        // Member 4 is in both sectors and counts fully in each.
+        let po = &t.by_sector[&Sector::Po];
+        assert_eq!(
+            (po.eligible, po.yes, po.no, po.in_favour),
+            (count(4, 4), count(2, 2), count(2, 2), Some(false))
+        );
+        let vo = &t.by_sector[&Sector::Vo];
+        assert_eq!(
+            (vo.eligible, vo.yes, vo.no, vo.abstain, vo.in_favour),
+            (
+                count(3, 3),
+                count(1, 1),
+                count(1, 1),
+                count(1, 1),
+                Some(false)
+            )
+        );
+
+        // Only the sectors the proposal concerns are broken down.
+        e.sectors = [Sector::Po].into();
+        assert_eq!(
+            resolution(&e, &roll, &events)
+                .by_sector
+                .keys()
+                .collect::<Vec<_>>(),
+            vec![&Sector::Po]
+        );
+    }
+
+    #[test]
+    fn lower_weighted_median_examples() {
+        assert_eq!(
+            lower_weighted_median(vec![(100, 1), (300, 1)]),
+            Some(100),
+            "an even split takes the lower"
+        );
+        assert_eq!(
+            lower_weighted_median(vec![(300, 1), (200, 1), (100, 1)]),
+            Some(200)
+        );
+        assert_eq!(lower_weighted_median(vec![(100, 10), (300, 1)]), Some(100));
+        assert_eq!(lower_weighted_median(vec![(100, 1), (300, 10)]), Some(300));
+        assert_eq!(
+            lower_weighted_median(vec![(-5, 0), (100, 1), (300, 1)]),
+            Some(100)
+        );
+        assert_eq!(lower_weighted_median(vec![(100, 0)]), None);
+        assert_eq!(lower_weighted_median(vec![]), None);
+    }
+
+    #[test]
+    fn mandate_parameters_take_the_weighted_median_of_counted_yes_ballots() {
+        let roll = vec![
+            entry(1, 100, &[Sector::Po], "small"),
+            entry(2, 300, &[Sector::Po], "small"),
+            entry(3, 150, &[Sector::Po], "small"),
+            entry(4, 1_000, &[Sector::Po], "po-large"),
+        ];
+        let mut e = electorate("1/2", Majority::simple());
+        e.weighting = Weighting::Pupils;
+        let events = [
+            yes_at(1, 1, 100),
+            yes_at(2, 2, 2_000),
+            yes_at(3, 2, 300), // replaces 2_000
+            yes_at(4, 3, 200),
+            vote(5, 4, Vote::No),
+        ];
+        let t = tally(&mandate(), &e, &roll, &events);
+        let p = &t.parameters[0];
+        assert_eq!(
+            (p.name.as_str(), p.unit.as_str(), p.min, p.max),
+            ("max-increase", "basis-points", 0, 3000)
+        );
+        // 100 (w100), 200 (w150), 300 (w300): half of 550 is reached only at 300.
+        assert_eq!((p.agreed, p.values_given), (Some(300), 3));
+        assert_eq!(t.outcome, Outcome::Rejected, "1000 no against 550 yes");
+        assert_eq!(t.counted, vec![1, 3, 4, 5]);
+
+        let none = tally(&mandate(), &e, &roll, &[vote(1, 4, Vote::No)]);
+        assert_eq!(
+            (none.parameters[0].agreed, none.parameters[0].values_given),
+            (None, 0)
+        );
+        assert!(resolution(&e, &roll, &[]).parameters.is_empty());
+    }
+
+    #[test]
+    fn schulze_reproduces_the_wikipedia_example() {
+        let groups: [(u64, &[&str]); 8] = [
+            (5, &["a", "c", "b", "e", "d"]),
+            (5, &["a", "d", "e", "c", "b"]),
+            (8, &["b", "e", "d", "a", "c"]),
+            (3, &["c", "a", "b", "e", "d"]),
+            (7, &["c", "a", "e", "b", "d"]),
+            (2, &["c", "b", "a", "d", "e"]),
+            (7, &["d", "c", "e", "b", "a"]),
+            (8, &["e", "b", "a", "d", "c"]),
+        ];
+        let roll: Vec<RollEntry> = (0..8)
+            .map(|i| entry(i + 1, groups[i as usize].0, &[Sector::Po], "small"))
+            .collect();
+        let events: Vec<Event> = groups
+            .iter()
+            .enumerate()
+            .map(|(i, (_, r))| rank(i as u64 + 1, i as u128 + 1, r))
+            .collect();
+        let mut e = electorate("1/2", Majority::simple());
+        e.weighting = Weighting::Pupils;
+        let t = tally(&priority(&["a", "b", "c", "d", "e"]), &e, &roll, &events);
+        let p = t.priority.as_ref().unwrap();
+        assert_eq!(
+            p.pairwise,
+            vec![
+                vec![0, 20, 26, 30, 22],
+                vec![25, 0, 16, 33, 18],
+                vec![19, 29, 0, 17, 24],
+                vec![15, 12, 28, 0, 14],
+                vec![23, 27, 21, 31, 0],
+            ]
+        );
+        assert_eq!(
+            p.strongest_paths,
+            vec![
+                vec![0, 28, 28, 30, 24],
+                vec![25, 0, 28, 33, 24],
+                vec![25, 29, 0, 29, 24],
+                vec![25, 28, 28, 0, 24],
+                vec![25, 28, 28, 31, 0],
+            ]
+        );
+        assert_eq!(
+            ranked(&t),
+            vec![
+                ("e".into(), 1, 4),
+                ("a".into(), 2, 3),
+                ("c".into(), 3, 2),
+                ("b".into(), 4, 1),
+                ("d".into(), 5, 0)
+            ]
+        );
+        assert_eq!(
+            (t.yes, t.no, t.abstain),
+            (count(8, 45), count(0, 0), count(0, 0))
+        );
+        assert_eq!(
+            (t.outcome, t.majority.clone(), t.chamber_rule.clone()),
+            (Outcome::Adopted, None, None)
+        );
+        assert_eq!(t.by_sector[&Sector::Po].in_favour, None);
+        assert_eq!(
+            p.options,
+            vec![ident("a"), ident("b"), ident("c"), ident("d"), ident("e")]
+        );
+    }
+
+    #[test]
+    fn schulze_finds_a_condorcet_winner() {
+        let roll = plain_roll(3);
+        let events = [
+            rank(1, 1, &["b", "a", "c"]),
+            rank(2, 2, &["b", "c", "a"]),
+            rank(3, 3, &["a", "b", "c"]),
+        ];
+        let t = tally(
+            &priority(&["a", "b", "c"]),
+            &electorate("1/2", Majority::simple()),
+            &roll,
+            &events,
+        );
+        assert_eq!(
+            ranked(&t),
+            vec![("b".into(), 1, 2), ("a".into(), 2, 1), ("c".into(), 3, 0)]
+        );
+    }
+
+    #[test]
+    fn a_full_tie_shares_rank_one_in_declared_order() {
+        let roll = plain_roll(2);
+        let events = [rank(1, 1, &["y", "x"]), rank(2, 2, &["x", "y"])];
+        let t = tally(
+            &priority(&["y", "x"]),
+            &electorate("1/2", Majority::simple()),
+            &roll,
+            &events,
+        );
+        assert_eq!(ranked(&t), vec![("y".into(), 1, 0), ("x".into(), 1, 0)]);
+        assert_eq!(
+            t.priority.as_ref().unwrap().strongest_paths,
+            vec![vec![0, 0], vec![0, 0]]
+        );
+    }
+
+    #[test]
+    fn unranked_options_rank_below_ranked_ones_and_empty_rankings_abstain() {
+        let roll = plain_roll(3);
+        let events = [rank(1, 1, &["c"]), rank(2, 2, &["c", "b"]), rank(3, 3, &[])];
+        let t = tally(
+            &priority(&["a", "b", "c"]),
+            &electorate("1/2", Majority::simple()),
+            &roll,
+            &events,
+        );
+        assert_eq!(
+            ranked(&t),
+            vec![("c".into(), 1, 2), ("b".into(), 2, 1), ("a".into(), 3, 0)]
+        );
+        let p = t.priority.as_ref().unwrap();
+        assert_eq!(
+            (p.pairwise[2][0], p.pairwise[1][0], p.pairwise[0][1]),
+            (2, 1, 0)
+        );
+        assert_eq!(
+            (t.yes, t.abstain, t.voted),
+            (count(2, 2), count(1, 1), count(3, 3))
+        );
+        assert_eq!(t.outcome, Outcome::Adopted);
+
+        let only_empty = tally(
+            &priority(&["a", "b"]),
+            &electorate("1/2", Majority::simple()),
+            &roll,
+            &[rank(1, 1, &[]), rank(2, 2, &[])],
+        );
+        assert_eq!(
+            only_empty.outcome,
+            Outcome::Rejected,
+            "quorum met, but nothing ranked"
+        );
+    }
+
+    #[test]
+    fn serialises_without_floats_in_kebab_case() {
+        let roll = plain_roll(2);
+        let t = resolution(&electorate("1/2", Majority::simple()), &roll, &[]);
+        let v = serde_json::to_value(&t).unwrap();
+        assert_eq!(v["kind"], json!("resolution"));
+        assert_eq!(v["outcome"], json!("no-quorum"));
+        assert_eq!(v["weighting"], json!("one-member-one-vote"));
+        assert_eq!(v["quorum"], json!({"required": "1/2", "met": false}));
+        assert_eq!(
+            v["majority"]["rule"],
+            json!({"kind": "more-than", "fraction": "1/2"})
+        );
+        assert_eq!(
+            v["by_sector"]["PO"]["eligible"],
+            json!({"members": 2, "weight": 2})
+        );
+        assert_eq!(v["by_sector"]["VO"]["in_favour"], json!(false));
+        assert!(
+            !serde_json::to_string(&t).unwrap().contains('.'),
+            "no floats"
+        );
+    }
+}

@@ -1,0 +1,1002 @@
+//! Voting use cases: the proposal lifecycle, casting ballots, proxies and the tally.
+//!
+//! Casting is the hot path. Everything that can be checked without the database
+//! lock is checked first (statement, frozen proposal from cache, key, signature);
+//! the write transaction then only checks the nonce and proxy state and appends.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use ed25519_dalek::{Signer, SigningKey};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use entity::{ballot, member, member_key, nonce, proposal, proxy};
+
+use crate::auth::Principal;
+use crate::domain::ballot::{
+    BALLOT_STATEMENT, BallotStatement, PROPOSAL_CLOSED_STATEMENT, PROPOSAL_STATEMENT,
+    ProxyStatement,
+};
+use crate::domain::keys::ContentError;
+use crate::domain::member::{MemberStatus, Sector};
+use crate::domain::proposal::{ProposalSpec, RollEntry};
+use crate::domain::statement::{KeyId, MemberPublicKey, SignedStatement, canonical_bytes};
+use crate::domain::tally::{Event, Tally, tally};
+use crate::error::{ConflictKind, Error, Result, Rule};
+use crate::store::{NewEntry, Store, append_entry, member_by_id};
+
+/// How far a ballot's `cast_at` (or a proxy's `signed_at`) may be from the server's clock.
+pub const CLOCK_SKEW: Duration = Duration::minutes(5);
+
+/// Lifecycle: draft → open → closed → final, or withdrawn from draft or open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Draft,
+    Open,
+    Closed,
+    Final,
+    Withdrawn,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Draft => "draft",
+            Status::Open => "open",
+            Status::Closed => "closed",
+            Status::Final => "final",
+            Status::Withdrawn => "withdrawn",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self> {
+        Ok(match s {
+            "draft" => Status::Draft,
+            "open" => Status::Open,
+            "closed" => Status::Closed,
+            "final" => Status::Final,
+            "withdrawn" => Status::Withdrawn,
+            other => return Err(Error::Corrupt(format!("unknown proposal status {other:?}"))),
+        })
+    }
+
+    /// Whether choices and tallies may be shown.
+    pub fn result_visible(self) -> bool {
+        matches!(self, Status::Closed | Status::Final)
+    }
+}
+
+/// Signs the statements the server makes itself (opened, closed) with its log key.
+pub struct ServerSigner {
+    key: SigningKey,
+    key_id: KeyId,
+}
+
+impl ServerSigner {
+    pub fn new(key: SigningKey) -> Self {
+        let key_id = KeyId::of(key.verifying_key().as_bytes());
+        ServerSigner { key, key_id }
+    }
+
+    pub fn key_id(&self) -> KeyId {
+        self.key_id
+    }
+
+    fn sign(&self, body: &serde_json::Value) -> Result<SignedStatement> {
+        let bytes = canonical_bytes(body)?;
+        let signature = self.key.sign(&bytes);
+        Ok(SignedStatement::from_parts(bytes, self.key_id, signature)?)
+    }
+}
+
+/// The document frozen when a proposal opens. Its canonical bytes are signed by the
+/// server and their SHA-256 is the proposal's digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FrozenDocument {
+    #[serde(rename = "type")]
+    pub statement_type: String,
+    pub proposal: Uuid,
+    pub spec: ProposalSpec,
+    /// Every eligible member at opening, ordered by bevoegd-gezag number.
+    pub voter_roll: Vec<RollEntry>,
+    pub opened_at: String,
+}
+
+/// An open (or closed) proposal as voting needs it; immutable, so cached.
+#[derive(Debug)]
+pub struct Frozen {
+    pub id: Uuid,
+    pub digest: String,
+    pub document: FrozenDocument,
+    roll_index: HashMap<Uuid, usize>,
+}
+
+impl Frozen {
+    pub fn parse(id: Uuid, bytes: &[u8]) -> Result<Self> {
+        let document: FrozenDocument = serde_json::from_slice(bytes)
+            .map_err(|e| Error::Corrupt(format!("frozen document of {id}: {e}")))?;
+        let roll_index = document
+            .voter_roll
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.member, i))
+            .collect();
+        Ok(Frozen {
+            id,
+            digest: hex::encode(Sha256::digest(bytes)),
+            document,
+            roll_index,
+        })
+    }
+
+    pub fn roll_entry(&self, member: Uuid) -> Option<&RollEntry> {
+        self.roll_index
+            .get(&member)
+            .map(|i| &self.document.voter_roll[*i])
+    }
+
+    pub fn tally(&self, events: &[Event]) -> Tally {
+        let spec = &self.document.spec;
+        tally(
+            &spec.kind,
+            &spec.electorate,
+            &self.document.voter_roll,
+            events,
+        )
+    }
+}
+
+/// Frozen proposals by id. Entries never change once written, so a stale read is
+/// impossible; the cache only saves parsing the roll on every ballot.
+#[derive(Default)]
+pub struct FrozenCache(RwLock<HashMap<Uuid, Arc<Frozen>>>);
+
+impl FrozenCache {
+    fn get(&self, id: Uuid) -> Option<Arc<Frozen>> {
+        self.0.read().ok().and_then(|m| m.get(&id).cloned())
+    }
+
+    fn insert(&self, frozen: Arc<Frozen>) {
+        if let Ok(mut map) = self.0.write() {
+            map.insert(frozen.id, frozen);
+        }
+    }
+}
+
+/// What voting needs besides the store.
+pub struct Voting {
+    pub signer: ServerSigner,
+    pub frozen: FrozenCache,
+    pub max_proxies_per_holder: usize,
+}
+
+/// A proposal row with its spec parsed.
+pub struct Proposal {
+    pub row: proposal::Model,
+    pub status: Status,
+    pub spec: ProposalSpec,
+}
+
+impl Proposal {
+    fn from_row(row: proposal::Model) -> Result<Self> {
+        let spec = serde_json::from_str(&row.spec)
+            .map_err(|e| Error::Corrupt(format!("spec of proposal {}: {e}", row.id)))?;
+        Ok(Proposal {
+            status: Status::parse(&row.status)?,
+            spec,
+            row,
+        })
+    }
+
+    /// Whether this member was on the voter roll (only known once frozen).
+    pub fn concerns_sector(&self, sector: Sector) -> bool {
+        self.spec.electorate.sectors.contains(&sector)
+    }
+}
+
+/// Receipt for an accepted ballot: where it is in the sequence, and its hash.
+#[derive(Debug, Clone)]
+pub struct Receipt {
+    pub proposal: Uuid,
+    pub entry: i64,
+    pub ballot_hash: String,
+    pub voter: Uuid,
+    pub for_member: Uuid,
+    pub counted_now: bool,
+    pub accepted_at: DateTime<Utc>,
+}
+
+fn secs(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn sectors_column(spec: &ProposalSpec) -> String {
+    spec.electorate
+        .sectors
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+pub async fn proposal(store: &Store, id: Uuid) -> Result<Proposal> {
+    let row = proposal::Entity::find_by_id(id)
+        .one(store.connection())
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("proposal {id}")))?;
+    Proposal::from_row(row)
+}
+
+pub async fn proposals(store: &Store) -> Result<Vec<Proposal>> {
+    proposal::Entity::find()
+        .order_by_desc(proposal::Column::CreatedAt)
+        .order_by_asc(proposal::Column::Id)
+        .all(store.connection())
+        .await?
+        .into_iter()
+        .map(Proposal::from_row)
+        .collect()
+}
+
+pub async fn create_proposal(
+    store: &Store,
+    spec: ProposalSpec,
+    who: &Principal,
+    now: DateTime<Utc>,
+) -> Result<Proposal> {
+    spec.validate()?;
+    let proposer_member = match who {
+        Principal::Board { member_id, .. } => Some(*member_id),
+        _ => None,
+    };
+    let row = proposal::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        kind: Set(spec.kind.name().to_owned()),
+        status: Set(Status::Draft.as_str().to_owned()),
+        title: Set(spec.title.clone()),
+        spec: Set(spec_json(&spec)?),
+        sectors: Set(sectors_column(&spec)),
+        proposer: Set(who.subject().to_owned()),
+        proposer_member: Set(proposer_member),
+        opens_at: Set(spec.opens_at),
+        closes_at: Set(spec.closes_at),
+        document: Set(None),
+        digest: Set(None),
+        opened_entry: Set(None),
+        closed_entry: Set(None),
+        result: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        opened_at: Set(None),
+        closed_at: Set(None),
+        finalized_at: Set(None),
+        withdrawn_at: Set(None),
+    };
+    let write = store.write().await?;
+    let row = row.insert(&write.txn).await?;
+    write.commit().await?;
+    Proposal::from_row(row)
+}
+
+fn spec_json(spec: &ProposalSpec) -> Result<String> {
+    serde_json::to_string(spec).map_err(|e| Error::Invalid(e.to_string()))
+}
+
+/// Replaces a draft's spec. Nothing about a proposal changes once it is open.
+pub async fn update_proposal(
+    store: &Store,
+    id: Uuid,
+    spec: ProposalSpec,
+    now: DateTime<Utc>,
+) -> Result<Proposal> {
+    spec.validate()?;
+    let write = store.write().await?;
+    let row = locked_proposal(&write.txn, id).await?;
+    expect_status(&row, &[Status::Draft], "only a draft can be changed")?;
+    let mut active = row.into_active_model();
+    active.kind = Set(spec.kind.name().to_owned());
+    active.title = Set(spec.title.clone());
+    active.spec = Set(spec_json(&spec)?);
+    active.sectors = Set(sectors_column(&spec));
+    active.opens_at = Set(spec.opens_at);
+    active.closes_at = Set(spec.closes_at);
+    active.updated_at = Set(now);
+    let row = active.update(&write.txn).await?;
+    write.commit().await?;
+    Proposal::from_row(row)
+}
+
+async fn locked_proposal(txn: &sea_orm::DatabaseTransaction, id: Uuid) -> Result<proposal::Model> {
+    proposal::Entity::find_by_id(id)
+        .one(txn)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("proposal {id}")))
+}
+
+fn expect_status(row: &proposal::Model, allowed: &[Status], why: &str) -> Result<Status> {
+    let status = Status::parse(&row.status)?;
+    if allowed.contains(&status) {
+        Ok(status)
+    } else {
+        Err(Error::rule(
+            Rule::WrongState,
+            format!("proposal {} is {}; {why}", row.id, status.as_str()),
+        ))
+    }
+}
+
+/// Opens a draft: freezes its document with the voter roll as it is now, signs it,
+/// and appends it to the log.
+pub async fn open_proposal(
+    store: &Store,
+    voting: &Voting,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Proposal> {
+    let write = store.write().await?;
+    let row = locked_proposal(&write.txn, id).await?;
+    expect_status(&row, &[Status::Draft], "only a draft can be opened")?;
+    let current = Proposal::from_row(row.clone())?;
+    let spec = current.spec;
+    if now >= spec.closes_at {
+        return Err(Error::rule(
+            Rule::OutsideWindow,
+            format!(
+                "the voting window ended at {}; change the draft's window first",
+                secs(spec.closes_at)
+            ),
+        ));
+    }
+    // The roll: every active member in a sector the proposal concerns, at this moment.
+    let members = member::Entity::find()
+        .filter(member::Column::Status.eq(MemberStatus::Active.as_str()))
+        .order_by_asc(member::Column::BgNumber)
+        .all(&write.txn)
+        .await?;
+    let mut roll = Vec::new();
+    for m in members {
+        let pupils = crate::domain::member::SectorPupils::new(
+            m.pupils_po.map(|n| u64::try_from(n).unwrap_or(0)),
+            m.pupils_vo.map(|n| u64::try_from(n).unwrap_or(0)),
+        )?;
+        if spec.electorate.concerns(&pupils) {
+            roll.push(RollEntry {
+                member: m.id,
+                bg_number: u32::try_from(m.bg_number).unwrap_or(0),
+                weight: spec.electorate.weight(&pupils),
+                sectors: pupils.sectors(),
+                chamber: m.chamber,
+            });
+        }
+    }
+    if roll.is_empty() {
+        return Err(Error::rule(
+            Rule::EmptyRoll,
+            "no active member is eligible for this proposal",
+        ));
+    }
+    let document = FrozenDocument {
+        statement_type: PROPOSAL_STATEMENT.to_owned(),
+        proposal: id,
+        spec,
+        voter_roll: roll,
+        opened_at: secs(now),
+    };
+    let body = serde_json::to_value(&document).map_err(|e| Error::Invalid(e.to_string()))?;
+    let statement = voting.signer.sign(&body)?;
+    let entry = append_server_entry(&write.txn, &statement, now).await?;
+    let frozen = Frozen::parse(id, statement.bytes())?;
+
+    let mut active = row.into_active_model();
+    active.status = Set(Status::Open.as_str().to_owned());
+    active.document = Set(Some(statement.bytes().to_vec()));
+    active.digest = Set(Some(frozen.digest.clone()));
+    active.opened_entry = Set(Some(entry));
+    active.opened_at = Set(Some(now));
+    active.updated_at = Set(now);
+    let row = active.update(&write.txn).await?;
+    write.commit().await?;
+    voting.frozen.insert(Arc::new(frozen));
+    Proposal::from_row(row)
+}
+
+async fn append_server_entry(
+    txn: &sea_orm::DatabaseTransaction,
+    statement: &SignedStatement,
+    now: DateTime<Utc>,
+) -> Result<i64> {
+    append_entry(
+        txn,
+        NewEntry {
+            entry_type: statement.statement_type(),
+            statement: statement.bytes(),
+            key_id: Some(statement.key_id().to_string()),
+            signature: Some(statement.signature().to_bytes().to_vec()),
+            member_id: None,
+            recorded_at: now,
+        },
+    )
+    .await
+}
+
+/// Closes an open proposal once its window has ended, and computes its result.
+pub async fn close_proposal(
+    store: &Store,
+    voting: &Voting,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Proposal> {
+    let frozen = frozen(store, voting, id).await?;
+    let write = store.write().await?;
+    let row = locked_proposal(&write.txn, id).await?;
+    expect_status(&row, &[Status::Open], "only an open proposal can be closed")?;
+    if now < row.closes_at {
+        return Err(Error::rule(
+            Rule::OutsideWindow,
+            format!(
+                "voting is open until {}; a proposal closes after its window",
+                secs(row.closes_at)
+            ),
+        ));
+    }
+    let body = json!({
+        "type": PROPOSAL_CLOSED_STATEMENT,
+        "proposal": id.to_string(),
+        "proposal_digest": frozen.digest,
+        "closed_at": secs(now),
+    });
+    let statement = voting.signer.sign(&body)?;
+    let entry = append_server_entry(&write.txn, &statement, now).await?;
+    let events = events(&write.txn, id).await?;
+    let result = frozen.tally(&events);
+    let result = String::from_utf8(canonical_bytes(
+        &serde_json::to_value(&result).map_err(|e| Error::Invalid(e.to_string()))?,
+    )?)
+    .map_err(|e| Error::Corrupt(e.to_string()))?;
+
+    let mut active = row.into_active_model();
+    active.status = Set(Status::Closed.as_str().to_owned());
+    active.closed_entry = Set(Some(entry));
+    active.closed_at = Set(Some(now));
+    active.result = Set(Some(result));
+    active.updated_at = Set(now);
+    let row = active.update(&write.txn).await?;
+    write.commit().await?;
+    Proposal::from_row(row)
+}
+
+pub async fn withdraw_proposal(store: &Store, id: Uuid, now: DateTime<Utc>) -> Result<Proposal> {
+    transition(
+        store,
+        id,
+        &[Status::Draft, Status::Open],
+        Status::Withdrawn,
+        now,
+        "only a draft or open proposal can be withdrawn",
+    )
+    .await
+}
+
+pub async fn finalize_proposal(store: &Store, id: Uuid, now: DateTime<Utc>) -> Result<Proposal> {
+    transition(
+        store,
+        id,
+        &[Status::Closed],
+        Status::Final,
+        now,
+        "only a closed proposal can be finalised",
+    )
+    .await
+}
+
+async fn transition(
+    store: &Store,
+    id: Uuid,
+    from: &[Status],
+    to: Status,
+    now: DateTime<Utc>,
+    why: &str,
+) -> Result<Proposal> {
+    let write = store.write().await?;
+    let row = locked_proposal(&write.txn, id).await?;
+    expect_status(&row, from, why)?;
+    let mut active = row.into_active_model();
+    active.status = Set(to.as_str().to_owned());
+    match to {
+        Status::Withdrawn => active.withdrawn_at = Set(Some(now)),
+        Status::Final => active.finalized_at = Set(Some(now)),
+        _ => {}
+    }
+    active.updated_at = Set(now);
+    let row = active.update(&write.txn).await?;
+    write.commit().await?;
+    Proposal::from_row(row)
+}
+
+/// The frozen proposal, from cache or parsed once from its stored document.
+pub async fn frozen(store: &Store, voting: &Voting, id: Uuid) -> Result<Arc<Frozen>> {
+    if let Some(f) = voting.frozen.get(id) {
+        return Ok(f);
+    }
+    let row = proposal(store, id).await?;
+    let bytes = row.row.document.ok_or_else(|| {
+        Error::rule(
+            Rule::WrongState,
+            format!(
+                "proposal {id} is {} and has no frozen document",
+                row.status.as_str()
+            ),
+        )
+    })?;
+    let frozen = Arc::new(Frozen::parse(id, &bytes)?);
+    voting.frozen.insert(frozen.clone());
+    Ok(frozen)
+}
+
+/// Ballots and proxy events of one proposal, in sequence order: the tally's input.
+async fn events<C: sea_orm::ConnectionTrait>(db: &C, id: Uuid) -> Result<Vec<Event>> {
+    let mut events = Vec::new();
+    for b in ballot::Entity::find()
+        .filter(ballot::Column::ProposalId.eq(id))
+        .all(db)
+        .await?
+    {
+        let choice = serde_json::from_str(&b.choice)
+            .map_err(|e| Error::Corrupt(format!("ballot {}: {e}", b.entry_idx)))?;
+        events.push(Event::Ballot {
+            seq: seq(b.entry_idx)?,
+            voter: b.voter_id,
+            for_member: b.for_id,
+            choice,
+        });
+    }
+    for p in proxy::Entity::find()
+        .filter(proxy::Column::ProposalId.eq(id))
+        .all(db)
+        .await?
+    {
+        events.push(Event::ProxyGranted {
+            seq: seq(p.entry_idx)?,
+            grantor: p.grantor_id,
+            holder: p.holder_id,
+        });
+        if let Some(revoked) = p.revoked_entry {
+            events.push(Event::ProxyRevoked {
+                seq: seq(revoked)?,
+                grantor: p.grantor_id,
+            });
+        }
+    }
+    events.sort_by_key(Event::seq);
+    Ok(events)
+}
+
+fn seq(idx: i64) -> Result<u64> {
+    u64::try_from(idx).map_err(|_| Error::Corrupt(format!("negative entry index {idx}")))
+}
+
+/// How many members have voted so far: all that is shown while voting is open.
+pub async fn turnout(store: &Store, id: Uuid) -> Result<u64> {
+    use sea_orm::{PaginatorTrait, QuerySelect};
+    Ok(ballot::Entity::find()
+        .select_only()
+        .column(ballot::Column::ForId)
+        .distinct()
+        .filter(ballot::Column::ProposalId.eq(id))
+        .count(store.connection())
+        .await?)
+}
+
+/// What a ballot or proxy statement claims about itself.
+struct Claim<'a> {
+    proposal: Uuid,
+    digest: &'a str,
+    signer: Uuid,
+    at: DateTime<Utc>,
+}
+
+/// Checks shared by ballots and proxies before any lock: open, in the window, the
+/// right digest, the token's member, a key valid at the statement's time, and the
+/// signature.
+async fn check_signed(
+    store: &Store,
+    frozen: &Frozen,
+    statement: &SignedStatement,
+    claim: Claim<'_>,
+    token_member: Uuid,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let Claim {
+        proposal: proposal_field,
+        digest,
+        signer,
+        at,
+    } = claim;
+    let row = proposal(store, frozen.id).await?;
+    if row.status != Status::Open {
+        return Err(Error::rule(
+            Rule::WrongState,
+            format!(
+                "proposal {} is {}, not open",
+                frozen.id,
+                row.status.as_str()
+            ),
+        ));
+    }
+    let spec = &frozen.document.spec;
+    if now < spec.opens_at || now > spec.closes_at {
+        return Err(Error::rule(
+            Rule::OutsideWindow,
+            format!(
+                "voting runs from {} to {}",
+                secs(spec.opens_at),
+                secs(spec.closes_at)
+            ),
+        ));
+    }
+    if proposal_field != frozen.id {
+        return Err(ContentError::Field("proposal").into());
+    }
+    if digest != frozen.digest {
+        return Err(Error::rule(
+            Rule::DigestMismatch,
+            format!(
+                "proposal_digest does not match the proposal's digest {}",
+                frozen.digest
+            ),
+        ));
+    }
+    if signer != token_member {
+        return Err(Error::rule(
+            Rule::NotTokenMember,
+            "the statement must be signed by the token's own member",
+        ));
+    }
+    if (at - now).abs() > CLOCK_SKEW {
+        return Err(Error::rule(
+            Rule::ClockSkew,
+            format!(
+                "the statement's time {} is more than 5 minutes from the server's {}",
+                secs(at),
+                secs(now)
+            ),
+        ));
+    }
+    let key_hex = statement.key_id().to_string();
+    let key = store
+        .member_key(&key_hex)
+        .await?
+        .filter(|k| k.member_id == signer)
+        .ok_or_else(|| {
+            Error::rule(
+                Rule::KeyNotValid,
+                format!("key {key_hex} is not a key of member {signer}"),
+            )
+        })?;
+    if !valid_at(&key, at) {
+        return Err(Error::rule(
+            Rule::KeyNotValid,
+            format!("key {key_hex} was not valid at {}", secs(at)),
+        ));
+    }
+    let public = hex::decode(&key.public_key)
+        .map_err(|_| Error::Corrupt(format!("key {key_hex} is not hex")))
+        .and_then(|b| Ok(MemberPublicKey::from_bytes(&b)?))?;
+    statement.verify(&public)?;
+    // Suspension after opening still stops a member from voting.
+    let member = member_by_id(store.connection(), signer).await?;
+    if member.status == MemberStatus::Suspended {
+        return Err(Error::conflict(
+            ConflictKind::MemberSuspended,
+            format!("member {signer} is suspended"),
+        ));
+    }
+    Ok(())
+}
+
+/// Statement times are usually whole seconds, so a key registered at 12:00:00.7 is
+/// valid for a ballot cast at 12:00:00Z; a revocation takes effect at its instant.
+fn valid_at(key: &member_key::Model, at: DateTime<Utc>) -> bool {
+    use chrono::SubsecRound;
+    key.registered_at.trunc_subsecs(0) <= at && key.revoked_at.is_none_or(|revoked| at < revoked)
+}
+
+/// Casts a ballot. See the module docs for the order of checks.
+pub async fn cast_ballot(
+    store: &Store,
+    voting: &Voting,
+    id: Uuid,
+    statement: &SignedStatement,
+    token_member: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Receipt> {
+    let frozen = frozen(store, voting, id).await?;
+    if statement.statement_type() != BALLOT_STATEMENT {
+        return Err(ContentError::WrongType {
+            expected: BALLOT_STATEMENT,
+            found: statement.statement_type().to_owned(),
+        }
+        .into());
+    }
+    let ballot = BallotStatement::from_statement(statement)?;
+    let claim = Claim {
+        proposal: ballot.proposal,
+        digest: &ballot.proposal_digest,
+        signer: ballot.voter,
+        at: ballot.cast_at,
+    };
+    check_signed(store, &frozen, statement, claim, token_member, now).await?;
+    if frozen.roll_entry(ballot.voter).is_none() {
+        return Err(Error::rule(
+            Rule::NotEligible,
+            format!(
+                "member {} is not on this proposal's voter roll",
+                ballot.voter
+            ),
+        ));
+    }
+    if frozen.roll_entry(ballot.for_member).is_none() {
+        return Err(Error::rule(
+            Rule::NotEligible,
+            format!(
+                "member {} is not on this proposal's voter roll",
+                ballot.for_member
+            ),
+        ));
+    }
+    ballot.choice.validate(&frozen.document.spec.kind)?;
+    let choice = String::from_utf8(canonical_bytes(
+        &serde_json::to_value(&ballot.choice).map_err(|e| Error::Invalid(e.to_string()))?,
+    )?)
+    .map_err(|e| Error::Corrupt(e.to_string()))?;
+    let ballot_hash = hex::encode(Sha256::digest(statement.bytes()));
+    let by_proxy = ballot.voter != ballot.for_member;
+
+    let write = store.write().await?;
+    check_nonce(&write.txn, &ballot.nonce).await?;
+    if by_proxy {
+        let active = active_proxy(&write.txn, id, ballot.for_member).await?;
+        if active.is_none_or(|p| p.holder_id != ballot.voter) {
+            return Err(Error::rule(
+                Rule::NoProxy,
+                format!(
+                    "member {} holds no proxy from member {}",
+                    ballot.voter, ballot.for_member
+                ),
+            ));
+        }
+    }
+    let earlier = ballot::Entity::find()
+        .filter(ballot::Column::ProposalId.eq(id))
+        .filter(ballot::Column::ForId.eq(ballot.for_member))
+        .all(&write.txn)
+        .await?;
+    // A grantor's own ballot always wins over its holder's, whatever the order.
+    let grantor_voted = earlier.iter().any(|b| b.voter_id == b.for_id);
+    let counted_now = !by_proxy || !grantor_voted;
+    let entry = append_entry(
+        &write.txn,
+        NewEntry {
+            entry_type: BALLOT_STATEMENT,
+            statement: statement.bytes(),
+            key_id: Some(statement.key_id().to_string()),
+            signature: Some(statement.signature().to_bytes().to_vec()),
+            member_id: Some(ballot.voter),
+            recorded_at: now,
+        },
+    )
+    .await?;
+    if counted_now {
+        for old in earlier.into_iter().filter(|b| !b.superseded) {
+            let mut old = old.into_active_model();
+            old.superseded = Set(true);
+            old.update(&write.txn).await?;
+        }
+    }
+    record_nonce(&write.txn, &ballot.nonce, entry).await?;
+    ballot::ActiveModel {
+        entry_idx: Set(entry),
+        proposal_id: Set(id),
+        voter_id: Set(ballot.voter),
+        for_id: Set(ballot.for_member),
+        choice: Set(choice),
+        ballot_hash: Set(ballot_hash.clone()),
+        cast_at: Set(ballot.cast_at),
+        accepted_at: Set(now),
+        superseded: Set(!counted_now),
+    }
+    .insert(&write.txn)
+    .await?;
+    write.commit().await?;
+    Ok(Receipt {
+        proposal: id,
+        entry,
+        ballot_hash,
+        voter: ballot.voter,
+        for_member: ballot.for_member,
+        counted_now,
+        accepted_at: now,
+    })
+}
+
+async fn check_nonce(txn: &sea_orm::DatabaseTransaction, value: &str) -> Result<()> {
+    if nonce::Entity::find_by_id(value).one(txn).await?.is_some() {
+        return Err(Error::rule(
+            Rule::NonceReused,
+            "this nonce was already used; every statement needs a fresh one",
+        ));
+    }
+    Ok(())
+}
+
+async fn record_nonce(txn: &sea_orm::DatabaseTransaction, value: &str, entry: i64) -> Result<()> {
+    nonce::ActiveModel {
+        nonce: Set(value.to_owned()),
+        entry_idx: Set(entry),
+    }
+    .insert(txn)
+    .await?;
+    Ok(())
+}
+
+async fn active_proxy(
+    txn: &sea_orm::DatabaseTransaction,
+    id: Uuid,
+    grantor: Uuid,
+) -> Result<Option<proxy::Model>> {
+    Ok(proxy::Entity::find()
+        .filter(proxy::Column::ProposalId.eq(id))
+        .filter(proxy::Column::GrantorId.eq(grantor))
+        .filter(proxy::Column::RevokedEntry.is_null())
+        .one(txn)
+        .await?)
+}
+
+/// Grants or withdraws a proxy, from a statement signed by the grantor.
+pub async fn submit_proxy(
+    store: &Store,
+    voting: &Voting,
+    id: Uuid,
+    statement: &SignedStatement,
+    token_member: Uuid,
+    now: DateTime<Utc>,
+) -> Result<proxy::Model> {
+    let frozen = frozen(store, voting, id).await?;
+    let proxy_statement = ProxyStatement::from_statement(statement)?;
+    let p = &proxy_statement;
+    let claim = Claim {
+        proposal: p.proposal,
+        digest: &p.proposal_digest,
+        signer: p.grantor,
+        at: p.signed_at,
+    };
+    check_signed(store, &frozen, statement, claim, token_member, now).await?;
+    for member in [p.grantor, p.holder] {
+        if frozen.roll_entry(member).is_none() {
+            return Err(Error::rule(
+                Rule::NotEligible,
+                format!("member {member} is not on this proposal's voter roll"),
+            ));
+        }
+    }
+    if p.grantor == p.holder {
+        return Err(Error::rule(
+            Rule::NoProxy,
+            "a member cannot give a proxy to itself",
+        ));
+    }
+
+    let write = store.write().await?;
+    check_nonce(&write.txn, &p.nonce).await?;
+    let current = active_proxy(&write.txn, id, p.grantor).await?;
+    let entry_type = statement.statement_type().to_owned();
+    let append = |txn| {
+        append_entry(
+            txn,
+            NewEntry {
+                entry_type: &entry_type,
+                statement: statement.bytes(),
+                key_id: Some(statement.key_id().to_string()),
+                signature: Some(statement.signature().to_bytes().to_vec()),
+                member_id: Some(p.grantor),
+                recorded_at: now,
+            },
+        )
+    };
+    let result = if p.revocation {
+        let Some(current) = current.filter(|c| c.holder_id == p.holder) else {
+            return Err(Error::rule(
+                Rule::NoProxy,
+                format!(
+                    "member {} has no active proxy to member {} to withdraw",
+                    p.grantor, p.holder
+                ),
+            ));
+        };
+        let entry = append(&write.txn).await?;
+        let mut active = current.into_active_model();
+        active.revoked_entry = Set(Some(entry));
+        active.revoked_at = Set(Some(now));
+        let updated = active.update(&write.txn).await?;
+        record_nonce(&write.txn, &p.nonce, entry).await?;
+        updated
+    } else {
+        if current.is_some() {
+            return Err(Error::rule(
+                Rule::ProxyExists,
+                format!(
+                    "member {} already has an active proxy for this proposal; withdraw it first",
+                    p.grantor
+                ),
+            ));
+        }
+        let held = proxy::Entity::find()
+            .filter(proxy::Column::ProposalId.eq(id))
+            .filter(proxy::Column::HolderId.eq(p.holder))
+            .filter(proxy::Column::RevokedEntry.is_null())
+            .all(&write.txn)
+            .await?
+            .len();
+        if held >= voting.max_proxies_per_holder {
+            return Err(Error::rule(
+                Rule::ProxyCapReached,
+                format!(
+                    "member {} already holds {held} proxies for this proposal, the most allowed",
+                    p.holder
+                ),
+            ));
+        }
+        let entry = append(&write.txn).await?;
+        record_nonce(&write.txn, &p.nonce, entry).await?;
+        proxy::ActiveModel {
+            entry_idx: Set(entry),
+            proposal_id: Set(id),
+            grantor_id: Set(p.grantor),
+            holder_id: Set(p.holder),
+            granted_at: Set(now),
+            revoked_entry: Set(None),
+            revoked_at: Set(None),
+        }
+        .insert(&write.txn)
+        .await?
+    };
+    write.commit().await?;
+    Ok(result)
+}
+
+pub async fn proxies(store: &Store, id: Uuid) -> Result<Vec<proxy::Model>> {
+    Ok(proxy::Entity::find()
+        .filter(proxy::Column::ProposalId.eq(id))
+        .order_by_asc(proxy::Column::EntryIdx)
+        .all(store.connection())
+        .await?)
+}
+
+/// The stored result of a closed or final proposal; refused while voting is open.
+pub fn result_of(p: &Proposal) -> Result<serde_json::Value> {
+    if !p.status.result_visible() {
+        return Err(Error::rule(
+            Rule::ResultNotAvailable,
+            format!(
+                "proposal {} is {}; results exist only after it closes",
+                p.row.id,
+                p.status.as_str()
+            ),
+        ));
+    }
+    let text = p
+        .row
+        .result
+        .as_deref()
+        .ok_or_else(|| Error::Corrupt(format!("closed proposal {} has no result", p.row.id)))?;
+    serde_json::from_str(text).map_err(|e| Error::Corrupt(e.to_string()))
+}
