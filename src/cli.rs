@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use uuid::Uuid;
 
 use crate::auth::Role;
-use crate::config::{Config, StorageConfig, TokenConfig};
+use crate::config::{Config, LogConfig, StorageConfig, TokenConfig};
 use crate::domain::member::Sector;
 
 #[derive(Debug, Parser)]
@@ -39,6 +39,73 @@ pub enum Command {
     Members(MembersCommand),
     /// Print the OpenAPI document (the one committed in openapi/openapi.json).
     Openapi,
+    /// The transparency log.
+    #[command(subcommand)]
+    Log(LogCommand),
+    /// Export and verify audit bundles.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LogCommand {
+    /// Print the log's verifier key (`name+hexid+base64(0x01‖key)`), for auditors to pin.
+    Key(LogKeyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LogKeyArgs {
+    #[command(flatten)]
+    pub storage: StorageConfig,
+    #[command(flatten)]
+    pub token: TokenConfig,
+    #[command(flatten)]
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Write the audit bundle (docs/audit.md) to <out>/bundle.json, from the database
+    /// as it is, without signing anything.
+    Export(ExportArgs),
+    /// Check a bundle: every signature, the Merkle root against the signed checkpoint,
+    /// consistency with checkpoints seen before, and every tally.
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Directory to write bundle.json into (created when missing).
+    #[arg(long)]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub storage: StorageConfig,
+    #[command(flatten)]
+    pub token: TokenConfig,
+    #[command(flatten)]
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// A bundle file, or a directory holding bundle.json.
+    #[arg(required_unless_present = "url", conflicts_with = "url")]
+    pub bundle: Option<PathBuf>,
+    /// Fetch the bundle live from this Mandaat server (with --token, an auditor token).
+    #[arg(long, requires = "token")]
+    pub url: Option<String>,
+    #[arg(long, env = "MANDAAT_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// The log's verifier key, obtained independently (`mandaat log key` on the server).
+    /// Without it, the key remembered from an earlier verification must match.
+    #[arg(long)]
+    pub log_key: Option<String>,
+    /// A signed checkpoint seen earlier (a file); the log must be consistent with it.
+    #[arg(long)]
+    pub since: Vec<PathBuf>,
+    /// Where the last verified checkpoint and key of each log are remembered.
+    #[arg(long, env = "MANDAAT_AUDIT_STATE")]
+    pub state_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -40,6 +40,36 @@ pub struct TokenConfig {
     pub token_audience: String,
 }
 
+/// The transparency log's identity.
+#[derive(Debug, Clone, Args)]
+pub struct LogConfig {
+    /// This deployment's name, e.g. the cooperative's domain; the log origin derives from it.
+    #[arg(long = "name", env = "MANDAAT_NAME", default_value = "mandaat")]
+    pub deployment_name: String,
+
+    /// The log's origin line in checkpoints (default: `<name>/log`); also the name of
+    /// its signing key. No spaces or '+'.
+    #[arg(long, env = "MANDAAT_LOG_ORIGIN")]
+    pub log_origin: Option<String>,
+}
+
+impl LogConfig {
+    pub fn origin(&self) -> String {
+        self.log_origin
+            .clone()
+            .unwrap_or_else(|| format!("{}/log", self.deployment_name))
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            deployment_name: "mandaat".into(),
+            log_origin: None,
+        }
+    }
+}
+
 /// Everything `Application::build` needs; `mandaat serve` and the tests fill it.
 #[derive(Debug, Clone, Args)]
 pub struct Config {
@@ -52,6 +82,9 @@ pub struct Config {
 
     #[command(flatten)]
     pub token: TokenConfig,
+
+    #[command(flatten)]
+    pub log: LogConfig,
 
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "MANDAAT_MAX_BODY_BYTES", default_value_t = 256 * 1024)]

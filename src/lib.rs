@@ -4,6 +4,8 @@
 //! (poem-openapi handlers), `startup` (wiring, shared by `main` and the tests).
 
 pub mod api;
+pub mod audit;
+pub mod audit_cli;
 pub mod auth;
 pub mod cli;
 pub mod clock;
@@ -16,6 +18,7 @@ pub mod server_keys;
 pub mod service;
 pub mod startup;
 pub mod store;
+pub mod transparency;
 
 pub use config::Config;
 pub use startup::Application;

@@ -4,7 +4,9 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 use mandaat::auth::TokenRequest;
-use mandaat::cli::{Cli, Command, IssueArgs, MembersCommand, TokenCommand};
+use mandaat::cli::{
+    AuditCommand, Cli, Command, IssueArgs, LogCommand, MembersCommand, TokenCommand,
+};
 use mandaat::clock::SharedClock;
 use mandaat::startup::Deployment;
 use mandaat::{Application, Config, import};
@@ -26,6 +28,18 @@ async fn main() -> ExitCode {
         Some(Command::Openapi) => {
             println!("{}", mandaat::api::service().spec());
             Ok(())
+        }
+        Some(Command::Log(LogCommand::Key(args))) => log_key(args).await,
+        Some(Command::Audit(AuditCommand::Export(args))) => mandaat::audit_cli::export(args).await,
+        Some(Command::Audit(AuditCommand::Verify(args))) => {
+            return match mandaat::audit_cli::verify_command(args).await {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => ExitCode::from(1),
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::from(2)
+                }
+            };
         }
     };
     match result {
@@ -105,5 +119,12 @@ async fn import_members(args: mandaat::cli::ImportArgs) -> anyhow::Result<()> {
     let summary =
         import::import_duo(&deployment.store, &deployment.rules, &args.duo, clock.now()).await?;
     println!("{summary}");
+    Ok(())
+}
+
+async fn log_key(args: mandaat::cli::LogKeyArgs) -> anyhow::Result<()> {
+    let deployment =
+        Deployment::open(&args.storage, &args.token, SharedClock::default().now()).await?;
+    println!("{}", deployment.log(&args.log)?.verifier_key());
     Ok(())
 }

@@ -66,19 +66,40 @@ impl Deployment {
     }
 }
 
+impl Deployment {
+    /// The transparency log, signing with the log key under the configured origin.
+    pub fn log(
+        &self,
+        config: &crate::config::LogConfig,
+    ) -> anyhow::Result<crate::service::log::Log> {
+        let origin = config.origin();
+        let signer =
+            crate::transparency::note::NoteSigner::new(&origin, self.keys.log_signing.clone())
+                .map_err(|e| anyhow::anyhow!("log origin {origin:?}: {e}"))?;
+        Ok(crate::service::log::Log { origin, signer })
+    }
+}
+
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let deployment =
             Deployment::open(&config.storage, &config.token, config.clock.now()).await?;
+        if let Some(problem) = deployment.store.log_problem() {
+            anyhow::bail!(
+                "{problem}. The database was changed outside Mandaat; Mandaat will not sign \
+                 checkpoints over it. Export it with `mandaat audit export` and check it with \
+                 `mandaat audit verify`."
+            );
+        }
+        let log = deployment.log(&config.log)?;
         let state = Arc::new(AppState {
             store: deployment.store.clone(),
             rules: deployment.rules,
             auth: Authenticator::new().trust(deployment.issuer.clone()),
             clock: config.clock.clone(),
+            log,
             voting: crate::service::voting::Voting {
-                signer: crate::service::voting::ServerSigner::new(
-                    deployment.keys.log_signing.clone(),
-                ),
+                signer: crate::service::ServerSigner::new(deployment.keys.log_signing.clone()),
                 frozen: Default::default(),
                 max_proxies_per_holder: config.max_proxies_per_holder,
             },

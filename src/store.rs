@@ -1,11 +1,10 @@
 //! Storage: the only module that speaks sea-orm. It maps rows to domain types and
 //! keeps every multi-row change in one transaction.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectOptions, ConnectionTrait, Database,
     DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait, PaginatorTrait, QueryFilter,
@@ -14,34 +13,84 @@ use sea_orm::{
 use tokio::sync::{Mutex, MutexGuard};
 use uuid::Uuid;
 
-use entity::{log_entry, member, member_key};
+use entity::{checkpoint, log_entry, member, member_key};
 use migration::{Migrator, MigratorTrait};
 
 use crate::config::StorageConfig;
 use crate::domain::member::{
     BgNumber, ChamberRules, Member, MemberName, MemberStatus, Sector, SectorPupils,
 };
+use crate::domain::statement::SignedStatement;
 use crate::error::{Error, Result};
+use crate::transparency::checkpoint::Checkpoint;
+use crate::transparency::merkle::{Hash, MerkleTree, leaf_hash};
+use crate::transparency::note::NoteSigner;
 
-/// The database and the lock that makes appends to the entry sequence one at a time.
+/// The database, the Merkle tree over its entries, and the lock that makes appends to
+/// the entry sequence one at a time.
 #[derive(Clone)]
 pub struct Store {
     db: DatabaseConnection,
     /// Serialises writers in this process: SQLite allows one writer anyway, and the
-    /// entry sequence must stay dense. PostgreSQL additionally takes an advisory lock,
-    /// so several processes on one database stay correct.
+    /// entry sequence must stay dense. PostgreSQL additionally takes an advisory lock.
     write_lock: Arc<Mutex<()>>,
+    /// Leaf hashes of every committed entry, as recorded when each was accepted.
+    tree: Arc<RwLock<MerkleTree>>,
+    /// Why the stored log cannot be trusted, if it cannot (entries missing, or not
+    /// matching a checkpoint this server signed). `serve` refuses to start on it.
+    log_problem: Option<String>,
 }
 
-/// A write transaction holding the write lock until it commits or is dropped.
+/// A write transaction holding the write lock until it commits or is dropped. Entries
+/// it appends join the Merkle tree only when it commits.
 pub struct WriteTxn<'a> {
     pub txn: DatabaseTransaction,
+    store: &'a Store,
+    pending: Vec<Hash>,
     _guard: MutexGuard<'a, ()>,
 }
 
+/// A statement to append to the entry sequence.
+pub struct NewEntry<'a> {
+    pub statement: &'a SignedStatement,
+    pub member_id: Option<Uuid>,
+    pub proposal_id: Option<Uuid>,
+    pub recorded_at: DateTime<Utc>,
+}
+
 impl WriteTxn<'_> {
+    /// Appends one entry at the next index and returns the index.
+    pub async fn append(&mut self, entry: NewEntry<'_>) -> Result<i64> {
+        let size = self.store.tree_size()? + self.pending.len() as u64;
+        let idx = i64::try_from(size).map_err(|_| Error::Corrupt("log too large".into()))?;
+        let leaf = leaf_hash(&entry.statement.entry_bytes());
+        log_entry::ActiveModel {
+            idx: Set(idx),
+            entry_type: Set(entry.statement.statement_type().to_owned()),
+            statement: Set(entry.statement.bytes().to_vec()),
+            key_id: Set(entry.statement.key_id().to_string()),
+            signature: Set(entry.statement.signature().to_bytes().to_vec()),
+            leaf_hash: Set(hex::encode(leaf)),
+            member_id: Set(entry.member_id),
+            proposal_id: Set(entry.proposal_id),
+            recorded_at: Set(entry.recorded_at),
+        }
+        .insert(&self.txn)
+        .await?;
+        self.pending.push(leaf);
+        Ok(idx)
+    }
+
     pub async fn commit(self) -> Result<()> {
         self.txn.commit().await?;
+        let mut tree = self
+            .store
+            .tree
+            .write()
+            .map_err(|_| Error::Corrupt("the log's tree lock is poisoned".into()))?;
+        for leaf in self.pending {
+            tree.push(leaf);
+        }
         Ok(())
     }
 }
@@ -78,10 +127,112 @@ impl Store {
         Migrator::up(&db, None)
             .await
             .map_err(|e| anyhow::anyhow!("database migration failed: {e}"))?;
+        let (tree, log_problem) = load_tree(&db).await?;
         Ok(Store {
             db,
             write_lock: Arc::new(Mutex::new(())),
+            tree: Arc::new(RwLock::new(tree)),
+            log_problem,
         })
+    }
+
+    /// Why the stored log is not what this server signed, if it is not.
+    pub fn log_problem(&self) -> Option<&str> {
+        self.log_problem.as_deref()
+    }
+
+    pub fn tree(&self) -> Result<std::sync::RwLockReadGuard<'_, MerkleTree>> {
+        self.tree
+            .read()
+            .map_err(|_| Error::Corrupt("the log's tree lock is poisoned".into()))
+    }
+
+    pub fn tree_size(&self) -> Result<u64> {
+        Ok(self.tree()?.size())
+    }
+
+    /// Signs a checkpoint of the log as it is now, or returns the one already signed
+    /// for this size. Holding the write lock, no append can slip in between.
+    pub async fn sign_checkpoint(
+        &self,
+        signer: &NoteSigner,
+        origin: &str,
+        now: DateTime<Utc>,
+    ) -> Result<SignedCheckpoint> {
+        let _guard = self.write_lock.lock().await;
+        let (size, root) = {
+            let tree = self.tree()?;
+            (tree.size(), tree.root())
+        };
+        let latest = checkpoint::Entity::find()
+            .order_by_desc(checkpoint::Column::Size)
+            .one(&self.db)
+            .await?;
+        if let Some(latest) = latest {
+            let latest_size = u64::try_from(latest.size).unwrap_or(0);
+            if latest_size == size && latest.root_hash == hex::encode(root) {
+                return Ok(SignedCheckpoint {
+                    size,
+                    root,
+                    note: latest.note,
+                });
+            }
+            // Never sign a checkpoint that a consistency proof could not join to the last.
+            let tree = self.tree()?;
+            let consistent = latest_size <= size
+                && tree
+                    .root_at(latest_size)
+                    .is_ok_and(|r| hex::encode(r) == latest.root_hash);
+            if !consistent {
+                return Err(Error::Corrupt(format!(
+                    "the log no longer extends the checkpoint of size {latest_size}; refusing to sign"
+                )));
+            }
+        }
+        let text = Checkpoint {
+            origin: origin.to_owned(),
+            size,
+            root,
+        }
+        .to_text();
+        let note = signer
+            .sign(&text)
+            .map_err(|e| Error::Corrupt(format!("signing a checkpoint: {e}")))?;
+        checkpoint::ActiveModel {
+            size: Set(i64::try_from(size).map_err(|_| Error::Corrupt("log too large".into()))?),
+            root_hash: Set(hex::encode(root)),
+            note: Set(note.clone()),
+            created_at: Set(now),
+        }
+        .insert(&self.db)
+        .await?;
+        Ok(SignedCheckpoint { size, root, note })
+    }
+
+    /// The latest checkpoint the server signed, if any.
+    pub async fn latest_checkpoint(&self) -> Result<Option<checkpoint::Model>> {
+        Ok(checkpoint::Entity::find()
+            .order_by_desc(checkpoint::Column::Size)
+            .one(&self.db)
+            .await?)
+    }
+
+    /// Entries `[start, end)` in index order.
+    pub async fn entries(&self, start: u64, end: u64) -> Result<Vec<log_entry::Model>> {
+        let (start, end) = (to_idx(start)?, to_idx(end)?);
+        Ok(log_entry::Entity::find()
+            .filter(log_entry::Column::Idx.gte(start))
+            .filter(log_entry::Column::Idx.lt(end))
+            .order_by_asc(log_entry::Column::Idx)
+            .all(&self.db)
+            .await?)
+    }
+
+    pub async fn entry_by_leaf_hash(&self, leaf_hash: &str) -> Result<Option<log_entry::Model>> {
+        Ok(log_entry::Entity::find()
+            .filter(log_entry::Column::LeafHash.eq(leaf_hash))
+            .one(&self.db)
+            .await?)
     }
 
     pub fn connection(&self) -> &DatabaseConnection {
@@ -105,7 +256,12 @@ impl Store {
             txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({APPEND_LOCK_ID})"))
                 .await?;
         }
-        Ok(WriteTxn { txn, _guard: guard })
+        Ok(WriteTxn {
+            txn,
+            store: self,
+            pending: Vec::new(),
+            _guard: guard,
+        })
     }
 
     // ---- members ----
@@ -263,38 +419,57 @@ pub struct MemberFilter {
     pub offset: u64,
 }
 
-/// A statement to append to the entry sequence.
-pub struct NewEntry<'a> {
-    pub entry_type: &'a str,
-    pub statement: &'a [u8],
-    pub key_id: Option<String>,
-    pub signature: Option<Vec<u8>>,
-    pub member_id: Option<Uuid>,
-    pub recorded_at: DateTime<Utc>,
+/// A checkpoint as signed: its size, root and the signed note.
+#[derive(Debug, Clone)]
+pub struct SignedCheckpoint {
+    pub size: u64,
+    pub root: Hash,
+    pub note: String,
 }
 
-/// Appends one entry at the next index. Must run inside [`Store::write`], which
-/// guarantees no other append runs concurrently, so indexes stay dense.
-pub async fn append_entry(txn: &DatabaseTransaction, entry: NewEntry<'_>) -> Result<i64> {
-    let last: Option<Option<i64>> = log_entry::Entity::find()
+fn to_idx(n: u64) -> Result<i64> {
+    i64::try_from(n).map_err(|_| Error::Invalid(format!("{n} is not a log index")))
+}
+
+/// Builds the tree from the leaf hashes recorded at acceptance, and checks it against
+/// the entries' indexes and the latest signed checkpoint. Problems are reported, not
+/// fatal here: `audit export` must still be able to export a damaged log.
+async fn load_tree(db: &DatabaseConnection) -> Result<(MerkleTree, Option<String>), anyhow::Error> {
+    let rows: Vec<(i64, String)> = log_entry::Entity::find()
         .select_only()
-        .column_as(Expr::col(log_entry::Column::Idx).max(), "max_idx")
+        .column(log_entry::Column::Idx)
+        .column(log_entry::Column::LeafHash)
+        .order_by_asc(log_entry::Column::Idx)
         .into_tuple()
-        .one(txn)
+        .all(db)
         .await?;
-    let idx = last.flatten().map_or(0, |i| i + 1);
-    log_entry::ActiveModel {
-        idx: Set(idx),
-        entry_type: Set(entry.entry_type.to_owned()),
-        statement: Set(entry.statement.to_vec()),
-        key_id: Set(entry.key_id),
-        signature: Set(entry.signature),
-        member_id: Set(entry.member_id),
-        recorded_at: Set(entry.recorded_at),
+    let mut tree = MerkleTree::new();
+    let mut problem = None;
+    for (expected, (idx, leaf)) in rows.into_iter().enumerate() {
+        let mut hash = [0u8; 32];
+        if idx != expected as i64 || hex::decode_to_slice(&leaf, &mut hash).is_err() {
+            problem = Some(format!("log entry {expected} is missing or damaged"));
+            break;
+        }
+        tree.push(hash);
     }
-    .insert(txn)
-    .await?;
-    Ok(idx)
+    if problem.is_none()
+        && let Some(latest) = checkpoint::Entity::find()
+            .order_by_desc(checkpoint::Column::Size)
+            .one(db)
+            .await?
+    {
+        let size = u64::try_from(latest.size).unwrap_or(u64::MAX);
+        let matches = tree
+            .root_at(size)
+            .is_ok_and(|root| hex::encode(root) == latest.root_hash);
+        if !matches {
+            problem = Some(format!(
+                "the stored log does not match the checkpoint of size {size} this server signed"
+            ));
+        }
+    }
+    Ok((tree, problem))
 }
 
 pub async fn member_by_id<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Member> {

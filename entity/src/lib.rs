@@ -2,6 +2,7 @@
 //! `mandaat` crate; these types never leave its storage layer.
 
 pub mod ballot;
+pub mod checkpoint;
 pub mod log_entry;
 pub mod member;
 pub mod member_key;

@@ -11,9 +11,15 @@ pub struct Model {
     pub entry_type: String,
     /// The RFC 8785 canonical bytes that were signed.
     pub statement: Vec<u8>,
-    pub key_id: Option<String>,
-    pub signature: Option<Vec<u8>>,
+    pub key_id: String,
+    pub signature: Vec<u8>,
+    /// Lowercase hex SHA-256(0x00 ‖ entry bytes), recorded when the entry was accepted.
+    #[sea_orm(unique)]
+    pub leaf_hash: String,
+    /// The member whose statement this is; none for the server's own statements.
     pub member_id: Option<Uuid>,
+    /// The proposal a ballot, proxy or proposal statement belongs to.
+    pub proposal_id: Option<Uuid>,
     pub recorded_at: DateTimeUtc,
 }
 

@@ -22,6 +22,8 @@ pub struct Model {
     pub digest: Option<String>,
     pub opened_entry: Option<i64>,
     pub closed_entry: Option<i64>,
+    /// The certified result (`mandaat.result.v1`), once final.
+    pub result_entry: Option<i64>,
     /// Canonical JSON of the tally, computed once at close.
     pub result: Option<String>,
     pub created_at: DateTimeUtc,

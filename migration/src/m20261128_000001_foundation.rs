@@ -47,7 +47,7 @@ impl MigrationTrait for Migration {
             .await?;
 
         // Entries are never updated or deleted; `idx` is dense from 0 so that it is
-        // the leaf index of the Merkle log.
+        // the leaf index of the Merkle log, and `leaf_hash` is recorded at acceptance.
         manager
             .create_table(
                 Table::create()
@@ -55,9 +55,11 @@ impl MigrationTrait for Migration {
                     .col(big_integer(LogEntries::Idx).primary_key())
                     .col(string(LogEntries::EntryType))
                     .col(blob(LogEntries::Statement))
-                    .col(string_null(LogEntries::KeyId))
-                    .col(blob_null(LogEntries::Signature))
+                    .col(string(LogEntries::KeyId))
+                    .col(blob(LogEntries::Signature))
+                    .col(string_uniq(LogEntries::LeafHash))
                     .col(uuid_null(LogEntries::MemberId))
+                    .col(uuid_null(LogEntries::ProposalId))
                     .col(timestamp_with_time_zone(LogEntries::RecordedAt))
                     .to_owned(),
             )
@@ -165,6 +167,8 @@ enum LogEntries {
     Statement,
     KeyId,
     Signature,
+    LeafHash,
     MemberId,
+    ProposalId,
     RecordedAt,
 }

@@ -27,6 +27,7 @@ impl MigrationTrait for Migration {
                     .col(string_null(Proposals::Digest))
                     .col(big_integer_null(Proposals::OpenedEntry))
                     .col(big_integer_null(Proposals::ClosedEntry))
+                    .col(big_integer_null(Proposals::ResultEntry))
                     .col(text_null(Proposals::Result))
                     .col(timestamp_with_time_zone(Proposals::CreatedAt))
                     .col(timestamp_with_time_zone(Proposals::UpdatedAt))
@@ -109,11 +110,25 @@ impl MigrationTrait for Migration {
                     .col(big_integer(Nonces::EntryIdx))
                     .to_owned(),
             )
+            .await?;
+
+        // Every checkpoint the server signed: a new one must be consistent with these.
+        manager
+            .create_table(
+                Table::create()
+                    .table(Checkpoints::Table)
+                    .col(big_integer(Checkpoints::Size).primary_key())
+                    .col(string(Checkpoints::RootHash))
+                    .col(text(Checkpoints::Note))
+                    .col(timestamp_with_time_zone(Checkpoints::CreatedAt))
+                    .to_owned(),
+            )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for table in [
+            Checkpoints::Table.into_iden(),
             Nonces::Table.into_iden(),
             Proxies::Table.into_iden(),
             Ballots::Table.into_iden(),
@@ -144,6 +159,7 @@ enum Proposals {
     Digest,
     OpenedEntry,
     ClosedEntry,
+    ResultEntry,
     Result,
     CreatedAt,
     UpdatedAt,
@@ -184,4 +200,13 @@ enum Nonces {
     Table,
     Nonce,
     EntryIdx,
+}
+
+#[derive(DeriveIden)]
+enum Checkpoints {
+    Table,
+    Size,
+    RootHash,
+    Note,
+    CreatedAt,
 }

@@ -8,7 +8,9 @@ use uuid::Uuid;
 
 use entity::member_key;
 
+use super::log::ReceiptDto;
 use super::problem::{ApiError, ApiResult};
+use super::proposals::entry_index;
 use super::{ApiTags, BearerToken, State};
 use crate::auth::Principal;
 use crate::domain::statement::{BASE64URL, KeyId, SignedStatement};
@@ -68,9 +70,12 @@ pub struct MemberKeyDto {
     pub revoked_by: Option<String>,
     #[oai(skip_serializing_if_is_none)]
     pub revocation_reason: Option<String>,
-    /// Index of the log entry holding the signed revocation, for a board's own.
+    /// Index of the log entry holding the signed revocation.
     #[oai(skip_serializing_if_is_none)]
     pub revocation_entry: Option<i64>,
+    /// For the statement just accepted: proof that it is in the log.
+    #[oai(skip_serializing_if_is_none)]
+    pub receipt: Option<ReceiptDto>,
 }
 
 impl TryFrom<member_key::Model> for MemberKeyDto {
@@ -94,6 +99,7 @@ impl TryFrom<member_key::Model> for MemberKeyDto {
             revoked_by: k.revoked_by,
             revocation_reason: k.revocation_reason,
             revocation_entry: k.revocation_entry,
+            receipt: None,
         })
     }
 }
@@ -148,9 +154,16 @@ impl KeysApi {
         let who = state.authenticate(&auth)?;
         require_board(&who, id.0)?;
         let statement = body.parse()?;
-        let key = service::register_key(&state.store, id.0, &statement, state.clock.now()).await?;
+        let now = state.clock.now();
+        let key = service::register_key(&state.store, id.0, &statement, now).await?;
         let location = format!("/api/v1/members/{}/keys/{}", id.0, key.key_id);
-        Ok(Registered::Created(Json(key.try_into()?), location))
+        let receipt = state
+            .log
+            .receipt(&state.store, entry_index(key.registration_entry), now)
+            .await?;
+        let mut dto = MemberKeyDto::try_from(key)?;
+        dto.receipt = Some(receipt.into());
+        Ok(Registered::Created(Json(dto), location))
     }
 
     /// Revoke a key. The board itself (with a signed revocation) or an admin.
@@ -184,6 +197,7 @@ impl KeysApi {
             (Principal::Admin { sub }, _) => Revoker::Admin {
                 subject: sub,
                 reason: body.reason.clone(),
+                signer: &state.voting.signer,
             },
             (_, Some(statement)) => Revoker::Member(statement),
             (_, None) => {
@@ -194,9 +208,16 @@ impl KeysApi {
                 ));
             }
         };
-        let key =
-            service::revoke_key(&state.store, id.0, key_id, revoker, state.clock.now()).await?;
-        Ok(Json(key.try_into()?))
+        let now = state.clock.now();
+        let key = service::revoke_key(&state.store, id.0, key_id, revoker, now).await?;
+        let entry = key.revocation_entry.unwrap_or_default();
+        let receipt = state
+            .log
+            .receipt(&state.store, entry_index(entry), now)
+            .await?;
+        let mut dto = MemberKeyDto::try_from(key)?;
+        dto.receipt = Some(receipt.into());
+        Ok(Json(dto))
     }
 }
 

@@ -1,8 +1,10 @@
 //! The HTTP API: one `#[OpenApi]` impl per resource, thin handlers that authenticate,
 //! authorise, parse into domain types, call a use case and map the result.
 
+mod audit;
 mod health;
 mod keys;
+pub mod log;
 mod members;
 pub mod problem;
 mod proposals;
@@ -26,6 +28,7 @@ pub struct AppState {
     pub auth: Authenticator,
     pub clock: SharedClock,
     pub voting: crate::service::voting::Voting,
+    pub log: crate::service::log::Log,
 }
 
 pub type State = Arc<AppState>;
@@ -53,6 +56,10 @@ pub enum ApiTags {
     Proposals,
     /// Results for the sector councils.
     Results,
+    /// The transparency log: checkpoints, entries, proofs, receipts.
+    Log,
+    /// The audit bundle.
+    Audit,
 }
 
 pub const API_TITLE: &str = "Mandaat";
@@ -64,6 +71,8 @@ pub type Apis = (
     keys::KeysApi,
     proposals::ProposalsApi,
     results::ResultsApi,
+    log::LogApi,
+    audit::AuditApi,
 );
 
 pub fn service() -> OpenApiService<Apis, ()> {
@@ -74,6 +83,8 @@ pub fn service() -> OpenApiService<Apis, ()> {
             keys::KeysApi,
             proposals::ProposalsApi,
             results::ResultsApi,
+            log::LogApi,
+            audit::AuditApi,
         ),
         API_TITLE,
         env!("CARGO_PKG_VERSION"),

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::keys::SignedStatementDto;
+use super::log::ReceiptDto;
 use super::members::SectorDto;
 use super::problem::{ApiError, ApiResult};
 use super::{ApiTags, BearerToken, State, require_admin};
@@ -247,7 +248,7 @@ pub struct ProposalDto {
 /// The answer to an accepted ballot.
 #[derive(Debug, Clone, Object)]
 #[oai(rename = "BallotReceipt")]
-pub struct ReceiptDto {
+pub struct BallotReceiptDto {
     pub proposal: Uuid,
     /// Position of the ballot in the append-only sequence of entries.
     pub entry: i64,
@@ -259,6 +260,8 @@ pub struct ReceiptDto {
     /// False when the grantor's own ballot already overrides this proxy ballot.
     pub counts: bool,
     pub accepted_at: DateTime<Utc>,
+    /// Proof that the ballot is in the log, checkable offline.
+    pub receipt: ReceiptDto,
 }
 
 /// A proxy (volmacht) for one proposal.
@@ -273,6 +276,9 @@ pub struct ProxyDto {
     pub granted_at: DateTime<Utc>,
     pub revoked_entry: Option<i64>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// For the statement just accepted: proof that it is in the log.
+    #[oai(skip_serializing_if_is_none)]
+    pub receipt: Option<ReceiptDto>,
 }
 
 impl From<entity::proxy::Model> for ProxyDto {
@@ -285,6 +291,7 @@ impl From<entity::proxy::Model> for ProxyDto {
             granted_at: p.granted_at,
             revoked_entry: p.revoked_entry,
             revoked_at: p.revoked_at,
+            receipt: None,
         }
     }
 }
@@ -300,7 +307,7 @@ enum Created {
 enum Accepted {
     /// Accepted and appended to the log.
     #[oai(status = 201)]
-    Created(Json<ReceiptDto>),
+    Created(Json<BallotReceiptDto>),
 }
 
 #[derive(ApiResponse)]
@@ -364,6 +371,10 @@ async fn to_dto(state: &State, p: Proposal, with_document: bool) -> ApiResult<Pr
         finalized_at: p.row.finalized_at,
         withdrawn_at: p.row.withdrawn_at,
     })
+}
+
+pub(super) fn entry_index(entry: i64) -> u64 {
+    u64::try_from(entry).unwrap_or(0)
 }
 
 fn board_member(who: &Principal) -> ApiResult<Uuid> {
@@ -467,6 +478,11 @@ impl ProposalsApi {
     ) -> ApiResult<Json<ProposalDto>> {
         require_admin(&state.authenticate(&auth)?)?;
         let p = voting::open_proposal(&state.store, &state.voting, id.0, state.clock.now()).await?;
+        // Every appended entry is covered by a signed checkpoint at once.
+        state
+            .log
+            .checkpoint(&state.store, state.clock.now())
+            .await?;
         Ok(Json(to_dto(&state, p, true).await?))
     }
 
@@ -481,6 +497,11 @@ impl ProposalsApi {
         require_admin(&state.authenticate(&auth)?)?;
         let p =
             voting::close_proposal(&state.store, &state.voting, id.0, state.clock.now()).await?;
+        // Every appended entry is covered by a signed checkpoint at once.
+        state
+            .log
+            .checkpoint(&state.store, state.clock.now())
+            .await?;
         Ok(Json(to_dto(&state, p, true).await?))
     }
 
@@ -497,7 +518,8 @@ impl ProposalsApi {
         Ok(Json(to_dto(&state, p, true).await?))
     }
 
-    /// Mark a closed proposal's result final. Admin.
+    /// Finalise a closed proposal: the server signs its certified result
+    /// (`mandaat.result.v1`) and appends it to the log. Admin.
     #[oai(path = "/:id/finalize", method = "post")]
     async fn finalize(
         &self,
@@ -506,7 +528,13 @@ impl ProposalsApi {
         id: Path<Uuid>,
     ) -> ApiResult<Json<ProposalDto>> {
         require_admin(&state.authenticate(&auth)?)?;
-        let p = voting::finalize_proposal(&state.store, id.0, state.clock.now()).await?;
+        let p =
+            voting::finalize_proposal(&state.store, &state.voting, id.0, state.clock.now()).await?;
+        // Every appended entry is covered by a signed checkpoint at once.
+        state
+            .log
+            .checkpoint(&state.store, state.clock.now())
+            .await?;
         Ok(Json(to_dto(&state, p, true).await?))
     }
 
@@ -522,16 +550,14 @@ impl ProposalsApi {
     ) -> ApiResult<Accepted> {
         let member = board_member(&state.authenticate(&auth)?)?;
         let statement = body.parse()?;
-        let r = voting::cast_ballot(
-            &state.store,
-            &state.voting,
-            id.0,
-            &statement,
-            member,
-            state.clock.now(),
-        )
-        .await?;
-        Ok(Accepted::Created(Json(ReceiptDto {
+        let now = state.clock.now();
+        let r =
+            voting::cast_ballot(&state.store, &state.voting, id.0, &statement, member, now).await?;
+        let receipt = state
+            .log
+            .receipt(&state.store, entry_index(r.entry), now)
+            .await?;
+        Ok(Accepted::Created(Json(BallotReceiptDto {
             proposal: r.proposal,
             entry: r.entry,
             ballot_hash: r.ballot_hash,
@@ -539,6 +565,7 @@ impl ProposalsApi {
             for_member: r.for_member,
             counts: r.counted_now,
             accepted_at: r.accepted_at,
+            receipt: receipt.into(),
         })))
     }
 
@@ -554,16 +581,17 @@ impl ProposalsApi {
     ) -> ApiResult<ProxyAccepted> {
         let member = board_member(&state.authenticate(&auth)?)?;
         let statement = body.parse()?;
-        let p = voting::submit_proxy(
-            &state.store,
-            &state.voting,
-            id.0,
-            &statement,
-            member,
-            state.clock.now(),
-        )
-        .await?;
-        Ok(ProxyAccepted::Created(Json(p.into())))
+        let now = state.clock.now();
+        let p = voting::submit_proxy(&state.store, &state.voting, id.0, &statement, member, now)
+            .await?;
+        let entry = p.revoked_entry.unwrap_or(p.entry_idx);
+        let receipt = state
+            .log
+            .receipt(&state.store, entry_index(entry), now)
+            .await?;
+        let mut dto = ProxyDto::from(p);
+        dto.receipt = Some(receipt.into());
+        Ok(ProxyAccepted::Created(Json(dto)))
     }
 
     /// Proxies of a proposal: admins and auditors see all, a board those it gave or holds.

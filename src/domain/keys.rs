@@ -10,6 +10,8 @@ use super::statement::{BASE64URL, KeyError, KeyId, MemberPublicKey, SignedStatem
 
 pub const KEY_STATEMENT: &str = "mandaat.key.v1";
 pub const KEY_REVOCATION_STATEMENT: &str = "mandaat.key-revocation.v1";
+/// Server-signed: an admin revoked a member's key.
+pub const ADMIN_KEY_REVOCATION_STATEMENT: &str = "mandaat.admin-key-revocation.v1";
 const MAX_TEXT: usize = 200;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

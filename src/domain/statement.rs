@@ -212,10 +212,58 @@ impl SignedStatement {
         &self.signature
     }
 
+    /// The entry bytes the log commits to: the RFC 8785 canonical JSON of the wire
+    /// form, `{"key_id":…,"signature":…,"statement":…}`, so a leaf covers the statement,
+    /// who signed it and the signature alike.
+    pub fn entry_bytes(&self) -> Vec<u8> {
+        entry_bytes(&self.bytes, self.key_id, &self.signature.to_bytes())
+    }
+
     /// A string member of the statement, if present and a string.
     pub fn str_field(&self, name: &str) -> Option<&str> {
         self.body.get(name).and_then(Value::as_str)
     }
+}
+
+/// See [`SignedStatement::entry_bytes`]. Every member is a string, so the canonical
+/// form is plain concatenation in sorted key order.
+pub fn entry_bytes(statement: &[u8], key_id: KeyId, signature: &[u8]) -> Vec<u8> {
+    format!(
+        r#"{{"key_id":"{key_id}","signature":"{}","statement":"{}"}}"#,
+        BASE64URL.encode(signature),
+        BASE64URL.encode(statement)
+    )
+    .into_bytes()
+}
+
+/// Parses entry bytes back into their parts, checking they are canonical.
+pub fn parse_entry(bytes: &[u8]) -> Result<SignedStatement, StatementError> {
+    let envelope = parse_canonical_envelope(bytes)?;
+    let statement = BASE64URL
+        .decode(&envelope.statement)
+        .map_err(|_| StatementError::BadBase64("statement"))?;
+    let signature = BASE64URL
+        .decode(&envelope.signature)
+        .map_err(|_| StatementError::BadBase64("signature"))?;
+    let signature =
+        Signature::from_slice(&signature).map_err(|_| StatementError::BadSignatureLength)?;
+    let parsed = SignedStatement::from_parts(statement, envelope.key_id.parse()?, signature)?;
+    if parsed.entry_bytes() != bytes {
+        return Err(StatementError::NotCanonical);
+    }
+    Ok(parsed)
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Envelope {
+    key_id: String,
+    signature: String,
+    statement: String,
+}
+
+fn parse_canonical_envelope(bytes: &[u8]) -> Result<Envelope, StatementError> {
+    serde_json::from_slice(bytes).map_err(|e| StatementError::NotJson(e.to_string()))
 }
 
 /// Parses bytes that must already be the canonical form of a float-free JSON object.
@@ -382,6 +430,21 @@ mod tests {
             MemberPublicKey::from_bytes(&[1; 31]),
             Err(KeyError::Length(31))
         );
+    }
+
+    #[test]
+    fn entry_bytes_are_canonical_and_parse_back() {
+        let key = signing_key(4);
+        let bytes = canonical_bytes(&json!({"type": "t", "n": 1})).unwrap();
+        let statement = sign(&key, &bytes);
+        let entry = statement.entry_bytes();
+        let value: serde_json::Value = serde_json::from_slice(&entry).unwrap();
+        assert_eq!(canonical_bytes(&value).unwrap(), entry);
+        let back = parse_entry(&entry).unwrap();
+        assert_eq!(back.bytes(), statement.bytes());
+        assert_eq!(back.key_id(), statement.key_id());
+        let spaced = String::from_utf8(entry).unwrap().replace(",", ", ");
+        assert!(parse_entry(spaced.as_bytes()).is_err());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Use cases: each checks what the domain requires, verifies signatures outside any
 //! transaction, and then writes in one short transaction.
 
+pub mod log;
 pub mod voting;
 
 use chrono::{DateTime, Utc};
@@ -10,14 +11,39 @@ use uuid::Uuid;
 use entity::member_key;
 
 use crate::domain::keys::{
-    ContentError, KEY_REVOCATION_STATEMENT, KEY_STATEMENT, KeyRegistration, KeyRevocation,
+    ADMIN_KEY_REVOCATION_STATEMENT, ContentError, KeyRegistration, KeyRevocation,
 };
 use crate::domain::member::{
     BgNumber, ChamberRules, Member, MemberName, MemberStatus, SectorPupils,
 };
-use crate::domain::statement::{KeyId, MemberPublicKey, SignedStatement};
+use crate::domain::statement::{KeyId, MemberPublicKey, SignedStatement, canonical_bytes};
 use crate::error::{ConflictKind, Error, Result};
-use crate::store::{NewEntry, Store, append_entry};
+use crate::store::{NewEntry, Store};
+
+/// Signs the statements the server makes itself (proposals opened and closed,
+/// certified results, admins' key revocations) with its log key.
+pub struct ServerSigner {
+    key: ed25519_dalek::SigningKey,
+    key_id: KeyId,
+}
+
+impl ServerSigner {
+    pub fn new(key: ed25519_dalek::SigningKey) -> Self {
+        let key_id = KeyId::of(key.verifying_key().as_bytes());
+        ServerSigner { key, key_id }
+    }
+
+    pub fn key_id(&self) -> KeyId {
+        self.key_id
+    }
+
+    pub fn sign(&self, body: &serde_json::Value) -> Result<SignedStatement> {
+        use ed25519_dalek::Signer as _;
+        let bytes = canonical_bytes(body)?;
+        let signature = self.key.sign(&bytes);
+        Ok(SignedStatement::from_parts(bytes, self.key_id, signature)?)
+    }
+}
 
 /// A new member as an admin enters it.
 pub struct NewMember {
@@ -84,7 +110,7 @@ pub async fn register_key(
     }
     let key_id = registration.public_key.key_id().to_string();
 
-    let write = store.write().await?;
+    let mut write = store.write().await?;
     if let Some(existing) = member_key::Entity::find_by_id(key_id.as_str())
         .one(&write.txn)
         .await?
@@ -101,18 +127,14 @@ pub async fn register_key(
             )
         });
     }
-    let entry = append_entry(
-        &write.txn,
-        NewEntry {
-            entry_type: KEY_STATEMENT,
-            statement: statement.bytes(),
-            key_id: Some(key_id.clone()),
-            signature: Some(statement.signature().to_bytes().to_vec()),
+    let entry = write
+        .append(NewEntry {
+            statement,
             member_id: Some(member_id),
+            proposal_id: None,
             recorded_at: now,
-        },
-    )
-    .await?;
+        })
+        .await?;
     let key = member_key::ActiveModel {
         key_id: Set(key_id),
         member_id: Set(member_id),
@@ -139,6 +161,7 @@ pub enum Revoker<'a> {
     Admin {
         subject: &'a str,
         reason: Option<String>,
+        signer: &'a ServerSigner,
     },
 }
 
@@ -159,17 +182,37 @@ pub async fn revoke_key(
         return Err(already_revoked(&key_hex));
     }
 
-    let (revoked_by, reason, signed) = match revoker {
+    let admin_statement;
+    let (revoked_by, reason, statement) = match revoker {
         Revoker::Member(statement) => {
             let revocation = KeyRevocation::from_statement(statement, member_id, key_id)?;
             let signer = active_key_of(store, member_id, statement.key_id()).await?;
             statement.verify(&signer)?;
-            ("member".to_owned(), revocation.reason, Some(statement))
+            ("member".to_owned(), revocation.reason, statement)
         }
-        Revoker::Admin { subject, reason } => (format!("admin:{subject}"), reason, None),
+        Revoker::Admin {
+            subject,
+            reason,
+            signer,
+        } => {
+            // The server vouches for an admin's revocation with its log key, so that
+            // key validity can be derived from the log alone.
+            let revoked_by = format!("admin:{subject}");
+            let mut body = serde_json::json!({
+                "type": ADMIN_KEY_REVOCATION_STATEMENT,
+                "member": member_id.to_string(),
+                "key_id": key_hex,
+                "revoked_by": revoked_by,
+            });
+            if let Some(reason) = &reason {
+                body["reason"] = serde_json::Value::String(reason.clone());
+            }
+            admin_statement = signer.sign(&body)?;
+            (revoked_by, reason, &admin_statement)
+        }
     };
 
-    let write = store.write().await?;
+    let mut write = store.write().await?;
     // Re-read under the write lock: a concurrent revocation may have won.
     let current = member_key::Entity::find_by_id(key_hex.as_str())
         .one(&write.txn)
@@ -178,28 +221,19 @@ pub async fn revoke_key(
     if current.revoked_at.is_some() {
         return Err(already_revoked(&key_hex));
     }
-    let entry = match signed {
-        Some(statement) => Some(
-            append_entry(
-                &write.txn,
-                NewEntry {
-                    entry_type: KEY_REVOCATION_STATEMENT,
-                    statement: statement.bytes(),
-                    key_id: Some(statement.key_id().to_string()),
-                    signature: Some(statement.signature().to_bytes().to_vec()),
-                    member_id: Some(member_id),
-                    recorded_at: now,
-                },
-            )
-            .await?,
-        ),
-        None => None,
-    };
+    let entry = write
+        .append(NewEntry {
+            statement,
+            member_id: Some(member_id),
+            proposal_id: None,
+            recorded_at: now,
+        })
+        .await?;
     let mut active = current.into_active_model();
     active.revoked_at = Set(Some(now));
     active.revoked_by = Set(Some(revoked_by));
     active.revocation_reason = Set(reason);
-    active.revocation_entry = Set(entry);
+    active.revocation_entry = Set(Some(entry));
     let updated = active.update(&write.txn).await?;
     write.commit().await?;
     Ok(updated)

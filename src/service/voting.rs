@@ -7,8 +7,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
+use base64::Engine as _;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
-use ed25519_dalek::{Signer, SigningKey};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
     QueryOrder,
@@ -20,10 +20,11 @@ use uuid::Uuid;
 
 use entity::{ballot, member, member_key, nonce, proposal, proxy};
 
+use super::ServerSigner;
 use crate::auth::Principal;
 use crate::domain::ballot::{
     BALLOT_STATEMENT, BallotStatement, PROPOSAL_CLOSED_STATEMENT, PROPOSAL_STATEMENT,
-    ProxyStatement,
+    ProxyStatement, RESULT_STATEMENT,
 };
 use crate::domain::keys::ContentError;
 use crate::domain::member::{MemberStatus, Sector};
@@ -31,7 +32,7 @@ use crate::domain::proposal::{ProposalSpec, RollEntry};
 use crate::domain::statement::{KeyId, MemberPublicKey, SignedStatement, canonical_bytes};
 use crate::domain::tally::{Event, Tally, tally};
 use crate::error::{ConflictKind, Error, Result, Rule};
-use crate::store::{NewEntry, Store, append_entry, member_by_id};
+use crate::store::{NewEntry, Store, WriteTxn, member_by_id};
 
 /// How far a ballot's `cast_at` (or a proxy's `signed_at`) may be from the server's clock.
 pub const CLOCK_SKEW: Duration = Duration::minutes(5);
@@ -71,29 +72,6 @@ impl Status {
     /// Whether choices and tallies may be shown.
     pub fn result_visible(self) -> bool {
         matches!(self, Status::Closed | Status::Final)
-    }
-}
-
-/// Signs the statements the server makes itself (opened, closed) with its log key.
-pub struct ServerSigner {
-    key: SigningKey,
-    key_id: KeyId,
-}
-
-impl ServerSigner {
-    pub fn new(key: SigningKey) -> Self {
-        let key_id = KeyId::of(key.verifying_key().as_bytes());
-        ServerSigner { key, key_id }
-    }
-
-    pub fn key_id(&self) -> KeyId {
-        self.key_id
-    }
-
-    fn sign(&self, body: &serde_json::Value) -> Result<SignedStatement> {
-        let bytes = canonical_bytes(body)?;
-        let signature = self.key.sign(&bytes);
-        Ok(SignedStatement::from_parts(bytes, self.key_id, signature)?)
     }
 }
 
@@ -273,6 +251,7 @@ pub async fn create_proposal(
         digest: Set(None),
         opened_entry: Set(None),
         closed_entry: Set(None),
+        result_entry: Set(None),
         result: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
@@ -342,7 +321,7 @@ pub async fn open_proposal(
     id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<Proposal> {
-    let write = store.write().await?;
+    let mut write = store.write().await?;
     let row = locked_proposal(&write.txn, id).await?;
     expect_status(&row, &[Status::Draft], "only a draft can be opened")?;
     let current = Proposal::from_row(row.clone())?;
@@ -393,7 +372,7 @@ pub async fn open_proposal(
     };
     let body = serde_json::to_value(&document).map_err(|e| Error::Invalid(e.to_string()))?;
     let statement = voting.signer.sign(&body)?;
-    let entry = append_server_entry(&write.txn, &statement, now).await?;
+    let entry = append_server_entry(&mut write, &statement, id, now).await?;
     let frozen = Frozen::parse(id, statement.bytes())?;
 
     let mut active = row.into_active_model();
@@ -410,22 +389,19 @@ pub async fn open_proposal(
 }
 
 async fn append_server_entry(
-    txn: &sea_orm::DatabaseTransaction,
+    write: &mut WriteTxn<'_>,
     statement: &SignedStatement,
+    proposal: Uuid,
     now: DateTime<Utc>,
 ) -> Result<i64> {
-    append_entry(
-        txn,
-        NewEntry {
-            entry_type: statement.statement_type(),
-            statement: statement.bytes(),
-            key_id: Some(statement.key_id().to_string()),
-            signature: Some(statement.signature().to_bytes().to_vec()),
+    write
+        .append(NewEntry {
+            statement,
             member_id: None,
+            proposal_id: Some(proposal),
             recorded_at: now,
-        },
-    )
-    .await
+        })
+        .await
 }
 
 /// Closes an open proposal once its window has ended, and computes its result.
@@ -436,7 +412,7 @@ pub async fn close_proposal(
     now: DateTime<Utc>,
 ) -> Result<Proposal> {
     let frozen = frozen(store, voting, id).await?;
-    let write = store.write().await?;
+    let mut write = store.write().await?;
     let row = locked_proposal(&write.txn, id).await?;
     expect_status(&row, &[Status::Open], "only an open proposal can be closed")?;
     if now < row.closes_at {
@@ -455,7 +431,7 @@ pub async fn close_proposal(
         "closed_at": secs(now),
     });
     let statement = voting.signer.sign(&body)?;
-    let entry = append_server_entry(&write.txn, &statement, now).await?;
+    let entry = append_server_entry(&mut write, &statement, id, now).await?;
     let events = events(&write.txn, id).await?;
     let result = frozen.tally(&events);
     let result = String::from_utf8(canonical_bytes(
@@ -486,16 +462,52 @@ pub async fn withdraw_proposal(store: &Store, id: Uuid, now: DateTime<Utc>) -> R
     .await
 }
 
-pub async fn finalize_proposal(store: &Store, id: Uuid, now: DateTime<Utc>) -> Result<Proposal> {
-    transition(
-        store,
-        id,
+/// Finalises a closed proposal: the server signs a `mandaat.result.v1` statement with
+/// the digest, the tally and the log checkpoint (size and root) the tally was computed
+/// over, and appends it. This certified result is what a council cites.
+pub async fn finalize_proposal(
+    store: &Store,
+    voting: &Voting,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Proposal> {
+    let frozen = frozen(store, voting, id).await?;
+    let mut write = store.write().await?;
+    let row = locked_proposal(&write.txn, id).await?;
+    expect_status(
+        &row,
         &[Status::Closed],
-        Status::Final,
-        now,
         "only a closed proposal can be finalised",
-    )
-    .await
+    )?;
+    let closed_entry = row
+        .closed_entry
+        .ok_or_else(|| Error::Corrupt(format!("closed proposal {id} has no closing entry")))?;
+    let tally: serde_json::Value = serde_json::from_str(row.result.as_deref().unwrap_or("null"))
+        .map_err(|e| Error::Corrupt(format!("result of {id}: {e}")))?;
+    // The tally counts the entries up to and including the closing statement.
+    let size = seq(closed_entry)? + 1;
+    let root = store
+        .tree()?
+        .root_at(size)
+        .map_err(|e| Error::Corrupt(format!("log root at {size}: {e}")))?;
+    let body = json!({
+        "type": RESULT_STATEMENT,
+        "proposal": id.to_string(),
+        "proposal_digest": frozen.digest,
+        "tally": tally,
+        "log": {"size": size, "root": base64::engine::general_purpose::STANDARD.encode(root)},
+        "finalized_at": secs(now),
+    });
+    let statement = voting.signer.sign(&body)?;
+    let entry = append_server_entry(&mut write, &statement, id, now).await?;
+    let mut active = row.into_active_model();
+    active.status = Set(Status::Final.as_str().to_owned());
+    active.finalized_at = Set(Some(now));
+    active.result_entry = Set(Some(entry));
+    active.updated_at = Set(now);
+    let row = active.update(&write.txn).await?;
+    write.commit().await?;
+    Proposal::from_row(row)
 }
 
 async fn transition(
@@ -682,10 +694,10 @@ async fn check_signed(
                 format!("key {key_hex} is not a key of member {signer}"),
             )
         })?;
-    if !valid_at(&key, at) {
+    if key.revoked_at.is_some() {
         return Err(Error::rule(
             Rule::KeyNotValid,
-            format!("key {key_hex} was not valid at {}", secs(at)),
+            format!("key {key_hex} is revoked"),
         ));
     }
     let public = hex::decode(&key.public_key)
@@ -701,13 +713,6 @@ async fn check_signed(
         ));
     }
     Ok(())
-}
-
-/// Statement times are usually whole seconds, so a key registered at 12:00:00.7 is
-/// valid for a ballot cast at 12:00:00Z; a revocation takes effect at its instant.
-fn valid_at(key: &member_key::Model, at: DateTime<Utc>) -> bool {
-    use chrono::SubsecRound;
-    key.registered_at.trunc_subsecs(0) <= at && key.revoked_at.is_none_or(|revoked| at < revoked)
 }
 
 /// Casts a ballot. See the module docs for the order of checks.
@@ -761,7 +766,8 @@ pub async fn cast_ballot(
     let ballot_hash = hex::encode(Sha256::digest(statement.bytes()));
     let by_proxy = ballot.voter != ballot.for_member;
 
-    let write = store.write().await?;
+    let mut write = store.write().await?;
+    check_key_still_valid(&write.txn, statement.key_id()).await?;
     check_nonce(&write.txn, &ballot.nonce).await?;
     if by_proxy {
         let active = active_proxy(&write.txn, id, ballot.for_member).await?;
@@ -783,18 +789,14 @@ pub async fn cast_ballot(
     // A grantor's own ballot always wins over its holder's, whatever the order.
     let grantor_voted = earlier.iter().any(|b| b.voter_id == b.for_id);
     let counted_now = !by_proxy || !grantor_voted;
-    let entry = append_entry(
-        &write.txn,
-        NewEntry {
-            entry_type: BALLOT_STATEMENT,
-            statement: statement.bytes(),
-            key_id: Some(statement.key_id().to_string()),
-            signature: Some(statement.signature().to_bytes().to_vec()),
+    let entry = write
+        .append(NewEntry {
+            statement,
             member_id: Some(ballot.voter),
+            proposal_id: Some(id),
             recorded_at: now,
-        },
-    )
-    .await?;
+        })
+        .await?;
     if counted_now {
         for old in earlier.into_iter().filter(|b| !b.superseded) {
             let mut old = old.into_active_model();
@@ -826,6 +828,23 @@ pub async fn cast_ballot(
         counted_now,
         accepted_at: now,
     })
+}
+
+/// A key is valid for an entry when its registration precedes the entry in the log
+/// and its revocation does not: re-checked under the write lock, because a revocation
+/// may have been appended since the signature was verified.
+async fn check_key_still_valid(txn: &sea_orm::DatabaseTransaction, key_id: KeyId) -> Result<()> {
+    let revoked = member_key::Entity::find_by_id(key_id.to_string())
+        .one(txn)
+        .await?
+        .is_none_or(|k| k.revoked_at.is_some());
+    if revoked {
+        return Err(Error::rule(
+            Rule::KeyNotValid,
+            format!("key {key_id} was revoked"),
+        ));
+    }
+    Ok(())
 }
 
 async fn check_nonce(txn: &sea_orm::DatabaseTransaction, value: &str) -> Result<()> {
@@ -895,22 +914,15 @@ pub async fn submit_proxy(
         ));
     }
 
-    let write = store.write().await?;
+    let mut write = store.write().await?;
+    check_key_still_valid(&write.txn, statement.key_id()).await?;
     check_nonce(&write.txn, &p.nonce).await?;
     let current = active_proxy(&write.txn, id, p.grantor).await?;
-    let entry_type = statement.statement_type().to_owned();
-    let append = |txn| {
-        append_entry(
-            txn,
-            NewEntry {
-                entry_type: &entry_type,
-                statement: statement.bytes(),
-                key_id: Some(statement.key_id().to_string()),
-                signature: Some(statement.signature().to_bytes().to_vec()),
-                member_id: Some(p.grantor),
-                recorded_at: now,
-            },
-        )
+    let entry = NewEntry {
+        statement,
+        member_id: Some(p.grantor),
+        proposal_id: Some(id),
+        recorded_at: now,
     };
     let result = if p.revocation {
         let Some(current) = current.filter(|c| c.holder_id == p.holder) else {
@@ -922,7 +934,7 @@ pub async fn submit_proxy(
                 ),
             ));
         };
-        let entry = append(&write.txn).await?;
+        let entry = write.append(entry).await?;
         let mut active = current.into_active_model();
         active.revoked_entry = Set(Some(entry));
         active.revoked_at = Set(Some(now));
@@ -955,7 +967,7 @@ pub async fn submit_proxy(
                 ),
             ));
         }
-        let entry = append(&write.txn).await?;
+        let entry = write.append(entry).await?;
         record_nonce(&write.txn, &p.nonce, entry).await?;
         proxy::ActiveModel {
             entry_idx: Set(entry),

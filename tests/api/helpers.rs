@@ -151,6 +151,7 @@ impl TestApp {
                 token_issuer: ISSUER.into(),
                 token_audience: AUDIENCE.into(),
             },
+            log: Default::default(),
             max_body_bytes,
             max_proxies_per_holder: 2,
             clock: mandaat::clock::SharedClock(clock.clone()),

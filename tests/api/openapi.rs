@@ -32,7 +32,8 @@ async fn every_operation_documents_its_errors_as_problems() {
         for (method, op) in ops.as_object().unwrap() {
             let responses = op["responses"].as_object().unwrap();
             let statuses: Vec<&str> = responses.keys().map(String::as_str).collect();
-            if path.starts_with("/api/") {
+            // Every operation that takes a token can fail in all these ways.
+            if path.starts_with("/api/") && op.get("security").is_some() {
                 for expected in ["400", "401", "403", "404", "422", "500"] {
                     assert!(
                         statuses.contains(&expected),

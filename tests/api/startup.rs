@@ -20,6 +20,7 @@ fn config(app: &TestApp) -> Config {
             token_issuer: ISSUER.into(),
             token_audience: AUDIENCE.into(),
         },
+        log: Default::default(),
         max_body_bytes: 1024,
         max_proxies_per_holder: 2,
         clock: Default::default(),

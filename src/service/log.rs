@@ -1,0 +1,278 @@
+//! The transparency log over the entry sequence: checkpoints, proofs, receipts, the
+//! visible entries, and the audit bundle. See docs/audit.md.
+
+use std::collections::HashMap;
+
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use sea_orm::{EntityTrait, QueryOrder};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use entity::{log_entry, member_key, proposal};
+
+use crate::domain::ballot::BALLOT_STATEMENT;
+use crate::domain::statement::{BASE64URL, KeyId, entry_bytes};
+use crate::error::{Error, Result};
+use crate::service::voting::Status;
+use crate::store::{SignedCheckpoint, Store};
+use crate::transparency::merkle::Hash;
+use crate::transparency::note::NoteSigner;
+
+/// Most entries one request returns.
+pub const MAX_ENTRIES_PER_PAGE: u64 = 1000;
+
+pub const BUNDLE_FORMAT: &str = "mandaat.audit-bundle.v1";
+
+/// The log's identity: its origin line and the key that signs its checkpoints.
+pub struct Log {
+    pub origin: String,
+    pub signer: NoteSigner,
+}
+
+impl Log {
+    pub async fn checkpoint(&self, store: &Store, now: DateTime<Utc>) -> Result<SignedCheckpoint> {
+        store.sign_checkpoint(&self.signer, &self.origin, now).await
+    }
+
+    /// A receipt for entry `index`: its leaf hash, a signed checkpoint that contains
+    /// it, and the inclusion proof against that checkpoint.
+    pub async fn receipt(&self, store: &Store, index: u64, now: DateTime<Utc>) -> Result<Receipt> {
+        let checkpoint = self.checkpoint(store, now).await?;
+        let tree = store.tree()?;
+        let leaf = tree
+            .leaf(index)
+            .ok_or_else(|| Error::NotFound(format!("log entry {index}")))?;
+        let proof = tree
+            .inclusion_proof(index, checkpoint.size)
+            .map_err(|e| Error::Invalid(e.to_string()))?;
+        Ok(Receipt {
+            index,
+            leaf_hash: leaf,
+            tree_size: checkpoint.size,
+            root: checkpoint.root,
+            checkpoint: checkpoint.note,
+            inclusion_proof: proof,
+        })
+    }
+
+    pub fn verifier_key(&self) -> String {
+        self.signer.verifier_key()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Receipt {
+    pub index: u64,
+    pub leaf_hash: Hash,
+    pub tree_size: u64,
+    pub root: Hash,
+    pub checkpoint: String,
+    pub inclusion_proof: Vec<Hash>,
+}
+
+pub fn inclusion_proof(store: &Store, index: u64, size: u64) -> Result<Vec<Hash>> {
+    store
+        .tree()?
+        .inclusion_proof(index, size)
+        .map_err(|e| Error::Invalid(e.to_string()))
+}
+
+pub fn consistency_proof(store: &Store, from: u64, to: u64) -> Result<Vec<Hash>> {
+    store
+        .tree()?
+        .consistency_proof(from, to)
+        .map_err(|e| Error::Invalid(e.to_string()))
+}
+
+/// One entry as shown outside: its bytes, unless they hold a ballot of a proposal
+/// whose choices may not be seen yet. Its hash is always shown.
+#[derive(Debug, Clone)]
+pub struct EntryView {
+    pub index: u64,
+    pub leaf_hash: String,
+    pub entry_type: String,
+    pub entry: Option<Vec<u8>>,
+}
+
+/// Statuses of all proposals, for deciding which ballots may be shown.
+async fn proposal_statuses(store: &Store) -> Result<HashMap<Uuid, Status>> {
+    proposal::Entity::find()
+        .all(store.connection())
+        .await?
+        .into_iter()
+        .map(|p| Ok((p.id, Status::parse(&p.status)?)))
+        .collect()
+}
+
+fn view(row: log_entry::Model, statuses: &HashMap<Uuid, Status>) -> Result<EntryView> {
+    let withheld = row.entry_type == BALLOT_STATEMENT
+        && !row
+            .proposal_id
+            .and_then(|p| statuses.get(&p))
+            .is_some_and(|s| s.result_visible());
+    let key_id: KeyId = row
+        .key_id
+        .parse()
+        .map_err(|_| Error::Corrupt(format!("entry {} has a bad key id", row.idx)))?;
+    Ok(EntryView {
+        index: u64::try_from(row.idx).unwrap_or(0),
+        leaf_hash: row.leaf_hash,
+        entry_type: row.entry_type,
+        entry: (!withheld).then(|| entry_bytes(&row.statement, key_id, &row.signature)),
+    })
+}
+
+pub async fn entries(store: &Store, start: u64, end: u64) -> Result<Vec<EntryView>> {
+    let statuses = proposal_statuses(store).await?;
+    store
+        .entries(start, end)
+        .await?
+        .into_iter()
+        .map(|row| view(row, &statuses))
+        .collect()
+}
+
+/// Everything an auditor needs to check the log and every count without trusting
+/// the server (docs/audit.md).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bundle {
+    pub format: String,
+    pub origin: String,
+    /// The log's verifier key, `name+hexid+base64(0x01‖key)`.
+    pub log_key: String,
+    /// The latest signed checkpoint; the bundle holds exactly the entries it covers.
+    pub checkpoint: String,
+    pub entries: Vec<BundleEntry>,
+    pub keys: Vec<BundleKey>,
+    pub proposals: Vec<BundleProposal>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundleEntry {
+    pub index: u64,
+    /// Hex SHA-256(0x00 ‖ entry), as recorded when the entry was accepted.
+    pub leaf_hash: String,
+    /// Base64url of the entry bytes; absent while they hold a secret ballot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundleKey {
+    pub member: Uuid,
+    pub key_id: String,
+    /// Base64url of the 32-byte public key.
+    pub public_key: String,
+    pub registration_entry: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocation_entry: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundleProposal {
+    pub id: Uuid,
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    /// Base64url of the frozen document (the statement of `opened_entry`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opened_entry: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_entry: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result_entry: Option<u64>,
+    /// The tally the server stored at closing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<serde_json::Value>,
+}
+
+fn index(i: i64) -> u64 {
+    u64::try_from(i).unwrap_or(u64::MAX)
+}
+
+/// Builds the bundle from the database as it is: entries up to the latest signed
+/// checkpoint. It never signs anything, so a damaged database is exported as it is,
+/// for `audit verify` to find the damage.
+pub async fn bundle(store: &Store, log_key: String, origin: &str) -> Result<Bundle> {
+    let checkpoint = store
+        .latest_checkpoint()
+        .await?
+        .ok_or_else(|| Error::Invalid("the log has no signed checkpoint yet".into()))?;
+    let statuses = proposal_statuses(store).await?;
+    let entries = store
+        .entries(0, index(checkpoint.size))
+        .await?
+        .into_iter()
+        .map(|row| {
+            let v = view(row, &statuses)?;
+            Ok(BundleEntry {
+                index: v.index,
+                leaf_hash: v.leaf_hash,
+                entry: v.entry.map(|e| BASE64URL.encode(e)),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let keys = member_key::Entity::find()
+        .order_by_asc(member_key::Column::RegistrationEntry)
+        .all(store.connection())
+        .await?
+        .into_iter()
+        .map(|k| {
+            let raw = hex::decode(&k.public_key)
+                .map_err(|_| Error::Corrupt(format!("key {} is not hex", k.key_id)))?;
+            Ok(BundleKey {
+                member: k.member_id,
+                key_id: k.key_id,
+                public_key: BASE64URL.encode(raw),
+                registration_entry: index(k.registration_entry),
+                revocation_entry: k.revocation_entry.map(index),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let proposals = proposal::Entity::find()
+        .order_by_asc(proposal::Column::CreatedAt)
+        .order_by_asc(proposal::Column::Id)
+        .all(store.connection())
+        .await?
+        .into_iter()
+        .map(|p| {
+            let status = Status::parse(&p.status)?;
+            Ok(BundleProposal {
+                id: p.id,
+                status: p.status,
+                digest: p.digest,
+                document: p.document.map(|d| BASE64URL.encode(d)),
+                opened_entry: p.opened_entry.map(index),
+                closed_entry: p.closed_entry.map(index),
+                result_entry: p.result_entry.map(index),
+                result: match (status.result_visible(), p.result) {
+                    (true, Some(r)) => {
+                        Some(serde_json::from_str(&r).map_err(|e| Error::Corrupt(e.to_string()))?)
+                    }
+                    _ => None,
+                },
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Bundle {
+        format: BUNDLE_FORMAT.to_owned(),
+        origin: origin.to_owned(),
+        log_key,
+        checkpoint: checkpoint.note,
+        entries,
+        keys,
+        proposals,
+    })
+}
+
+/// Base64 (standard, padded) as in checkpoints, for hashes in proofs and receipts.
+pub fn b64(hash: &Hash) -> String {
+    base64::engine::general_purpose::STANDARD.encode(hash)
+}
