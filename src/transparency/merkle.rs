@@ -8,7 +8,7 @@ use ct_merkle::{
     ConsistencyProof, ConsistencyVerifError, RootHash, indices_for_consistency_proof,
     indices_for_inclusion_proof,
 };
-use sha2_11::{Digest, Sha256};
+use sha2::{Digest, Sha256};
 
 /// A SHA-256 digest: a leaf hash, node hash or tree root.
 pub type Hash = [u8; 32];
