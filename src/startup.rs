@@ -92,6 +92,12 @@ impl Application {
             );
         }
         let log = deployment.log(&config.log)?;
+        deployment
+            .store
+            .sign_checkpoints_with(crate::store::Checkpointer {
+                signer: log.signer.clone(),
+                origin: log.origin.clone(),
+            });
         let state = Arc::new(AppState {
             store: deployment.store.clone(),
             rules: deployment.rules,

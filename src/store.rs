@@ -1,7 +1,7 @@
 //! Storage: the only module that speaks sea-orm. It maps rows to domain types and
 //! keeps every multi-row change in one transaction.
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -39,6 +39,32 @@ pub struct Store {
     /// Why the stored log cannot be trusted, if it cannot (entries missing, or not
     /// matching a checkpoint this server signed). `serve` refuses to start on it.
     log_problem: Option<String>,
+    /// Set by the server: signs a checkpoint with every commit that appends entries.
+    checkpointer: Arc<OnceLock<Checkpointer>>,
+    /// The latest checkpoint this process signed.
+    latest: Arc<std::sync::Mutex<Option<SignedCheckpoint>>>,
+}
+
+/// The log's signing identity, as the store needs it.
+pub struct Checkpointer {
+    pub signer: NoteSigner,
+    pub origin: String,
+}
+
+impl Checkpointer {
+    fn sign(&self, size: u64, root: Hash) -> Result<SignedCheckpoint> {
+        let text = Checkpoint {
+            origin: self.origin.clone(),
+            size,
+            root,
+        }
+        .to_text();
+        let note = self
+            .signer
+            .sign(&text)
+            .map_err(|e| Error::Corrupt(format!("signing a checkpoint: {e}")))?;
+        Ok(SignedCheckpoint { size, root, note })
+    }
 }
 
 /// A write transaction holding the write lock until it commits or is dropped. Entries
@@ -81,15 +107,39 @@ impl WriteTxn<'_> {
         Ok(idx)
     }
 
+    /// Commits. When entries were appended and this process signs checkpoints, the
+    /// checkpoint covering them is signed and stored in the same transaction, so every
+    /// accepted entry is covered at once at the cost of one commit. It is published
+    /// (cached, then handed out in receipts) only after the commit succeeded.
     pub async fn commit(self) -> Result<()> {
-        self.txn.commit().await?;
-        let mut tree = self
-            .store
+        let WriteTxn {
+            txn,
+            store,
+            pending,
+            _guard,
+        } = self;
+        let signed = match store.checkpointer.get() {
+            Some(checkpointer) if !pending.is_empty() => {
+                let (size, root) = {
+                    let tree = store.tree()?;
+                    (tree.size() + pending.len() as u64, tree.root_with(&pending))
+                };
+                let signed = checkpointer.sign(size, root)?;
+                signed.insert(&txn, Utc::now()).await?;
+                Some(signed)
+            }
+            _ => None,
+        };
+        txn.commit().await?;
+        let mut tree = store
             .tree
             .write()
             .map_err(|_| Error::Corrupt("the log's tree lock is poisoned".into()))?;
-        for leaf in self.pending {
+        for leaf in pending {
             tree.push(leaf);
+        }
+        if let Some(signed) = signed {
+            store.remember(signed);
         }
         Ok(())
     }
@@ -133,7 +183,30 @@ impl Store {
             write_lock: Arc::new(Mutex::new(())),
             tree: Arc::new(RwLock::new(tree)),
             log_problem,
+            checkpointer: Arc::new(OnceLock::new()),
+            latest: Arc::new(std::sync::Mutex::new(None)),
         })
+    }
+
+    /// Makes every commit that appends entries also sign a checkpoint (the server).
+    pub fn sign_checkpoints_with(&self, checkpointer: Checkpointer) {
+        // Set once at startup; a second call keeps the first identity.
+        let _ = self.checkpointer.set(checkpointer);
+    }
+
+    fn remember(&self, signed: SignedCheckpoint) {
+        if let Ok(mut latest) = self.latest.lock() {
+            *latest = Some(signed);
+        }
+    }
+
+    fn remembered(&self, size: u64) -> Option<SignedCheckpoint> {
+        self.latest
+            .lock()
+            .ok()?
+            .as_ref()
+            .filter(|c| c.size == size)
+            .cloned()
     }
 
     /// Why the stored log is not what this server signed, if it is not.
@@ -153,34 +226,34 @@ impl Store {
 
     /// Signs a checkpoint of the log as it is now, or returns the one already signed
     /// for this size. Holding the write lock, no append can slip in between.
-    pub async fn sign_checkpoint(
-        &self,
-        signer: &NoteSigner,
-        origin: &str,
-        now: DateTime<Utc>,
-    ) -> Result<SignedCheckpoint> {
+    pub async fn sign_checkpoint(&self, now: DateTime<Utc>) -> Result<SignedCheckpoint> {
+        let checkpointer = self
+            .checkpointer
+            .get()
+            .ok_or_else(|| Error::Corrupt("this process does not sign checkpoints".into()))?;
         let _guard = self.write_lock.lock().await;
         let (size, root) = {
             let tree = self.tree()?;
             (tree.size(), tree.root())
         };
-        let latest = checkpoint::Entity::find()
-            .order_by_desc(checkpoint::Column::Size)
-            .one(&self.db)
-            .await?;
-        if let Some(latest) = latest {
+        if let Some(signed) = self.remembered(size) {
+            return Ok(signed);
+        }
+        if let Some(latest) = self.latest_checkpoint().await? {
             let latest_size = u64::try_from(latest.size).unwrap_or(0);
             if latest_size == size && latest.root_hash == hex::encode(root) {
-                return Ok(SignedCheckpoint {
+                let signed = SignedCheckpoint {
                     size,
                     root,
                     note: latest.note,
-                });
+                };
+                self.remember(signed.clone());
+                return Ok(signed);
             }
             // Never sign a checkpoint that a consistency proof could not join to the last.
-            let tree = self.tree()?;
             let consistent = latest_size <= size
-                && tree
+                && self
+                    .tree()?
                     .root_at(latest_size)
                     .is_ok_and(|r| hex::encode(r) == latest.root_hash);
             if !consistent {
@@ -189,24 +262,10 @@ impl Store {
                 )));
             }
         }
-        let text = Checkpoint {
-            origin: origin.to_owned(),
-            size,
-            root,
-        }
-        .to_text();
-        let note = signer
-            .sign(&text)
-            .map_err(|e| Error::Corrupt(format!("signing a checkpoint: {e}")))?;
-        checkpoint::ActiveModel {
-            size: Set(i64::try_from(size).map_err(|_| Error::Corrupt("log too large".into()))?),
-            root_hash: Set(hex::encode(root)),
-            note: Set(note.clone()),
-            created_at: Set(now),
-        }
-        .insert(&self.db)
-        .await?;
-        Ok(SignedCheckpoint { size, root, note })
+        let signed = checkpointer.sign(size, root)?;
+        signed.insert(&self.db, now).await?;
+        self.remember(signed.clone());
+        Ok(signed)
     }
 
     /// The latest checkpoint the server signed, if any.
@@ -425,6 +484,20 @@ pub struct SignedCheckpoint {
     pub size: u64,
     pub root: Hash,
     pub note: String,
+}
+
+impl SignedCheckpoint {
+    async fn insert<C: ConnectionTrait>(&self, db: &C, now: DateTime<Utc>) -> Result<()> {
+        checkpoint::ActiveModel {
+            size: Set(to_idx(self.size)?),
+            root_hash: Set(hex::encode(self.root)),
+            note: Set(self.note.clone()),
+            created_at: Set(now),
+        }
+        .insert(db)
+        .await?;
+        Ok(())
+    }
 }
 
 fn to_idx(n: u64) -> Result<i64> {

@@ -478,11 +478,6 @@ impl ProposalsApi {
     ) -> ApiResult<Json<ProposalDto>> {
         require_admin(&state.authenticate(&auth)?)?;
         let p = voting::open_proposal(&state.store, &state.voting, id.0, state.clock.now()).await?;
-        // Every appended entry is covered by a signed checkpoint at once.
-        state
-            .log
-            .checkpoint(&state.store, state.clock.now())
-            .await?;
         Ok(Json(to_dto(&state, p, true).await?))
     }
 
@@ -497,11 +492,6 @@ impl ProposalsApi {
         require_admin(&state.authenticate(&auth)?)?;
         let p =
             voting::close_proposal(&state.store, &state.voting, id.0, state.clock.now()).await?;
-        // Every appended entry is covered by a signed checkpoint at once.
-        state
-            .log
-            .checkpoint(&state.store, state.clock.now())
-            .await?;
         Ok(Json(to_dto(&state, p, true).await?))
     }
 
@@ -530,11 +520,6 @@ impl ProposalsApi {
         require_admin(&state.authenticate(&auth)?)?;
         let p =
             voting::finalize_proposal(&state.store, &state.voting, id.0, state.clock.now()).await?;
-        // Every appended entry is covered by a signed checkpoint at once.
-        state
-            .log
-            .checkpoint(&state.store, state.clock.now())
-            .await?;
         Ok(Json(to_dto(&state, p, true).await?))
     }
 

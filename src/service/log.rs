@@ -32,7 +32,7 @@ pub struct Log {
 
 impl Log {
     pub async fn checkpoint(&self, store: &Store, now: DateTime<Utc>) -> Result<SignedCheckpoint> {
-        store.sign_checkpoint(&self.signer, &self.origin, now).await
+        store.sign_checkpoint(now).await
     }
 
     /// A receipt for entry `index`: its leaf hash, a signed checkpoint that contains

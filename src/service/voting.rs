@@ -608,6 +608,18 @@ pub async fn turnout(store: &Store, id: Uuid) -> Result<u64> {
         .await?)
 }
 
+/// Only the status: the hot path must not read the frozen document and result along.
+async fn status_of(store: &Store, id: Uuid) -> Result<Status> {
+    use sea_orm::QuerySelect;
+    let status: Option<String> = proposal::Entity::find_by_id(id)
+        .select_only()
+        .column(proposal::Column::Status)
+        .into_tuple()
+        .one(store.connection())
+        .await?;
+    Status::parse(&status.ok_or_else(|| Error::NotFound(format!("proposal {id}")))?)
+}
+
 /// What a ballot or proxy statement claims about itself.
 struct Claim<'a> {
     proposal: Uuid,
@@ -633,15 +645,11 @@ async fn check_signed(
         signer,
         at,
     } = claim;
-    let row = proposal(store, frozen.id).await?;
-    if row.status != Status::Open {
+    let status = status_of(store, frozen.id).await?;
+    if status != Status::Open {
         return Err(Error::rule(
             Rule::WrongState,
-            format!(
-                "proposal {} is {}, not open",
-                frozen.id,
-                row.status.as_str()
-            ),
+            format!("proposal {} is {}, not open", frozen.id, status.as_str()),
         ));
     }
     let spec = &frozen.document.spec;

@@ -158,6 +158,44 @@ impl MerkleTree {
         }
     }
 
+    /// The root this tree would have with `extra` leaves appended, leaving it
+    /// unchanged: a writer signs the checkpoint in the same transaction as its
+    /// entries, and the tree grows only once that transaction has committed.
+    pub fn root_with(&self, extra: &[Hash]) -> Hash {
+        // The frontier: the perfect subtrees making up the current size, largest first.
+        let size = self.size();
+        let mut frontier: Vec<(u32, Hash)> = Vec::new();
+        let mut start = 0u64;
+        while start < size {
+            let width = 1u64 << (size - start).ilog2();
+            let level = width.trailing_zeros();
+            let stored = usize::try_from(start >> level)
+                .ok()
+                .and_then(|i| self.levels.get(level as usize)?.get(i));
+            if let Some(hash) = stored {
+                frontier.push((level, *hash));
+            }
+            start += width;
+        }
+        // Appending works like a binary counter: equal-sized neighbours merge.
+        for leaf in extra {
+            let mut node = (0u32, *leaf);
+            while let Some(&(level, left)) = frontier.last() {
+                if level != node.0 {
+                    break;
+                }
+                frontier.pop();
+                node = (level + 1, node_hash(&left, &node.1));
+            }
+            frontier.push(node);
+        }
+        let mut nodes = frontier.into_iter().rev();
+        match nodes.next() {
+            None => empty_root(),
+            Some((_, last)) => nodes.fold(last, |right, (_, left)| node_hash(&left, &right)),
+        }
+    }
+
     /// Hashes of ct-merkle nodes in a tree of `size` leaves. In its array layout node
     /// k sits at level l = trailing ones of k and covers leaves
     /// [start, start + 2^l) clipped to `size`, where k = 2·start + 2^l − 1.
@@ -443,5 +481,21 @@ mod tests {
         verify_consistency(to, to, &new, &new, &[]).unwrap();
         assert!(verify_consistency(to, to, &old, &new, &[]).is_err());
         assert!(verify_consistency(to, to, &new, &new, &proof).is_err());
+    }
+
+    #[test]
+    fn root_with_extra_leaves_equals_the_grown_tree() {
+        let leaves: Vec<Hash> = (0u8..40).map(|i| leaf_hash(&[i; 3])).collect();
+        for n in 0..30 {
+            let tree = MerkleTree::from_leaf_hashes(leaves[..n].iter().copied());
+            for k in 0..10 {
+                let grown = MerkleTree::from_leaf_hashes(leaves[..n + k].iter().copied());
+                assert_eq!(
+                    tree.root_with(&leaves[n..n + k]),
+                    grown.root(),
+                    "n={n} k={k}"
+                );
+            }
+        }
     }
 }
