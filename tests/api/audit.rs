@@ -637,20 +637,9 @@ async fn a_rewritten_history_is_inconsistent_with_an_earlier_checkpoint() {
         .await
         .unwrap();
 
-    let restarted = mandaat::Application::build(mandaat::Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        storage: storage(app.data_dir.path(), &app.db),
-        token: mandaat::config::TokenConfig {
-            token_issuer: crate::helpers::ISSUER.into(),
-            token_audience: crate::helpers::AUDIENCE.into(),
-        },
-        log: Default::default(),
-        max_body_bytes: 1024,
-        max_proxies_per_holder: 2,
-        clock: Default::default(),
-    })
-    .await
-    .unwrap();
+    let restarted = mandaat::Application::build(app.restart_config())
+        .await
+        .unwrap();
     let base = format!("http://{}", restarted.local_addr());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(restarted.run_until(async {
@@ -687,18 +676,7 @@ async fn a_server_refuses_to_start_on_a_log_that_no_longer_matches_its_checkpoin
     let mut active = row.into_active_model();
     active.leaf_hash = Set("ab".repeat(32));
     active.update(&db).await.unwrap();
-    let config = mandaat::Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        storage: storage(app.data_dir.path(), &app.db),
-        token: mandaat::config::TokenConfig {
-            token_issuer: crate::helpers::ISSUER.into(),
-            token_audience: crate::helpers::AUDIENCE.into(),
-        },
-        log: Default::default(),
-        max_body_bytes: 1024,
-        max_proxies_per_holder: 2,
-        clock: Default::default(),
-    };
+    let config = app.restart_config();
     let error = match mandaat::Application::build(config).await {
         Ok(_) => panic!("started on a damaged log"),
         Err(e) => e.to_string(),

@@ -179,6 +179,22 @@ impl TestApp {
         }
     }
 
+    /// The configuration of another server on this app's data: a restart.
+    pub fn restart_config(&self) -> Config {
+        Config {
+            listen: "127.0.0.1:0".parse().expect("address"),
+            storage: storage(self.data_dir.path(), &self.db),
+            token: TokenConfig {
+                token_issuer: ISSUER.into(),
+                token_audience: AUDIENCE.into(),
+            },
+            log: Default::default(),
+            max_body_bytes: 1024,
+            max_proxies_per_holder: 2,
+            clock: Default::default(),
+        }
+    }
+
     pub fn token(&self, role: Role, member_id: Option<Uuid>, sector: Option<Sector>) -> String {
         let request = TokenRequest {
             subject: format!("test-{role}"),

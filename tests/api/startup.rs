@@ -8,27 +8,11 @@ use std::process::{Command, Stdio};
 use reqwest::StatusCode;
 
 use mandaat::Application;
-use mandaat::config::{Config, TokenConfig};
 
-use crate::helpers::{AUDIENCE, ISSUER, TestApp, TestDatabase, storage};
-
-fn config(app: &TestApp) -> Config {
-    Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        storage: storage(app.data_dir.path(), &app.db),
-        token: TokenConfig {
-            token_issuer: ISSUER.into(),
-            token_audience: AUDIENCE.into(),
-        },
-        log: Default::default(),
-        max_body_bytes: 1024,
-        max_proxies_per_holder: 2,
-        clock: Default::default(),
-    }
-}
+use crate::helpers::{TestApp, TestDatabase};
 
 async fn start_error(app: &TestApp) -> String {
-    match Application::build(config(app)).await {
+    match Application::build(app.restart_config()).await {
         Ok(_) => panic!("the application started"),
         Err(e) => format!("{e:#}"),
     }
@@ -46,7 +30,7 @@ async fn server_keys_are_created_private_and_kept() {
     }
     // A second start on the same data loads the same key: old tokens stay valid.
     let token = app.admin();
-    let again = Application::build(config(&app)).await.unwrap();
+    let again = Application::build(app.restart_config()).await.unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let base = format!("http://{}", again.local_addr());
     tokio::spawn(again.run_until(async {
