@@ -142,3 +142,33 @@ async fn every_endpoint_for_every_role() {
         );
     }
 }
+
+/// Every operation that the OpenAPI document marks as needing a token answers 401
+/// without one, as a problem: nothing is readable or writable anonymously.
+#[tokio::test]
+async fn every_secured_operation_refuses_anonymous_callers() {
+    let app = TestApp::spawn().await;
+    let (_, _, doc) = app.raw(Method::GET, "/openapi.json", None, None).await;
+    let doc: Value = serde_json::from_str(&doc).unwrap();
+    let mut checked = 0;
+    for (path, operations) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            if operation.get("security").is_none() {
+                continue;
+            }
+            let concrete = path
+                .replace("{id}", &uuid::Uuid::new_v4().to_string())
+                .replace("{key_id}", &"ab".repeat(32))
+                .replace("{leaf_hash}", &"cd".repeat(32));
+            let method: Method = method.to_uppercase().parse().unwrap();
+            let body = (method != Method::GET).then(|| json!({}));
+            let (status, content_type, text) = app
+                .raw(method.clone(), &concrete, None, body.as_ref())
+                .await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path}: {text}");
+            assert_eq!(content_type, "application/problem+json", "{method} {path}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 25, "only {checked} secured operations found");
+}
