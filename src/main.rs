@@ -57,6 +57,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         Some(_) => "PostgreSQL (--database-url)".to_owned(),
         None => format!("SQLite {}", config.storage.sqlite_path().display()),
     };
+    let shutdown = shutdown_signal()?;
     let app = Application::build(config).await?;
     let base = format!("http://{}", app.local_addr());
     eprintln!(
@@ -65,29 +66,33 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         data_dir.display(),
         data_dir.display()
     );
-    app.run_until(shutdown_signal()).await?;
+    app.run_until(shutdown).await?;
     eprintln!("Mandaat stopped.");
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Registers for SIGINT and SIGTERM now, before the banner says we are up, so a signal
+/// sent right after start is never missed; the future completes on the first of them.
+#[cfg(unix)]
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {},
+            _ = terminate.recv() => {},
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = interrupt => {},
-        _ = terminate => {},
-    }
-    tracing::info!("shutting down");
+        tracing::info!("shutting down");
+    })
+}
+
+#[cfg(not(unix))]
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down");
+    })
 }
 
 async fn issue_token(args: IssueArgs) -> anyhow::Result<()> {
