@@ -162,7 +162,7 @@ async fn check_live_consistency(
         .flatten()
         .map(|h| {
             h.as_str()
-                .and_then(crate::api::log::decode_hash)
+                .and_then(crate::service::log::hash_from_b64)
                 .ok_or_else(|| anyhow::anyhow!("bad hash in proof"))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;

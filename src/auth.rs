@@ -252,10 +252,6 @@ impl LocalIssuer {
         })
     }
 
-    pub fn audience(&self) -> &str {
-        &self.audience
-    }
-
     pub fn issue(&self, request: &TokenRequest, now: DateTime<Utc>) -> Result<String, AuthError> {
         let claims = Claims {
             sub: request.subject.clone(),

@@ -357,15 +357,6 @@ impl Store {
         Ok((members, total))
     }
 
-    pub async fn member_by_bg_number(&self, bg: BgNumber) -> Result<Option<Member>> {
-        member::Entity::find()
-            .filter(member::Column::BgNumber.eq(i64::from(bg.get())))
-            .one(&self.db)
-            .await?
-            .map(to_member)
-            .transpose()
-    }
-
     pub async fn insert_member(&self, new: &Member) -> Result<Member> {
         let write = self.write().await?;
         if member::Entity::find()

@@ -234,11 +234,3 @@ impl LogApi {
         ))
     }
 }
-
-/// Hashes in receipts and proofs are base64 (standard alphabet), as in checkpoints.
-pub fn decode_hash(text: &str) -> Option<[u8; 32]> {
-    base64::engine::general_purpose::STANDARD
-        .decode(text)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-}

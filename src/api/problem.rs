@@ -37,12 +37,6 @@ impl Problem {
             detail: detail.into(),
         }
     }
-
-    pub fn slug(&self) -> &str {
-        self.problem_type
-            .strip_prefix(TYPE_PREFIX)
-            .unwrap_or(&self.problem_type)
-    }
 }
 
 /// Every error an operation can answer with; each variant is documented in the
@@ -97,21 +91,6 @@ impl ApiError {
 
     fn from_request_error(err: poem::Error) -> Self {
         problem_for_framework_error(&err).into()
-    }
-
-    pub fn problem_ref(&self) -> &Problem {
-        match self {
-            ApiError::BadRequest(p)
-            | ApiError::Unauthorized(p, _)
-            | ApiError::Forbidden(p)
-            | ApiError::NotFound(p)
-            | ApiError::Conflict(p)
-            | ApiError::PayloadTooLarge(p)
-            | ApiError::UnsupportedMediaType(p)
-            | ApiError::Unprocessable(p)
-            | ApiError::Internal(p)
-            | ApiError::Unavailable(p) => &p.0,
-        }
     }
 }
 

@@ -303,17 +303,6 @@ impl ChamberRules {
             .unwrap_or("unassigned")
     }
 
-    /// Every chamber name, in first-mentioned order.
-    pub fn chambers(&self) -> Vec<&str> {
-        let mut names: Vec<&str> = Vec::new();
-        for rule in &self.rules {
-            if !names.contains(&rule.chamber.as_str()) {
-                names.push(&rule.chamber);
-            }
-        }
-        names
-    }
-
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_default()
     }
@@ -384,10 +373,6 @@ mod tests {
         assert_eq!(rules.chamber_for(&pupils(None, Some(3_501))), "vo-large");
         assert_eq!(rules.chamber_for(&pupils(Some(10), Some(10))), "combined");
         assert_eq!(rules.chamber_for(&pupils(Some(0), None)), "small");
-        assert_eq!(
-            rules.chambers(),
-            vec!["combined", "small", "po-large", "vo-large"]
-        );
     }
 
     #[test]

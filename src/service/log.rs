@@ -276,3 +276,11 @@ pub async fn bundle(store: &Store, log_key: String, origin: &str) -> Result<Bund
 pub fn b64(hash: &Hash) -> String {
     base64::engine::general_purpose::STANDARD.encode(hash)
 }
+
+/// Reads a hash written by [`b64`]; `None` unless it is exactly 32 bytes.
+pub fn hash_from_b64(text: &str) -> Option<Hash> {
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+}

@@ -175,7 +175,7 @@ impl Proposal {
         })
     }
 
-    /// Whether this member was on the voter roll (only known once frozen).
+    /// Whether the proposal concerns this sector.
     pub fn concerns_sector(&self, sector: Sector) -> bool {
         self.spec.electorate.sectors.contains(&sector)
     }
