@@ -344,6 +344,19 @@ async fn a_magister_mandate_from_draft_to_result_with_duo_members() {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
+    // A board that was not on the roll (a VO board, for a PO mandate) does not see it.
+    let outsider = app
+        .create_member(99_999, "VO-bestuur", None, Some(2_000))
+        .await;
+    let (status, body) = app
+        .get(
+            &format!("/api/v1/proposals/{id}/result"),
+            &app.board(outsider),
+        )
+        .await;
+    assert_problem(status, &body, StatusCode::FORBIDDEN, "forbidden");
+    let (_, listed) = app.get("/api/v1/results", &app.board(outsider)).await;
+    assert_eq!(listed, json!([]));
 }
 
 #[tokio::test]
