@@ -2,7 +2,8 @@
 //! the raw rate of strict Ed25519 verification, and how fast an auditor verifies the
 //! resulting log. Figures are ratios within one run, so they carry across machines.
 //!
-//! MANDAAT_BENCH_BALLOTS sets the number of member boards (default 300).
+//! MANDAAT_BENCH_BALLOTS sets the number of member boards (default 300);
+//! MANDAAT_BENCH_DATABASE_URL an empty PostgreSQL database to use instead of SQLite.
 
 // A benchmark, like a test, should stop loudly at the first surprise.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -56,7 +57,7 @@ async fn run(n: usize) {
         listen: "127.0.0.1:0".parse().expect("address"),
         storage: StorageConfig {
             data_dir: dir.path().to_owned(),
-            database_url: None,
+            database_url: std::env::var("MANDAAT_BENCH_DATABASE_URL").ok(),
             chamber_rules: None,
         },
         token: TokenConfig {
@@ -213,8 +214,12 @@ async fn run(n: usize) {
         report.withheld
     );
     println!("verify_strict (parse + verify, 1 core): {v:>9.1} µs/ballot");
+    let database = match std::env::var("MANDAAT_BENCH_DATABASE_URL") {
+        Ok(_) => "PostgreSQL",
+        Err(_) => "SQLite",
+    };
     println!(
-        "cast over HTTP (SQLite, sequential):    {c:>9.1} µs/ballot  = {:.1} × verify_strict",
+        "cast over HTTP ({database}, sequential): {c:>9.1} µs/ballot  = {:.1} × verify_strict",
         c / v
     );
     println!(
