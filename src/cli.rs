@@ -94,6 +94,7 @@ pub struct VerifyArgs {
     /// Fetch the bundle live from this Mandaat server (with --token, an auditor token).
     #[arg(long, requires = "token")]
     pub url: Option<String>,
+    /// An auditor's access token, for --url.
     #[arg(long, env = "MANDAAT_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
     /// The log's verifier key, obtained independently (`mandaat log key` on the server).

@@ -53,6 +53,7 @@ async fn main() -> ExitCode {
 
 async fn serve(config: Config) -> anyhow::Result<()> {
     let data_dir = config.storage.data_dir.clone();
+    let on_postgres = config.storage.database_url.is_some();
     let database = match &config.storage.database_url {
         Some(_) => "PostgreSQL (--database-url)".to_owned(),
         None => format!("SQLite {}", config.storage.sqlite_path().display()),
@@ -62,9 +63,14 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let base = format!("http://{}", app.local_addr());
     eprintln!(
         "Mandaat is listening on {base}\n  API:      {base}/api/v1\n  docs:     {base}/docs\n  OpenAPI:  {base}/openapi.json\n  data:     {} ({database})\n\
-         First admin token:\n  cargo run --release -- token issue --role admin --data-dir {}",
+         First admin token:\n  cargo run --release -- token issue --role admin --data-dir {}{}",
         data_dir.display(),
-        data_dir.display()
+        data_dir.display(),
+        if on_postgres {
+            " --database-url <the same URL>"
+        } else {
+            ""
+        }
     );
     app.run_until(shutdown).await?;
     eprintln!("Mandaat stopped.");
