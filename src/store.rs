@@ -408,13 +408,7 @@ impl Store {
 
     /// All members, for imports and chamber recomputation (a few thousand at most).
     pub async fn all_members(&self) -> Result<Vec<Member>> {
-        member::Entity::find()
-            .order_by_asc(member::Column::BgNumber)
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(to_member)
-            .collect()
+        members_ordered(&self.db).await
     }
 
     /// Re-derives every member's chamber under the configured rules, so a changed
@@ -534,6 +528,18 @@ async fn load_tree(db: &DatabaseConnection) -> Result<(MerkleTree, Option<String
         }
     }
     Ok((tree, problem))
+}
+
+/// Every member by bevoegd-gezag number, on any connection (a write transaction
+/// freezing a voter roll reads them this way).
+pub async fn members_ordered<C: ConnectionTrait>(db: &C) -> Result<Vec<Member>> {
+    member::Entity::find()
+        .order_by_asc(member::Column::BgNumber)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(to_member)
+        .collect()
 }
 
 pub async fn member_by_id<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Member> {

@@ -188,6 +188,22 @@ impl Electorate {
     pub fn concerns(&self, pupils: &super::member::SectorPupils) -> bool {
         self.sectors.iter().any(|s| pupils.get(*s).is_some())
     }
+
+    /// The voter roll: every active member in a sector the proposal concerns, with its
+    /// weight, sectors and chamber, in the order given (by bevoegd-gezag number).
+    pub fn roll(&self, members: &[super::member::Member]) -> Vec<RollEntry> {
+        members
+            .iter()
+            .filter(|m| m.status == super::member::MemberStatus::Active && self.concerns(&m.pupils))
+            .map(|m| RollEntry {
+                member: m.id,
+                bg_number: m.bg_number.get(),
+                weight: self.weight(&m.pupils),
+                sectors: m.pupils.sectors(),
+                chamber: m.chamber.clone(),
+            })
+            .collect()
+    }
 }
 
 /// A short identifier chosen by the proposer (option ids, parameter names).
@@ -744,6 +760,48 @@ mod tests {
             Err(ChoiceError::UnknownOption("books".into()))
         );
         assert!(serde_json::from_value::<Choice>(json!({"vote": "maybe"})).is_err());
+    }
+
+    #[test]
+    fn the_roll_holds_active_members_of_the_sectors_with_their_weight() {
+        use crate::domain::member::{
+            BgNumber, ChamberRules, Member, MemberName, MemberStatus, SectorPupils,
+        };
+        let rules = ChamberRules::sivon();
+        let member = |bg: i64, po, vo, status| {
+            Member::new(
+                BgNumber::new(bg).unwrap(),
+                MemberName::new("x").unwrap(),
+                SectorPupils::new(po, vo).unwrap(),
+                status,
+                &rules,
+                Utc::now(),
+            )
+        };
+        let members = [
+            member(1, Some(800), None, MemberStatus::Active),
+            member(2, None, Some(5000), MemberStatus::Active),
+            member(3, Some(300), Some(200), MemberStatus::Active),
+            member(4, Some(50), None, MemberStatus::Suspended),
+        ];
+        let mut electorate = Electorate {
+            sectors: [Sector::Po].into(),
+            weighting: Weighting::Pupils,
+            quorum: Fraction::new(1, 2).unwrap(),
+            majority: Majority::simple(),
+            chamber_rule: false,
+        };
+        let roll = electorate.roll(&members);
+        let got: Vec<(u32, u64, &str)> = roll
+            .iter()
+            .map(|r| (r.bg_number, r.weight, r.chamber.as_str()))
+            .collect();
+        // Board 3 weighs only its PO pupils on a PO proposal; board 4 is suspended.
+        assert_eq!(got, vec![(1, 800, "small"), (3, 300, "combined")]);
+        electorate.sectors = [Sector::Po, Sector::Vo].into();
+        electorate.weighting = Weighting::OneMemberOneVote;
+        let weights: Vec<u64> = electorate.roll(&members).iter().map(|r| r.weight).collect();
+        assert_eq!(weights, vec![1, 1, 1]);
     }
 
     #[test]

@@ -18,7 +18,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use entity::{ballot, member, member_key, nonce, proposal, proxy};
+use entity::{ballot, member_key, nonce, proposal, proxy};
 
 use super::ServerSigner;
 use crate::auth::Principal;
@@ -32,7 +32,7 @@ use crate::domain::proposal::{ProposalSpec, RollEntry};
 use crate::domain::statement::{KeyId, MemberPublicKey, SignedStatement, canonical_bytes};
 use crate::domain::tally::{Event, Tally, tally};
 use crate::error::{ConflictKind, Error, Result, Rule};
-use crate::store::{NewEntry, Store, WriteTxn, member_by_id};
+use crate::store::{NewEntry, Store, WriteTxn, member_by_id, members_ordered};
 
 /// How far a ballot's `cast_at` (or a proxy's `signed_at`) may be from the server's clock.
 pub const CLOCK_SKEW: Duration = Duration::minutes(5);
@@ -336,27 +336,8 @@ pub async fn open_proposal(
         ));
     }
     // The roll: every active member in a sector the proposal concerns, at this moment.
-    let members = member::Entity::find()
-        .filter(member::Column::Status.eq(MemberStatus::Active.as_str()))
-        .order_by_asc(member::Column::BgNumber)
-        .all(&write.txn)
-        .await?;
-    let mut roll = Vec::new();
-    for m in members {
-        let pupils = crate::domain::member::SectorPupils::new(
-            m.pupils_po.map(|n| u64::try_from(n).unwrap_or(0)),
-            m.pupils_vo.map(|n| u64::try_from(n).unwrap_or(0)),
-        )?;
-        if spec.electorate.concerns(&pupils) {
-            roll.push(RollEntry {
-                member: m.id,
-                bg_number: u32::try_from(m.bg_number).unwrap_or(0),
-                weight: spec.electorate.weight(&pupils),
-                sectors: pupils.sectors(),
-                chamber: m.chamber,
-            });
-        }
-    }
+    let members = members_ordered(&write.txn).await?;
+    let roll = spec.electorate.roll(&members);
     if roll.is_empty() {
         return Err(Error::rule(
             Rule::EmptyRoll,
