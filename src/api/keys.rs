@@ -10,7 +10,6 @@ use entity::member_key;
 
 use super::log::ReceiptDto;
 use super::problem::{ApiError, ApiResult};
-use super::proposals::entry_index;
 use super::{ApiTags, BearerToken, State};
 use crate::auth::Principal;
 use crate::domain::statement::{BASE64URL, KeyId, SignedStatement};
@@ -159,7 +158,7 @@ impl KeysApi {
         let location = format!("/api/v1/members/{}/keys/{}", id.0, key.key_id);
         let receipt = state
             .log
-            .receipt(&state.store, entry_index(key.registration_entry), now)
+            .receipt(&state.store, key.registration_entry, now)
             .await?;
         let mut dto = MemberKeyDto::try_from(key)?;
         dto.receipt = Some(receipt.into());
@@ -210,11 +209,13 @@ impl KeysApi {
         };
         let now = state.clock.now();
         let key = service::revoke_key(&state.store, id.0, key_id, revoker, now).await?;
-        let entry = key.revocation_entry.unwrap_or_default();
-        let receipt = state
-            .log
-            .receipt(&state.store, entry_index(entry), now)
-            .await?;
+        let entry = key.revocation_entry.ok_or_else(|| {
+            Error::Corrupt(format!(
+                "revoked key {} has no revocation entry",
+                key.key_id
+            ))
+        })?;
+        let receipt = state.log.receipt(&state.store, entry, now).await?;
         let mut dto = MemberKeyDto::try_from(key)?;
         dto.receipt = Some(receipt.into());
         Ok(Json(dto))

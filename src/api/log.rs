@@ -224,13 +224,10 @@ impl LogApi {
             .ok_or_else(|| {
                 crate::error::Error::NotFound(format!("log entry with leaf hash {}", leaf_hash.0))
             })?;
-        let index = u64::try_from(entry.idx).unwrap_or(0);
-        Ok(Json(
-            state
-                .log
-                .receipt(&state.store, index, state.clock.now())
-                .await?
-                .into(),
-        ))
+        let receipt = state
+            .log
+            .receipt(&state.store, entry.idx, state.clock.now())
+            .await?;
+        Ok(Json(receipt.into()))
     }
 }

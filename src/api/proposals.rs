@@ -373,10 +373,6 @@ async fn to_dto(state: &State, p: Proposal, with_document: bool) -> ApiResult<Pr
     })
 }
 
-pub(super) fn entry_index(entry: i64) -> u64 {
-    u64::try_from(entry).unwrap_or(0)
-}
-
 fn board_member(who: &Principal) -> ApiResult<Uuid> {
     match who {
         Principal::Board { member_id, .. } => Ok(*member_id),
@@ -538,10 +534,7 @@ impl ProposalsApi {
         let now = state.clock.now();
         let r =
             voting::cast_ballot(&state.store, &state.voting, id.0, &statement, member, now).await?;
-        let receipt = state
-            .log
-            .receipt(&state.store, entry_index(r.entry), now)
-            .await?;
+        let receipt = state.log.receipt(&state.store, r.entry, now).await?;
         Ok(Accepted::Created(Json(BallotReceiptDto {
             proposal: r.proposal,
             entry: r.entry,
@@ -570,10 +563,7 @@ impl ProposalsApi {
         let p = voting::submit_proxy(&state.store, &state.voting, id.0, &statement, member, now)
             .await?;
         let entry = p.revoked_entry.unwrap_or(p.entry_idx);
-        let receipt = state
-            .log
-            .receipt(&state.store, entry_index(entry), now)
-            .await?;
+        let receipt = state.log.receipt(&state.store, entry, now).await?;
         let mut dto = ProxyDto::from(p);
         dto.receipt = Some(receipt.into());
         Ok(ProxyAccepted::Created(Json(dto)))

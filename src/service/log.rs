@@ -37,7 +37,10 @@ impl Log {
 
     /// A receipt for entry `index`: its leaf hash, a signed checkpoint that contains
     /// it, and the inclusion proof against that checkpoint.
-    pub async fn receipt(&self, store: &Store, index: u64, now: DateTime<Utc>) -> Result<Receipt> {
+    /// `entry` is the index as stored with the resource the entry created.
+    pub async fn receipt(&self, store: &Store, entry: i64, now: DateTime<Utc>) -> Result<Receipt> {
+        let index = u64::try_from(entry)
+            .map_err(|_| Error::Corrupt(format!("negative log index {entry}")))?;
         let checkpoint = self.checkpoint(store, now).await?;
         let tree = store.tree()?;
         let leaf = tree
