@@ -317,22 +317,8 @@ enum ProxyAccepted {
     Created(Json<ProxyDto>),
 }
 
-/// Who may see a proposal at all: drafts only their proposer, admins and auditors;
-/// a council only proposals of its sector.
-fn may_see(who: &Principal, p: &Proposal) -> bool {
-    match who {
-        Principal::Admin { .. } | Principal::Auditor { .. } => true,
-        Principal::Board { member_id, .. } => {
-            p.status != Status::Draft || p.row.proposer_member == Some(*member_id)
-        }
-        Principal::Council { sector, .. } => {
-            p.status != Status::Draft && p.concerns_sector(*sector)
-        }
-    }
-}
-
 fn visible(who: &Principal, p: Proposal) -> ApiResult<Proposal> {
-    if may_see(who, &p) {
+    if voting::may_see(who, &p) {
         Ok(p)
     } else {
         Err(ApiError::forbidden("this token may not see this proposal"))
@@ -395,7 +381,7 @@ impl ProposalsApi {
         let who = state.authenticate(&auth)?;
         let mut out = Vec::new();
         for p in voting::proposals(&state.store).await? {
-            if may_see(&who, &p) {
+            if voting::may_see(&who, &p) {
                 out.push(to_dto(&state, p, false).await?);
             }
         }
@@ -601,15 +587,7 @@ impl ProposalsApi {
     ) -> ApiResult<Json<Any<serde_json::Value>>> {
         let who = state.authenticate(&auth)?;
         let p = visible(&who, voting::proposal(&state.store, id.0).await?)?;
-        let result = voting::result_of(&p)?;
-        if let Principal::Board { member_id, .. } = &who {
-            let frozen = voting::frozen(&state.store, &state.voting, id.0).await?;
-            if frozen.roll_entry(*member_id).is_none() {
-                return Err(ApiError::forbidden(
-                    "a board sees results of proposals it was eligible for",
-                ));
-            }
-        }
+        let result = voting::result_for(&state.store, &state.voting, &who, &p).await?;
         Ok(Json(Any(result)))
     }
 }

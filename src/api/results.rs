@@ -11,11 +11,9 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::members::SectorDto;
-use super::problem::{ApiError, ApiResult};
+use super::problem::ApiResult;
 use super::proposals::{KindDto, StatusDto};
 use super::{ApiTags, BearerToken, State};
-use crate::auth::Principal;
-use crate::domain::member::Sector;
 use crate::error::Error;
 use crate::service::voting::{self, Proposal};
 
@@ -49,49 +47,6 @@ enum Csv {
     Ok(PlainText<String>),
 }
 
-struct Row {
-    proposal: Proposal,
-    tally: Value,
-}
-
-/// The results this token may see, filtered by sector.
-async fn visible_results(
-    state: &State,
-    who: &Principal,
-    sector: Option<Sector>,
-) -> ApiResult<(Option<Sector>, Vec<Row>)> {
-    let sector = match (who, sector) {
-        (Principal::Council { sector: own, .. }, Some(asked)) if asked != *own => {
-            return Err(ApiError::forbidden(format!(
-                "a {own} council sees only {own} results"
-            )));
-        }
-        (Principal::Council { sector: own, .. }, _) => Some(*own),
-        (_, asked) => asked,
-    };
-    let mut rows = Vec::new();
-    for p in voting::proposals(&state.store).await? {
-        if !p.status.result_visible() || sector.is_some_and(|s| !p.concerns_sector(s)) {
-            continue;
-        }
-        if let Principal::Board { member_id, .. } = who {
-            let frozen = voting::frozen(&state.store, &state.voting, p.row.id).await?;
-            if frozen.roll_entry(*member_id).is_none() {
-                continue;
-            }
-        }
-        let mut tally = voting::result_of(&p)?;
-        if let (Principal::Council { sector: own, .. }, Some(by_sector)) = (
-            who,
-            tally.get_mut("by_sector").and_then(Value::as_object_mut),
-        ) {
-            by_sector.retain(|k, _| k == own.as_str());
-        }
-        rows.push(Row { proposal: p, tally });
-    }
-    Ok((sector, rows))
-}
-
 fn kind_of(p: &Proposal) -> KindDto {
     match p.spec.kind {
         crate::domain::proposal::ProposalKind::Mandate { .. } => KindDto::Mandate,
@@ -118,9 +73,11 @@ impl ResultsApi {
         sector: Query<Option<SectorDto>>,
     ) -> ApiResult<Json<Vec<ResultDto>>> {
         let who = state.authenticate(&auth)?;
-        let (sector, rows) = visible_results(&state, &who, sector.0.map(Into::into)).await?;
+        let (sector, rows) =
+            voting::results_for(&state.store, &state.voting, &who, sector.0.map(Into::into))
+                .await?;
         let mut out = Vec::new();
-        for Row { proposal: p, tally } in rows {
+        for (p, tally) in rows {
             out.push(ResultDto {
                 proposal: p.row.id,
                 title: p.row.title.clone(),
@@ -148,11 +105,13 @@ impl ResultsApi {
         sector: Query<Option<SectorDto>>,
     ) -> ApiResult<Csv> {
         let who = state.authenticate(&auth)?;
-        let (sector, rows) = visible_results(&state, &who, sector.0.map(Into::into)).await?;
+        let (sector, rows) =
+            voting::results_for(&state.store, &state.voting, &who, sector.0.map(Into::into))
+                .await?;
         let mut csv = csv::Writer::from_writer(Vec::new());
         let csv_err = |e: csv::Error| Error::Corrupt(format!("writing CSV: {e}"));
         csv.write_record(CSV_HEADER).map_err(csv_err)?;
-        for Row { proposal: p, tally } in rows {
+        for (p, tally) in rows {
             let count = |path: &[&str]| -> String {
                 path.iter()
                     .try_fold(&tally, |v, k| v.get(*k))

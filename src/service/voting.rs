@@ -1001,3 +1001,89 @@ pub fn result_of(p: &Proposal) -> Result<serde_json::Value> {
         .ok_or_else(|| Error::Corrupt(format!("closed proposal {} has no result", p.row.id)))?;
     serde_json::from_str(text).map_err(|e| Error::Corrupt(e.to_string()))
 }
+
+/// Who may see a proposal at all: drafts only their proposer board, admins and
+/// auditors; a council only proposals of its sector.
+pub fn may_see(who: &Principal, p: &Proposal) -> bool {
+    match who {
+        Principal::Admin { .. } | Principal::Auditor { .. } => true,
+        Principal::Board { member_id, .. } => {
+            p.status != Status::Draft || p.row.proposer_member == Some(*member_id)
+        }
+        Principal::Council { sector, .. } => {
+            p.status != Status::Draft && p.concerns_sector(*sector)
+        }
+    }
+}
+
+/// A board sees results only of proposals it was on the roll of.
+async fn may_see_result(
+    store: &Store,
+    voting: &Voting,
+    who: &Principal,
+    p: &Proposal,
+) -> Result<bool> {
+    match who {
+        Principal::Board { member_id, .. } => Ok(frozen(store, voting, p.row.id)
+            .await?
+            .roll_entry(*member_id)
+            .is_some()),
+        _ => Ok(true),
+    }
+}
+
+/// The result of one proposal for this viewer; refused while voting is open.
+pub async fn result_for(
+    store: &Store,
+    voting: &Voting,
+    who: &Principal,
+    p: &Proposal,
+) -> Result<serde_json::Value> {
+    let result = result_of(p)?;
+    if !may_see_result(store, voting, who, p).await? {
+        return Err(Error::Forbidden(
+            "a board sees results of proposals it was eligible for".into(),
+        ));
+    }
+    Ok(result)
+}
+
+/// Every closed or final result this viewer may see, concerning `sector` when given.
+/// A council always gets its own sector (asking for another is refused), and its
+/// tallies' `by_sector` holds only that sector.
+pub async fn results_for(
+    store: &Store,
+    voting: &Voting,
+    who: &Principal,
+    sector: Option<Sector>,
+) -> Result<(Option<Sector>, Vec<(Proposal, serde_json::Value)>)> {
+    let sector = match (who, sector) {
+        (Principal::Council { sector: own, .. }, Some(asked)) if asked != *own => {
+            return Err(Error::Forbidden(format!(
+                "a {own} council sees only {own} results"
+            )));
+        }
+        (Principal::Council { sector: own, .. }, _) => Some(*own),
+        (_, asked) => asked,
+    };
+    let mut rows = Vec::new();
+    for p in proposals(store).await? {
+        if !p.status.result_visible()
+            || sector.is_some_and(|s| !p.concerns_sector(s))
+            || !may_see_result(store, voting, who, &p).await?
+        {
+            continue;
+        }
+        let mut tally = result_of(&p)?;
+        if let (Principal::Council { sector: own, .. }, Some(by_sector)) = (
+            who,
+            tally
+                .get_mut("by_sector")
+                .and_then(serde_json::Value::as_object_mut),
+        ) {
+            by_sector.retain(|k, _| k == own.as_str());
+        }
+        rows.push((p, tally));
+    }
+    Ok((sector, rows))
+}
