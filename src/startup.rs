@@ -64,9 +64,7 @@ impl Deployment {
             issuer,
         })
     }
-}
 
-impl Deployment {
     /// The transparency log, signing with the log key under the configured origin.
     pub fn log(
         &self,

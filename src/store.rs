@@ -1,5 +1,6 @@
-//! Storage: the only module that speaks sea-orm. It maps rows to domain types and
-//! keeps every multi-row change in one transaction.
+//! Storage: the connection, members and keys, and the append-only entry log with its
+//! checkpoints; the voting and log services query their own tables directly. It maps
+//! rows to domain types and keeps every multi-row change in one transaction.
 
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
