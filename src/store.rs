@@ -241,7 +241,9 @@ impl Store {
             return Ok(signed);
         }
         if let Some(latest) = self.latest_checkpoint().await? {
-            let latest_size = u64::try_from(latest.size).unwrap_or(0);
+            let latest_size = u64::try_from(latest.size).map_err(|_| {
+                Error::Corrupt(format!("stored checkpoint has size {}", latest.size))
+            })?;
             if latest_size == size && latest.root_hash == hex::encode(root) {
                 let signed = SignedCheckpoint {
                     size,

@@ -119,7 +119,8 @@ fn view(row: log_entry::Model, statuses: &HashMap<Uuid, Status>) -> Result<Entry
         .parse()
         .map_err(|_| Error::Corrupt(format!("entry {} has a bad key id", row.idx)))?;
     Ok(EntryView {
-        index: u64::try_from(row.idx).unwrap_or(0),
+        index: u64::try_from(row.idx)
+            .map_err(|_| Error::Corrupt(format!("negative log index {}", row.idx)))?,
         leaf_hash: row.leaf_hash,
         entry_type: row.entry_type,
         entry: (!withheld).then(|| entry_bytes(&row.statement, key_id, &row.signature)),
