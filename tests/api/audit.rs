@@ -369,6 +369,23 @@ async fn an_auditor_verifies_a_whole_vote_from_the_bundle() {
         "{output}"
     );
     assert!(output.contains("2 ballots"), "{output}");
+    // The bundle file itself, as an auditor receives it, verifies the same.
+    let out = tempfile::tempdir().unwrap();
+    assert!(
+        app.cli(&["audit", "export", "--out", out.path().to_str().unwrap()])
+            .status
+            .success()
+    );
+    let (ok, output) = verify_dir(&out.path().join("bundle.json"), &key, &[]);
+    assert!(ok && output.contains("verified:"), "{output}");
+    // A path that holds no bundle cannot be verified at all: exit status 2, not 1.
+    let missing = std::process::Command::new(env!("CARGO_BIN_EXE_mandaat"))
+        .args(["audit", "verify", "/nonexistent/bundle.json", "--state-dir"])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("cannot read"));
 
     // Live, remembering the checkpoint for next time; a second run checks the
     // server's consistency proof from it.
