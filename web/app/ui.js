@@ -104,11 +104,14 @@ export function ErrorBox({ error, title }) {
     if (error && ref.current) announce(ref.current.textContent, { assertive: true });
   }, [error]);
   if (!error) return null;
-  const detail = error instanceof ApiProblem ? error.detail : String(error.message || error);
+  // A problem from the API carries the server's (English) detail; an error in the page
+  // (e.g. WebCrypto refusing) has only its message, shown as such.
+  const fromServer = error instanceof ApiProblem;
+  const detail = fromServer ? error.detail : String(error.message || error);
   return html`<div class="error-box" role="alert" ref=${ref}>
     <p class="error-title">${title || problemText(error)}</p>
     ${title ? html`<p>${problemText(error)}</p>` : null}
-    ${detail ? html`<p class="error-detail"><span class="label">${t('common.server-says')}</span> <span lang="en">${detail}</span></p>` : null}
+    ${detail ? html`<p class="error-detail"><span class="label">${fromServer ? t('common.server-says') : t('common.browser-says')}</span> <span lang="en">${detail}</span></p>` : null}
   </div>`;
 }
 
