@@ -8,16 +8,6 @@ import { api } from '../api.js';
 import { href } from '../router.js';
 import * as fmt from '../fmt.js';
 
-// admin.css is linked by index.html once the shell adds it; until then this module links it
-// itself (same origin, so the CSP allows it). Idempotent.
-(function linkAdminCss() {
-  const href = new URL('./admin.css', import.meta.url).pathname;
-  if (document.querySelector(`link[rel="stylesheet"][href$="pages/admin.css"]`)) return;
-  const link = document.createElement('link');
-  link.rel = 'stylesheet';
-  link.href = href;
-  document.head.appendChild(link);
-}());
 
 // "12 van 40 leden (30 %)" from a breakdown's {members, weight} counts.
 function share(part, whole, key) {
