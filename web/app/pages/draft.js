@@ -556,6 +556,9 @@ export function DraftPage({ me, params }) {
     }
   };
 
+  if (!me || (me.role !== 'board' && me.role !== 'admin')) {
+    return html`<section><${PageTitle}>${t('draft.title.new')}<//><p>${t('draft.boards-only')}</p></section>`;
+  }
   if (loadError) {
     return html`<section><${PageTitle}>${t('draft.title.edit')}<//><${ErrorBox} error=${loadError} /></section>`;
   }
