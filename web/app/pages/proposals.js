@@ -24,7 +24,7 @@ async function load(me) {
 function Card({ p, outcome }) {
   const s = p.spec;
   return html`<li class="card">
-    <h3><a href=${href(`/proposals/${p.id}`)}>${s.title}</a></h3>
+    <h3 class="card-title"><a href=${href(`/proposals/${p.id}`)}>${s.title}</a></h3>
     <p><${StatusTag} status=${p.status} /> <span class="meta">${t(`kind.${s.kind}`)}</span></p>
     ${p.status === 'open' ? html`<p>${t('proposals.closes', { when: fmt.dateTime(s.closes_at), left: fmt.timeLeft(s.closes_at) })}</p>
       <p class="meta">${t('proposals.turnout', { voted: fmt.number(p.voted_members || 0), eligible: fmt.number(p.eligible_members || 0) })}</p>` : null}

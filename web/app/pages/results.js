@@ -280,7 +280,7 @@ export function ResultsListPage({ me }) {
     ${data && data.length === 0 ? html`<p>${t('results.list.none')}</p>` : null}
     ${data && data.length ? html`<div class="actions"><${CsvButton} onError=${setCsvError} /></div>
       <ul class="cards">${data.map((r) => html`<li class="card">
-        <h3><a href=${href(`/proposals/${r.proposal}/results`)}>${r.title}</a></h3>
+        <h2 class="card-title"><a href=${href(`/proposals/${r.proposal}/results`)}>${r.title}</a></h2>
         <p><${StatusTag} status=${r.status} /> <span class="meta">${t(`kind.${r.kind}`)}</span></p>
         <p><strong>${t('proposals.outcome', { outcome: t(`outcome.${r.outcome}`) })}</strong> <span class="meta">${t('proposals.closed-on', { when: fmt.dateTime(r.closed_at) })}</span></p>
       </li>`)}</ul>` : null}

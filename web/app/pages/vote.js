@@ -159,7 +159,7 @@ function Ranking({ options, ranking, onChange }) {
   return html`<fieldset>
     <legend>${t('vote.rank.legend')}</legend>
     <p class="hint" id="ranking-hint">${t('vote.rank.hint')}</p>
-    <h3 id="ranked-heading">${t('vote.rank.ranked')}</h3>
+    <h2 id="ranked-heading" class="sub">${t('vote.rank.ranked')}</h2>
     ${ranking.length === 0 ? html`<p class="meta">${t('vote.rank.empty')}</p>` : null}
     <ol class="ranking" aria-labelledby="ranked-heading"
       onDragOver=${(e) => { if (dragId) e.preventDefault(); }}
@@ -183,7 +183,7 @@ function Ranking({ options, ranking, onChange }) {
         </span>
       </li>`)}
     </ol>
-    ${unranked.length ? html`<h3 id="unranked-heading">${t('vote.rank.unranked')}</h3>
+    ${unranked.length ? html`<h2 id="unranked-heading" class="sub">${t('vote.rank.unranked')}</h2>
       <ul class="ranking" aria-labelledby="unranked-heading">
         ${unranked.map((o) => html`<li key=${o.id}>
           <span class="option-label">${o.label}</span>
