@@ -22,7 +22,7 @@ export function HomePage({ me }) {
       me.person && me.person.email ? [t('home.email'), me.person.email] : null,
       m ? [t('home.board'), m.name] : null,
       m ? [t('home.bg-number'), String(m.bg_number)] : null,
-      m ? [t('home.chamber'), t(`chamber.${m.chamber}`)] : null,
+      m ? [t('home.chamber'), fmt.chamber(m.chamber)] : null,
       m ? [t('home.sectors'), m.sectors.map((s) => t(`sector.${s}`)).join(', ')] : null,
       me.sector ? [t('home.sector'), t(`sector.${me.sector}`)] : null,
       me.session ? [t('home.session-until'), fmt.dateTime(me.session.expires_at)] : null,

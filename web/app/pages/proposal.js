@@ -2,7 +2,7 @@
 // entry on the frozen voter roll and the digest (recomputed here from the frozen document).
 // Exports ProposalPage, loadProposal(id) and the small describers the vote page reuses.
 import { html, PageTitle, Loading, ErrorBox, StatusTag, Facts, DataTable, useLoad, useTitle } from '../ui.js';
-import { t } from '../i18n.js';
+import { t, has } from '../i18n.js';
 import { api } from '../api.js';
 import { href } from '../router.js';
 import * as fmt from '../fmt.js';
@@ -26,9 +26,7 @@ export function rollEntry(doc, memberId) {
 }
 
 export function unitText(unit) {
-  const key = `unit.${unit}`;
-  const s = t(key);
-  return s === key ? unit : s;
+  return has(`unit.${unit}`) ? t(`unit.${unit}`) : unit;
 }
 
 export function rangeText(param) {
@@ -36,8 +34,7 @@ export function rangeText(param) {
 }
 
 export function chamberName(c) {
-  const s = t(`chamber.${c}`);
-  return s === `chamber.${c}` ? c : s;
+  return fmt.chamber(c);
 }
 
 function fractionText(f) {
