@@ -3,6 +3,7 @@ import { html, PageTitle, Facts, useTitle } from '../ui.js';
 import { t } from '../i18n.js';
 import { href } from '../router.js';
 import * as fmt from '../fmt.js';
+import { LogCheck } from './receipt.js';
 
 const NEXT = {
   board: [['/proposals', 'home.next.proposals'], ['/keys', 'home.next.keys'], ['/results', 'home.next.results']],
@@ -31,5 +32,6 @@ export function HomePage({ me }) {
     <ul class="next-list">
       ${(NEXT[me.role] || []).map(([p, key]) => html`<li><a href=${href(p)}>${t(key)}</a></li>`)}
     </ul>
+    ${me.role === 'board' ? html`<h2>${t('logcheck.heading')}</h2><${LogCheck} />` : null}
   </section>`;
 }

@@ -50,7 +50,7 @@ function Confirm({ statement, words, busy, error, onSign, onCancel, signLabel })
     <p><strong>${words}</strong></p>
     <h3 id="proxy-statement-heading">${t('vote.confirm.statement')}</h3>
     <p class="hint">${t('vote.confirm.statement-hint')}</p>
-    <pre class="statement" tabindex="0" aria-labelledby="proxy-statement-heading">${text}</pre>
+    <pre class="statement" role="region" tabindex="0" aria-labelledby="proxy-statement-heading">${text}</pre>
     <${ErrorBox} error=${error} />
     <div class="actions">
       <button type="button" onClick=${onSign} disabled=${busy}>${busy ? t('vote.submit.busy') : signLabel}</button>

@@ -139,3 +139,79 @@ export function ReceiptPanel({ wire, receipt, kind = 'ballot', publicKey, extra 
     </div>
   </div>`;
 }
+
+// The log's latest checkpoint, checked now: signed by the pinned key and consistent with the
+// last checkpoint this browser verified. A board can do this any time, not only when voting.
+export async function checkLogNow() {
+  const pin = await pinnedKey();
+  const note = await api.getText('/api/v1/log/checkpoint');
+  const checks = [];
+  let cp = null;
+  try {
+    cp = await crypto.verifyCheckpoint(note, pin.logKey);
+    checks.push({ name: 'checkpoint-signature', ok: true, detail: t('logcheck.signed', { size: fmt.number(cp.size) }) });
+  } catch (err) {
+    checks.push({ name: err.check || 'checkpoint-signature', ok: false, detail: err.message });
+  }
+  if (cp) {
+    const prev = await getLatestCheckpoint(cp.origin);
+    let ok = true;
+    let detail;
+    if (!prev) {
+      detail = t('receipt.consistency.first', { size: fmt.number(cp.size) });
+    } else if (prev.size === cp.size) {
+      ok = crypto.b64Encode(cp.root) === prev.root;
+      detail = ok ? t('receipt.consistency.same', { size: fmt.number(cp.size) }) : t('receipt.consistency.fork', { size: fmt.number(cp.size) });
+    } else {
+      const [a, b] = prev.size < cp.size
+        ? [{ size: prev.size, root: crypto.b64Decode(prev.root) }, { size: cp.size, root: cp.root }]
+        : [{ size: cp.size, root: cp.root }, { size: prev.size, root: crypto.b64Decode(prev.root) }];
+      const proof = await api.get(`/api/v1/log/proof/consistency?from=${a.size}&to=${b.size}`);
+      ok = await crypto.verifyConsistency({ oldSize: a.size, newSize: b.size, oldRoot: a.root, newRoot: b.root, proof: proof.proof.map((h) => crypto.b64Decode(h)) });
+      detail = ok
+        ? t('receipt.consistency.ok', { from: fmt.number(a.size), to: fmt.number(b.size) })
+        : t('receipt.consistency.bad', { from: fmt.number(a.size), to: fmt.number(b.size) });
+    }
+    checks.push({ name: 'consistency', ok, detail });
+    if (ok && (!prev || cp.size > prev.size)) {
+      await putLatestCheckpoint({ origin: cp.origin, size: cp.size, root: crypto.b64Encode(cp.root), note });
+    }
+  }
+  return { ok: checks.every((c) => c.ok), checks, fingerprint: pin.fingerprint, pinnedAt: pin.pinnedAt, pinnedNow: pin.pinnedNow };
+}
+
+export function LogCheck() {
+  const [state, setState] = useState(null);
+  const [error, setError] = useState(null);
+  const [busy, setBusy] = useState(false);
+  async function run() {
+    setBusy(true);
+    setError(null);
+    try {
+      const s = await checkLogNow();
+      setState(s);
+      announce(s.ok ? t('logcheck.ok') : t('logcheck.failed'), { assertive: !s.ok });
+    } catch (err) {
+      setState(null);
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  }
+  return html`<div>
+    <p>${t('logcheck.explain')}</p>
+    <div class="actions"><button type="button" class="secondary" onClick=${run} disabled=${busy}>${busy ? t('logcheck.busy') : t('logcheck.button')}</button></div>
+    ${error ? html`<div class="failure" role="alert"><p><strong>${t('logcheck.failed')}</strong></p>
+      <p>${error instanceof ApiProblem ? `${problemText(error)} ${error.detail}` : error.message}</p></div>` : null}
+    ${state ? html`<div class=${state.ok ? 'success' : 'failure'}>
+      <p><strong>${state.ok ? t('logcheck.ok') : t('logcheck.failed')}</strong></p>
+      <ul class="check-list" aria-label=${t('receipt.checks')}>
+        ${state.checks.map((c) => html`<li class=${c.ok ? 'ok' : 'bad'}>
+          <span class="visually-hidden">${c.ok ? t('receipt.check.passed') : t('receipt.check.failed')}: </span>
+          <strong>${checkName(c.name)}</strong>${c.detail ? html` — <span class="break">${c.detail}</span>` : null}</li>`)}
+      </ul>
+      <p>${t('receipt.fingerprint', { fingerprint: state.fingerprint })}
+        ${' '}${state.pinnedNow ? t('receipt.pinned-now') : t('receipt.pinned-since', { date: fmt.dateTime(state.pinnedAt) })}</p>
+    </div>` : null}
+  </div>`;
+}

@@ -294,7 +294,7 @@ export function VotePage({ me, params }) {
       ]} />
       <h3 id="statement-heading">${t('vote.confirm.statement')}</h3>
       <p class="hint">${t('vote.confirm.statement-hint')}</p>
-      <pre class="statement" aria-labelledby="statement-heading" tabindex="0">${text}</pre>
+      <pre class="statement" role="region" aria-labelledby="statement-heading" tabindex="0">${text}</pre>
       <${ErrorBox} error=${submitError} title=${t('vote.submit.failed')} />
       ${submitError && ['clock-skew', 'nonce-reused'].includes(submitError.slug) ? html`<p>${t('vote.submit.again-hint')}</p>` : null}
       <div class="actions">
