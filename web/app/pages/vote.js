@@ -208,10 +208,16 @@ export function VotePage({ me, params }) {
   const [result, setResult] = useState(null);
   const stepHead = useRef(null);
 
+  // Focus follows the step: the confirmation's heading, the result, or back at the top of
+  // the form; never left on a button that has just disappeared.
+  const firstStep = useRef(true);
   useEffect(() => {
-    if (step !== 'choose' || result) {
-      if (stepHead.current) stepHead.current.focus();
+    if (firstStep.current) {
+      firstStep.current = false;
+      return;
     }
+    const target = step === 'choose' ? document.getElementById('page-title') : stepHead.current;
+    if (target) target.focus();
   }, [step]);
 
   if (!memberId) return html`<section><${PageTitle}>${t('vote.title')}<//><p>${t('vote.board-only')}</p></section>`;
@@ -273,7 +279,6 @@ export function VotePage({ me, params }) {
     setResult(null);
     setStatement(null);
     setStep('choose');
-    setTimeout(() => { const h = document.getElementById('page-title'); if (h) h.focus(); }, 0);
   }
 
   if (step === 'confirm') {
