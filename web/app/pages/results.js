@@ -158,11 +158,11 @@ function Matrix({ options, pairwise, labelOf }) {
         })}
       </g>`)}
     </svg>
-    <table class="visually-hidden" id=${`${titleId}-table`}>
+    <div class="visually-hidden" id=${`${titleId}-table`}><table>
       <caption>${t('results.priority.matrix')}</caption>
       <thead><tr><th scope="col">${t('results.priority.prefers')}</th>${options.map((o) => html`<th scope="col">${t('results.priority.over', { option: labelOf(o) })}</th>`)}</tr></thead>
       <tbody>${options.map((o, i) => html`<tr><th scope="row">${labelOf(o)}</th>${options.map((o2, j) => html`<td>${i === j ? '–' : fmt.number(pairwise[i][j])}</td>`)}</tr>`)}</tbody>
-    </table>
+    </table></div>
   </figure>`;
 }
 
