@@ -76,10 +76,20 @@ function RegisterForm({ me, replacing, onDone }) {
       announce(t('keys.registered'));
       onDone({ wire, receipt: key.receipt, kind: 'key', publicKey: pair.publicRaw });
     } catch (err) {
-      setError(err);
+      // A browser without Ed25519 in WebCrypto (or a page not in a secure context) cannot
+      // make a key at all: say so plainly instead of showing a technical message only.
+      if (err && (err.name === 'NotSupportedError' || !globalThis.crypto || !globalThis.crypto.subtle)) {
+        setError(new Error(t('keys.unsupported')));
+      } else {
+        setError(err);
+      }
     } finally {
       setBusy(false);
     }
+  }
+
+  if (!window.isSecureContext || !globalThis.crypto || !globalThis.crypto.subtle) {
+    return html`<div class="warning" role="alert"><p>${t('keys.insecure')}</p></div>`;
   }
 
   return html`<form onSubmit=${submit} novalidate>
