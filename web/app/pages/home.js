@@ -1,9 +1,10 @@
 // Home: who is signed in, for which board, and where to go next for this role.
-import { html, PageTitle, Facts, useTitle } from '../ui.js';
+import { html, PageTitle, Facts, useTitle, useLoad } from '../ui.js';
 import { t } from '../i18n.js';
 import { href } from '../router.js';
 import * as fmt from '../fmt.js';
 import { LogCheck } from './receipt.js';
+import { loadSigner } from './keys.js';
 
 const NEXT = {
   board: [['/proposals', 'home.next.proposals'], ['/keys', 'home.next.keys'], ['/results', 'home.next.results']],
@@ -16,8 +17,14 @@ export function HomePage({ me }) {
   useTitle(t('home.title'));
   const name = (me.person && me.person.name) || me.subject;
   const m = me.member;
+  // First use on this device: point the board to making its key before anything else.
+  const { data: signer } = useLoad(() => (m ? loadSigner(m.id) : null), [m && m.id]);
   return html`<section>
     <${PageTitle}>${t('home.welcome', { name })}<//>
+    ${signer && !signer.usable ? html`<div class="warning">
+      <p><strong>${t('home.no-key')}</strong></p>
+      <p><a href=${href('/keys')}>${t('home.no-key.link')}</a></p>
+    </div>` : null}
     <${Facts} items=${[
       [t('home.role'), t(`role.${me.role}`)],
       me.person && me.person.email ? [t('home.email'), me.person.email] : null,
