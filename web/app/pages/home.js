@@ -1,5 +1,6 @@
 // Home: who is signed in, for which board, and where to go next for this role.
-import { html, PageTitle, Facts, useTitle, useLoad } from '../ui.js';
+import { html, PageTitle, Facts, DataTable, useTitle, useLoad } from '../ui.js';
+import { api } from '../api.js';
 import { t } from '../i18n.js';
 import { href } from '../router.js';
 import * as fmt from '../fmt.js';
@@ -12,6 +13,20 @@ const NEXT = {
   council: [['/council', 'home.next.council']],
   auditor: [['/audit', 'home.next.audit'], ['/proposals', 'home.next.proposals']],
 };
+
+// The person's own live sessions (only when signed in with a session, not a token).
+function Sessions() {
+  const { data } = useLoad(() => api.get('/api/v1/sessions'), []);
+  if (!data || !data.items || data.items.length === 0) return null;
+  return html`<h2>${t('home.sessions')}</h2>
+    <${DataTable} caption=${t('home.sessions.caption')}
+      columns=${[{ key: 'device', label: t('home.sessions.device') }, { key: 'since', label: t('home.sessions.since') },
+        { key: 'seen', label: t('home.sessions.seen') }, { key: 'until', label: t('home.sessions.until') }]}
+      rows=${data.items.map((x) => ({
+        device: html`${x.user_agent || t('home.sessions.unknown')}${x.current ? html` <span class="tag tag-open">${t('home.sessions.current')}</span>` : null}`,
+        since: fmt.dateTime(x.created_at), seen: fmt.dateTime(x.last_seen_at), until: fmt.dateTime(x.expires_at),
+      }))} />`;
+}
 
 export function HomePage({ me }) {
   useTitle(t('home.title'));
@@ -40,5 +55,6 @@ export function HomePage({ me }) {
       ${(NEXT[me.role] || []).map(([p, key]) => html`<li><a href=${href(p)}>${t(key)}</a></li>`)}
     </ul>
     ${me.role === 'board' ? html`<h2>${t('logcheck.heading')}</h2><${LogCheck} />` : null}
+    ${me.via === 'session' ? html`<${Sessions} />` : null}
   </section>`;
 }
