@@ -60,7 +60,7 @@ function LinkPanel({ invited, onDone, idPrefix }) {
     setCopied(true);
     announce(t('people.link.copied'));
   };
-  return html`<div class="success link-panel" tabindex="-1" ref=${ref} aria-labelledby=${`${idPrefix}-title`}>
+  return html`<div class="success link-panel" role="region" tabindex="-1" ref=${ref} aria-labelledby=${`${idPrefix}-title`}>
     <h3 id=${`${idPrefix}-title`}>${t('people.link.title', { name: person.name })}</h3>
     <p>${t('people.link.once', { date: fmt.dateTime(invitation.expires_at) })}</p>
     <div class="field">
