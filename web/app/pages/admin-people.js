@@ -419,7 +419,7 @@ function PeopleList({ tick }) {
             const mode = open && open.id === p.id ? open.mode : null;
             return [
               html`<tr key=${p.id}>
-                <th scope="row">${p.name}<br /><span class="meta break">${p.email}</span></th>
+                <th scope="row">${p.name}<br /><span class="meta person-email">${p.email}</span></th>
                 <td>${t(`people.role.${p.role}`)}</td>
                 <td>${p.member_id ? html`<${MemberName} id=${p.member_id} />` : p.sector ? t(`sector.${p.sector}`) : '–'}</td>
                 <td class="num">${fmt.number(p.active_sessions)}</td>
