@@ -17,6 +17,10 @@ use uuid::Uuid;
 use entity::{checkpoint, log_entry, member, member_key};
 use migration::{Migrator, MigratorTrait};
 
+mod people;
+
+pub use people::{NewSession, PeopleFilter, StoredInvitation, StoredSession};
+
 use crate::config::StorageConfig;
 use crate::domain::member::{
     BgNumber, ChamberRules, Member, MemberName, MemberStatus, Sector, SectorPupils,

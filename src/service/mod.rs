@@ -2,6 +2,7 @@
 //! transaction, and then writes in one short transaction.
 
 pub mod log;
+pub mod people;
 pub mod voting;
 
 use chrono::{DateTime, Utc};
