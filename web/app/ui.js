@@ -1,0 +1,195 @@
+// ui.js — shared components and helpers for every page (shell and admin pages).
+//
+// Re-exports from the vendored Preact/htm: html, render, useState, useEffect, useRef, useMemo,
+// useCallback, useReducer, useLayoutEffect.
+//
+// Helpers:
+//   announce(text, {assertive}?)   say text in the app's aria-live region (#live-polite or
+//                                  #live-assertive in index.html). Use for results and errors.
+//   useLoad(loader, deps)          -> {data, error, loading, reload}; loader is an async function.
+//   useTitle(text)                 sets document.title to "<text> – Mandaat".
+//   saveFile(filename, content, mime)  offers content (string or Blob) as a download.
+//   describedBy(id, {hint, error}) the aria-describedby value for a control rendered in <Field>.
+//
+// Components (all texts are passed in already translated, or come from common.json):
+//   <PageTitle>text</PageTitle>    the page's one <h1>; the shell moves focus to it after every
+//                                  navigation (it has tabindex="-1" and id="page-title").
+//   <Loading/>                     a polite "loading" status line.
+//   <ErrorBox error=${err} />      an API error as an alert: the translated problem (by type)
+//                                  plus the server's detail. Renders nothing for a null error.
+//   <ErrorSummary errors=${[{id, text}]} />  a list of field errors linking to the fields
+//                                  (id = the control's id); takes focus when it appears.
+//   <Field id label hint? error?>control</Field>  label + hint + error around one control;
+//                                  give the control id=${id} and aria-describedby=${describedBy(id, {hint, error})}
+//                                  and aria-invalid when error is set.
+//   <StatusTag status="open" />    the translated proposal status as a tag.
+//   <Facts items=${[[term, value], ...]} />  a definition list.
+//   <DataTable caption columns=${[{key, label, numeric?}]} rows=${[{...}]} />
+//   <BarChart title rows=${[{label, value}]} format=${fn} max? />  an inline SVG bar chart with
+//                                  role="img" and a visually hidden table of the same numbers.
+import {
+  html, render, useState, useEffect, useRef, useMemo, useCallback, useReducer, useLayoutEffect,
+} from '../vendor/htm-preact-standalone.mjs';
+import { t } from './i18n.js';
+import { problemText, ApiProblem } from './api.js';
+
+export { html, render, useState, useEffect, useRef, useMemo, useCallback, useReducer, useLayoutEffect };
+
+export function announce(text, { assertive = false } = {}) {
+  const el = document.getElementById(assertive ? 'live-assertive' : 'live-polite');
+  if (!el) return;
+  // Clearing first makes screen readers repeat an identical message.
+  el.textContent = '';
+  setTimeout(() => {
+    el.textContent = text;
+  }, 50);
+}
+
+export function useLoad(loader, deps) {
+  const [state, setState] = useState({ data: null, error: null, loading: true });
+  const [tick, setTick] = useState(0);
+  useEffect(() => {
+    let live = true;
+    setState((s) => ({ ...s, loading: true, error: null }));
+    Promise.resolve()
+      .then(loader)
+      .then(
+        (data) => live && setState({ data, error: null, loading: false }),
+        (error) => live && setState({ data: null, error, loading: false }),
+      );
+    return () => {
+      live = false;
+    };
+  }, [...deps, tick]);
+  const reload = useCallback(() => setTick((n) => n + 1), []);
+  return { ...state, reload };
+}
+
+export function useTitle(text) {
+  useEffect(() => {
+    document.title = text ? `${text} – ${t('app.name')}` : t('app.name');
+  }, [text]);
+}
+
+export function saveFile(filename, content, mime = 'application/octet-stream') {
+  const blob = content instanceof Blob ? content : new Blob([content], { type: mime });
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = filename;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
+export function describedBy(id, { hint, error } = {}) {
+  const ids = [];
+  if (hint) ids.push(`${id}-hint`);
+  if (error) ids.push(`${id}-error`);
+  return ids.length ? ids.join(' ') : undefined;
+}
+
+export function PageTitle({ children }) {
+  return html`<h1 id="page-title" tabindex="-1">${children}</h1>`;
+}
+
+export function Loading() {
+  return html`<p class="loading" role="status">${t('common.loading')}</p>`;
+}
+
+export function ErrorBox({ error, title }) {
+  const ref = useRef(null);
+  useEffect(() => {
+    if (error && ref.current) announce(ref.current.textContent, { assertive: true });
+  }, [error]);
+  if (!error) return null;
+  const detail = error instanceof ApiProblem ? error.detail : String(error.message || error);
+  return html`<div class="error-box" role="alert" ref=${ref}>
+    <p class="error-title">${title || problemText(error)}</p>
+    ${title ? html`<p>${problemText(error)}</p>` : null}
+    ${detail ? html`<p class="error-detail"><span class="label">${t('common.server-says')}</span> <span lang="en">${detail}</span></p>` : null}
+  </div>`;
+}
+
+export function ErrorSummary({ errors, title }) {
+  const ref = useRef(null);
+  const has = errors && errors.length > 0;
+  useEffect(() => {
+    if (has && ref.current) ref.current.focus();
+  }, [errors]);
+  if (!has) return null;
+  return html`<div class="error-summary" role="alert" tabindex="-1" ref=${ref} aria-labelledby="error-summary-title">
+    <h2 id="error-summary-title">${title || t('common.error-summary.title')}</h2>
+    <ul>
+      ${errors.map((e) => html`<li>${e.id
+        ? html`<a href=${`#${e.id}`} onClick=${(ev) => { ev.preventDefault(); const el = document.getElementById(e.id); if (el) el.focus(); }}>${e.text}</a>`
+        : e.text}</li>`)}
+    </ul>
+  </div>`;
+}
+
+export function Field({ id, label, hint, error, children, className }) {
+  return html`<div class=${`field${error ? ' field-error' : ''}${className ? ` ${className}` : ''}`}>
+    <label for=${id}>${label}</label>
+    ${hint ? html`<p class="hint" id=${`${id}-hint`}>${hint}</p>` : null}
+    ${error ? html`<p class="error-text" id=${`${id}-error`}><span class="visually-hidden">${t('common.error')}: </span>${error}</p>` : null}
+    ${children}
+  </div>`;
+}
+
+export function StatusTag({ status }) {
+  return html`<span class=${`tag tag-${status}`}>${t(`status.${status}`)}</span>`;
+}
+
+export function Facts({ items }) {
+  return html`<dl class="facts">
+    ${items.filter(Boolean).map(([term, value]) => html`<div class="fact"><dt>${term}</dt><dd>${value}</dd></div>`)}
+  </dl>`;
+}
+
+export function DataTable({ caption, columns, rows, className }) {
+  return html`<div class="table-wrap" tabindex="0" role="region" aria-label=${caption}>
+    <table class=${className || ''}>
+      <caption>${caption}</caption>
+      <thead><tr>${columns.map((c) => html`<th scope="col" class=${c.numeric ? 'num' : ''}>${c.label}</th>`)}</tr></thead>
+      <tbody>
+        ${rows.map((r) => html`<tr>${columns.map((c, i) => (i === 0
+          ? html`<th scope="row">${r[c.key]}</th>`
+          : html`<td class=${c.numeric ? 'num' : ''}>${r[c.key]}</td>`))}</tr>`)}
+      </tbody>
+    </table>
+  </div>`;
+}
+
+let chartSeq = 0;
+export function BarChart({ title, rows, format = String, max, valueLabel }) {
+  const id = useMemo(() => `chart-${++chartSeq}`, []);
+  const top = max || Math.max(1, ...rows.map((r) => r.value));
+  const barH = 26;
+  const gap = 10;
+  const labelW = 170;
+  const width = 560;
+  const plotW = width - labelW - 90;
+  const height = rows.length * (barH + gap) + gap;
+  return html`<figure class="chart">
+    <figcaption id=${`${id}-title`}>${title}</figcaption>
+    <svg viewBox=${`0 0 ${width} ${height}`} role="img" aria-labelledby=${`${id}-title`} aria-describedby=${`${id}-table`} preserveAspectRatio="xMinYMin meet">
+      ${rows.map((r, i) => {
+        const y = gap + i * (barH + gap);
+        const w = Math.max(0, Math.round((r.value / top) * plotW));
+        return html`<g>
+          <text x=${labelW - 8} y=${y + barH / 2} text-anchor="end" dominant-baseline="middle" class="chart-label">${r.label}</text>
+          <rect x=${labelW} y=${y} width=${plotW} height=${barH} class="chart-track" />
+          <rect x=${labelW} y=${y} width=${w} height=${barH} class=${`chart-bar ${r.className || ''}`} />
+          <text x=${labelW + w + 6} y=${y + barH / 2} dominant-baseline="middle" class="chart-value">${format(r.value)}</text>
+        </g>`;
+      })}
+    </svg>
+    <table class="visually-hidden" id=${`${id}-table`}>
+      <caption>${title}</caption>
+      <thead><tr><th scope="col">${t('chart.item')}</th><th scope="col">${valueLabel || t('chart.value')}</th></tr></thead>
+      <tbody>${rows.map((r) => html`<tr><th scope="row">${r.label}</th><td>${format(r.value)}</td></tr>`)}</tbody>
+    </table>
+  </figure>`;
+}
