@@ -9,7 +9,7 @@ use poem::error::ReadBodyError;
 use poem::http::StatusCode;
 use poem::listener::{Acceptor, AcceptorExt, Listener, TcpListener};
 use poem::middleware::Tracing;
-use poem::{Endpoint, EndpointExt, Request, Route, Server};
+use poem::{Endpoint, EndpointExt, IntoResponse, Request, Route, Server};
 
 use crate::api::{self, AppState, problem::render_error};
 use crate::auth::{Authenticator, LocalIssuer};
@@ -120,16 +120,32 @@ impl Application {
         let max_body_bytes = config.max_body_bytes;
         let public_origin = config.public_url.clone();
         let api = api::service();
+        let (api_spec, api_docs) = (api.spec_endpoint(), api.rapidoc());
         let route = Route::new()
-            .at("/", crate::web::WebFiles::index())
-            .nest("/web", crate::web::WebFiles::files())
-            .at("/openapi.json", api.spec_endpoint())
-            .nest("/docs", api.rapidoc())
             .nest("/", api)
+            .nest("/web", crate::web::WebFiles::files())
+            .at("/openapi.json", api_spec)
+            .nest("/docs", api_docs)
             .around(move |endpoint, request| limit_body(endpoint, request, max_body_bytes))
             .around(move |endpoint, request| {
                 let public_origin = public_origin.clone();
                 async move { csrf_guard(endpoint, request, public_origin.as_deref()).await }
+            })
+            .with(poem::middleware::CookieJarManager::new())
+            // The API is nested at "/", whose catch-all would also take "/" itself;
+            // the app's entry page is answered before routing.
+            .around(|endpoint, request| async move {
+                if request.uri().path() == "/" {
+                    crate::web::WebFiles::index()
+                        .call(request)
+                        .await
+                        .map(IntoResponse::into_response)
+                } else {
+                    endpoint
+                        .call(request)
+                        .await
+                        .map(IntoResponse::into_response)
+                }
             })
             .data(state.clone())
             .catch_all_error(render_error)
@@ -201,8 +217,11 @@ async fn csrf_guard<E: Endpoint>(
         && request.cookie().get(crate::api::SESSION_COOKIE).is_some();
     if !safe && uses_cookie {
         let refuse = |detail: &str| {
-            let problem = crate::api::problem::ApiError::problem(StatusCode::FORBIDDEN, "csrf", detail);
-            Err(poem::Error::from_response(poem::IntoResponse::into_response(problem)))
+            let problem =
+                crate::api::problem::ApiError::problem(StatusCode::FORBIDDEN, "csrf", detail);
+            Err(poem::Error::from_response(
+                poem::IntoResponse::into_response(problem),
+            ))
         };
         if request.header(CSRF_HEADER) != Some("1") {
             return refuse(

@@ -347,6 +347,19 @@ impl Store {
         if let Some(bg) = filter.bg_number {
             query = query.filter(member::Column::BgNumber.eq(i64::from(bg.get())));
         }
+        if let Some(name) = &filter.name {
+            use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+            // LIKE is case-insensitive on SQLite only; lower() makes both agree.
+            let escaped = name
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            query = query.filter(
+                Expr::expr(Func::lower(Expr::col(member::Column::Name)))
+                    .like(LikeExpr::new(format!("%{escaped}%")).escape('\\')),
+            );
+        }
         if let Some(chamber) = &filter.chamber {
             query = query.filter(member::Column::Chamber.eq(chamber.as_str()));
         }
@@ -463,6 +476,8 @@ impl Store {
 #[derive(Debug, Clone, Default)]
 pub struct MemberFilter {
     pub bg_number: Option<BgNumber>,
+    /// Part of the name, case-insensitively.
+    pub name: Option<String>,
     pub sector: Option<Sector>,
     pub chamber: Option<String>,
     pub status: Option<MemberStatus>,

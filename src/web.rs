@@ -56,7 +56,9 @@ impl Endpoint for WebFiles {
         };
         // Only plain relative paths: no traversal, no hidden files, no tests.
         let servable = !path.is_empty()
-            && !path.split('/').any(|part| part.is_empty() || part.starts_with('.'));
+            && !path
+                .split('/')
+                .any(|part| part.is_empty() || part.starts_with('.'));
         let Some(file) = servable.then(|| WebAssets::get(&path)).flatten() else {
             return Err(StatusCode::NOT_FOUND.into());
         };
@@ -65,7 +67,9 @@ impl Endpoint for WebFiles {
             .header(header::IF_NONE_MATCH)
             .is_some_and(|tags| tags.split(',').any(|t| t.trim() == etag));
         let mut response = if fresh {
-            Response::builder().status(StatusCode::NOT_MODIFIED).finish()
+            Response::builder()
+                .status(StatusCode::NOT_MODIFIED)
+                .finish()
         } else {
             let mime = mime_guess::from_path(&path).first_or_octet_stream();
             let body = if request.method() == Method::HEAD {
@@ -111,7 +115,10 @@ pub fn add_page_headers(headers: &mut poem::http::HeaderMap) {
         HeaderValue::from_static("nosniff"),
     );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     headers.insert(
         "cross-origin-opener-policy",
         HeaderValue::from_static("same-origin"),

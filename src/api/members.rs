@@ -178,6 +178,9 @@ impl MembersApi {
         auth: Credentials,
         /// Only the member with this bevoegd-gezag number.
         bg_number: Query<Option<i64>>,
+        /// Only members whose name contains this text (case-insensitive), 1 to 200 characters.
+        #[oai(validator(min_length = 1, max_length = 200))]
+        name: Query<Option<String>>,
         /// Only members in this sector.
         sector: Query<Option<SectorDto>>,
         /// Only members in this chamber.
@@ -193,6 +196,7 @@ impl MembersApi {
         state.authenticate(&auth).await?;
         let filter = MemberFilter {
             bg_number: bg_number.0.map(BgNumber::new).transpose()?,
+            name: name.0,
             sector: sector.0.map(Into::into),
             chamber: chamber.0,
             status: status.0.map(Into::into),

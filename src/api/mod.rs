@@ -7,6 +7,8 @@ mod keys;
 pub mod log;
 mod members;
 mod people;
+
+pub use people::invitation_link;
 pub mod problem;
 mod proposals;
 mod results;
@@ -78,7 +80,11 @@ impl AppState {
                 session: None,
             }),
             Credentials::Session(cookie) => {
-                match self.people.authenticate(&cookie.0.key, self.clock.now()).await {
+                match self
+                    .people
+                    .authenticate(&cookie.0.key, self.clock.now())
+                    .await
+                {
                     Ok(caller) => Ok(Caller {
                         principal: caller.principal.clone(),
                         session: Some(caller),

@@ -55,9 +55,12 @@ pub struct NewInvitationDto {
     pub name: String,
     pub email: String,
     pub role: RoleDto,
+    #[oai(skip_serializing_if_is_none)]
     pub member_id: Option<Uuid>,
+    #[oai(skip_serializing_if_is_none)]
     pub sector: Option<SectorDto>,
     /// How long the link can be used: 1 to 30 days (default 7).
+    #[oai(skip_serializing_if_is_none)]
     pub valid_days: Option<i64>,
 }
 
@@ -66,6 +69,7 @@ pub struct NewInvitationDto {
 #[oai(rename = "Reinvitation", deny_unknown_fields)]
 pub struct ReinvitationDto {
     /// 1 to 30 days (default 7).
+    #[oai(skip_serializing_if_is_none)]
     pub valid_days: Option<i64>,
 }
 
@@ -76,7 +80,9 @@ pub struct PersonDto {
     pub name: String,
     pub email: String,
     pub role: RoleDto,
+    #[oai(skip_serializing_if_is_none)]
     pub member_id: Option<Uuid>,
+    #[oai(skip_serializing_if_is_none)]
     pub sector: Option<SectorDto>,
     pub created_at: DateTime<Utc>,
     /// Sessions that have neither ended nor expired.
@@ -250,7 +256,10 @@ impl PeopleApi {
         let current = caller.session.map(|s| s.session.id);
         let sessions = state.people.sessions_of(id.0, state.clock.now()).await?;
         Ok(Json(SessionListDto {
-            items: sessions.iter().map(|s| SessionDto::new(s, current)).collect(),
+            items: sessions
+                .iter()
+                .map(|s| SessionDto::new(s, current))
+                .collect(),
         }))
     }
 

@@ -245,3 +245,9 @@ impl From<crate::domain::member::MemberError> for ApiError {
         Error::from(err).into()
     }
 }
+
+impl From<crate::domain::person::PersonError> for ApiError {
+    fn from(err: crate::domain::person::PersonError) -> Self {
+        Error::from(err).into()
+    }
+}

@@ -64,9 +64,13 @@ pub struct MeDto {
     pub role: String,
     /// `session` (a person in a browser) or `token` (a bearer token).
     pub via: String,
+    #[oai(skip_serializing_if_is_none)]
     pub person: Option<MePersonDto>,
+    #[oai(skip_serializing_if_is_none)]
     pub member: Option<MeMemberDto>,
+    #[oai(skip_serializing_if_is_none)]
     pub sector: Option<SectorDto>,
+    #[oai(skip_serializing_if_is_none)]
     pub session: Option<MeSessionDto>,
 }
 
@@ -81,6 +85,7 @@ pub struct SessionDto {
     pub expires_at: DateTime<Utc>,
     /// How the person proved who they are: `invitation`.
     pub signed_in_with: String,
+    #[oai(skip_serializing_if_is_none)]
     pub user_agent: Option<String>,
     /// Whether this is the session of the request.
     pub current: bool,
@@ -127,7 +132,15 @@ impl SessionsApi {
     async fn me(&self, state: Data<&State>, auth: Credentials) -> ApiResult<Json<MeDto>> {
         let caller = state.caller(&auth).await?;
         let me = match &caller.session {
-            Some(session) => me(&state, &session.principal, Some(&session.person), Some(&session.session)).await?,
+            Some(session) => {
+                me(
+                    &state,
+                    &session.principal,
+                    Some(&session.person),
+                    Some(&session.session),
+                )
+                .await?
+            }
             None => me(&state, &caller.principal, None, None).await?,
         };
         Ok(Json(me))
@@ -148,14 +161,24 @@ impl SessionsApi {
             .sign_in(&body.invitation, user_agent, state.clock.now())
             .await?;
         let principal = crate::service::people::principal_of(&opened.person);
-        let me = me(&state, &principal, Some(&opened.person), Some(&opened.session)).await?;
+        let me = me(
+            &state,
+            &principal,
+            Some(&opened.person),
+            Some(&opened.session),
+        )
+        .await?;
         let cookie = session_cookie(&state, request, Some(opened.secret.as_str()));
         Ok(SignedIn::Created(Json(me), cookie))
     }
 
     /// The caller's own live sessions. A signed-in person.
     #[oai(path = "/sessions", method = "get")]
-    async fn list(&self, state: Data<&State>, auth: Credentials) -> ApiResult<Json<SessionListDto>> {
+    async fn list(
+        &self,
+        state: Data<&State>,
+        auth: Credentials,
+    ) -> ApiResult<Json<SessionListDto>> {
         let session = person_session(&state, &auth).await?;
         let sessions = state
             .people
@@ -224,7 +247,12 @@ async fn me(
     Ok(MeDto {
         subject: principal.subject().to_owned(),
         role: principal.role().to_string(),
-        via: if session.is_some() { "session" } else { "token" }.to_owned(),
+        via: if session.is_some() {
+            "session"
+        } else {
+            "token"
+        }
+        .to_owned(),
         person: person.map(|p| MePersonDto {
             id: p.id,
             name: p.name.as_str().to_owned(),
@@ -253,8 +281,6 @@ fn session_cookie(state: &State, request: &Request, secret: Option<&str>) -> Str
         Some(secret) => {
             format!("{SESSION_COOKIE}={secret}; Path=/; HttpOnly; SameSite=Strict{secure}")
         }
-        None => format!(
-            "{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}"
-        ),
+        None => format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}"),
     }
 }

@@ -17,7 +17,9 @@ pub enum PersonError {
     InvalidName,
     #[error("{0:?} is not an e-mail address like name@school.nl")]
     InvalidEmail(String),
-    #[error("a board person needs member_id (and no sector); a council person needs sector (and no member_id); admins and auditors need neither")]
+    #[error(
+        "a board person needs member_id (and no sector); a council person needs sector (and no member_id); admins and auditors need neither"
+    )]
     InconsistentDesignation,
     #[error("an invitation is valid for 1 to {max} days, not {0}", max = INVITATION_MAX_DAYS)]
     InvitationValidity(i64),

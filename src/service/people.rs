@@ -204,7 +204,11 @@ impl People {
         Ok(())
     }
 
-    pub async fn sessions_of(&self, person_id: Uuid, now: DateTime<Utc>) -> Result<Vec<StoredSession>> {
+    pub async fn sessions_of(
+        &self,
+        person_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<StoredSession>> {
         self.store.person(person_id).await?;
         self.store.live_sessions(person_id, now).await
     }
