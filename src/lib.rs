@@ -19,6 +19,7 @@ pub mod service;
 pub mod startup;
 pub mod store;
 pub mod transparency;
+pub mod web;
 
 pub use config::Config;
 pub use startup::Application;
