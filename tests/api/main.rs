@@ -11,6 +11,7 @@ mod import;
 mod keys;
 mod members;
 mod openapi;
+mod receipt_cli;
 mod startup;
 mod tokens;
 mod voting;
