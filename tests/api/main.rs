@@ -14,4 +14,5 @@ mod openapi;
 mod receipt_cli;
 mod startup;
 mod tokens;
+mod vectors;
 mod voting;
