@@ -47,6 +47,9 @@ pub enum Command {
     Audit(AuditCommand),
     /// Invite a person and print their single-use sign-in link.
     Invite(InviteArgs),
+    /// Check receipts of accepted statements.
+    #[command(subcommand)]
+    Receipt(ReceiptCommand),
 }
 
 #[derive(Debug, Args)]
@@ -76,6 +79,24 @@ pub struct InviteArgs {
     pub storage: StorageConfig,
     #[command(flatten)]
     pub token: TokenConfig,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReceiptCommand {
+    /// Check a receipt file (mandaat.receipt.v1, downloaded from the web page) offline:
+    /// its entry's leaf hash, the checkpoint's signature and the inclusion proof.
+    /// Exit status 0 when every check passes, 1 when one fails, 2 when the file cannot be read.
+    Verify(ReceiptVerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReceiptVerifyArgs {
+    /// The receipt file.
+    pub file: PathBuf,
+    /// The log's verifier key, obtained independently (the cooperative publishes it;
+    /// `mandaat log key` prints it). Without it, the file's own key is used, unproven.
+    #[arg(long)]
+    pub log_key: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

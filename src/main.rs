@@ -5,7 +5,7 @@ use tracing_subscriber::EnvFilter;
 
 use mandaat::auth::TokenRequest;
 use mandaat::cli::{
-    AuditCommand, Cli, Command, IssueArgs, LogCommand, MembersCommand, TokenCommand,
+    AuditCommand, Cli, Command, IssueArgs, LogCommand, MembersCommand, ReceiptCommand, TokenCommand,
 };
 use mandaat::clock::SharedClock;
 use mandaat::startup::Deployment;
@@ -34,6 +34,16 @@ async fn main() -> ExitCode {
         Some(Command::Audit(AuditCommand::Export(args))) => mandaat::audit_cli::export(args).await,
         Some(Command::Audit(AuditCommand::Verify(args))) => {
             return match mandaat::audit_cli::verify_command(args).await {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => ExitCode::from(1),
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::from(2)
+                }
+            };
+        }
+        Some(Command::Receipt(ReceiptCommand::Verify(args))) => {
+            return match mandaat::receipt_cli::verify_command(&args) {
                 Ok(true) => ExitCode::SUCCESS,
                 Ok(false) => ExitCode::from(1),
                 Err(e) => {

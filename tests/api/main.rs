@@ -12,6 +12,8 @@ mod keys;
 mod members;
 mod openapi;
 mod people;
+mod receipt_cli;
 mod startup;
 mod tokens;
+mod vectors;
 mod voting;
