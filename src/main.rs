@@ -202,6 +202,9 @@ async fn invite(args: mandaat::cli::InviteArgs) -> anyhow::Result<()> {
 async fn log_key(args: mandaat::cli::LogKeyArgs) -> anyhow::Result<()> {
     let deployment =
         Deployment::open(&args.storage, &args.token, SharedClock::default().now()).await?;
-    println!("{}", deployment.log(&args.log)?.verifier_key());
+    let key = deployment.log(&args.log)?.verifier_key();
+    // The key on stdout for scripts; the fingerprint people compare with the web page.
+    eprintln!("fingerprint: {}", mandaat::receipt_cli::fingerprint(&key));
+    println!("{key}");
     Ok(())
 }
