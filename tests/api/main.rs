@@ -14,3 +14,4 @@ mod openapi;
 mod startup;
 mod tokens;
 mod voting;
+mod web;
