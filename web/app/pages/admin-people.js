@@ -1,7 +1,484 @@
-// Placeholder until the admin helper provides this page; it only says it is not there yet.
-import { html } from '../ui.js';
+// People (#/admin/people): the secretariat invites a person (a board's secretary or director,
+// another admin, a sector council, an auditor), shows the single-use sign-in link once, lists
+// the people with their sessions, ends all sessions of a person and issues a new link.
+// Endpoints: POST /api/v1/invitations, GET /api/v1/people, GET /api/v1/people/{id}/sessions,
+// POST /api/v1/people/{id}/sessions/end, POST /api/v1/people/{id}/invitations.
+import {
+  html, useState, useEffect, useRef, PageTitle, Loading, ErrorBox, ErrorSummary, Field, describedBy,
+  useTitle, announce,
+} from '../ui.js';
 import { t } from '../i18n.js';
+import { api, ApiProblem, problemText } from '../api.js';
+import * as fmt from '../fmt.js';
+import { membersByName, chamberName } from './admin-members.js';
 
-export function PeoplePage() {
-  return html`<div class="placeholder"><h1 id="page-title" tabindex="-1">${t('common.not-yet-available')}</h1></div>`;
+// admin.css is linked by index.html once the shell adds it; until then this module links it
+// itself (same origin, so the CSP allows it). Idempotent.
+(function linkAdminCss() {
+  const href = new URL('./admin.css', import.meta.url).pathname;
+  if (document.querySelector(`link[rel="stylesheet"][href$="pages/admin.css"]`)) return;
+  const link = document.createElement('link');
+  link.rel = 'stylesheet';
+  link.href = href;
+  document.head.appendChild(link);
+}());
+
+const ROLES = ['board', 'admin', 'council', 'auditor'];
+const SECTORS = ['PO', 'VO'];
+const PAGE = 50;
+const MAX_DAYS = 30;
+const SHOW_MATCHES = 20;
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+const focusSoon = (id) => setTimeout(() => { const el = document.getElementById(id); if (el) el.focus(); }, 0);
+
+// Member names for the people list, fetched once per member id.
+const memberCache = new Map();
+function memberOf(id) {
+  if (!memberCache.has(id)) {
+    const p = api.get(`/api/v1/members/${encodeURIComponent(id)}`);
+    p.catch(() => memberCache.delete(id));
+    memberCache.set(id, p);
+  }
+  return memberCache.get(id);
+}
+
+function daysError(v) {
+  const s = String(v).trim();
+  return /^\d+$/.test(s) && Number(s) >= 1 && Number(s) <= MAX_DAYS ? null : t('people.error.days', { max: MAX_DAYS });
+}
+
+// ---------- the link, shown once ----------
+
+function LinkPanel({ invited, onDone, idPrefix }) {
+  const ref = useRef(null);
+  const [copied, setCopied] = useState(false);
+  useEffect(() => { if (ref.current) ref.current.focus(); }, []);
+  const { person, invitation } = invited;
+  const inputId = `${idPrefix}-link`;
+  const copy = async () => {
+    const input = document.getElementById(inputId);
+    try {
+      await navigator.clipboard.writeText(invitation.link);
+    } catch {
+      // No clipboard permission: select the text so Ctrl+C copies it.
+      input.focus();
+      input.select();
+      announce(t('people.link.select'));
+      return;
+    }
+    setCopied(true);
+    announce(t('people.link.copied'));
+  };
+  return html`<div class="success link-panel" tabindex="-1" ref=${ref} aria-labelledby=${`${idPrefix}-title`}>
+    <h3 id=${`${idPrefix}-title`}>${t('people.link.title', { name: person.name })}</h3>
+    <p>${t('people.link.once', { date: fmt.dateTime(invitation.expires_at) })}</p>
+    <div class="field">
+      <label for=${inputId}>${t('people.link.label')}</label>
+      <div class="link-box">
+        <input id=${inputId} type="text" readonly value=${invitation.link} onFocus=${(e) => e.currentTarget.select()}
+          aria-describedby=${`${idPrefix}-how`} />
+        <button type="button" onClick=${copy}>${copied ? t('people.link.copied-button') : t('people.link.copy')}</button>
+      </div>
+    </div>
+    <p id=${`${idPrefix}-how`}>${t('people.link.how', { email: person.email })}</p>
+    <div class="actions">
+      <button type="button" class="secondary" onClick=${onDone}>${t('people.link.done')}</button>
+    </div>
+  </div>`;
+}
+
+// ---------- choosing the member board a board person acts for ----------
+
+function MemberPicker({ value, onChange, error }) {
+  const [q, setQ] = useState('');
+  const [state, setState] = useState({ busy: false, error: null, items: null, more: 0 });
+  const search = async () => {
+    const text = q.trim();
+    if (!text) return;
+    setState({ busy: true, error: null, items: null, more: 0 });
+    try {
+      let items;
+      if (/^\d+$/.test(text)) items = (await api.get(`/api/v1/members?bg_number=${text}&limit=1`)).items;
+      else items = await membersByName({}, text);
+      setState({ busy: false, error: null, items: items.slice(0, SHOW_MATCHES), more: Math.max(0, items.length - SHOW_MATCHES) });
+      announce(items.length ? t('people.member.found', { n: fmt.number(items.length) }) : t('people.member.none'));
+    } catch (err) {
+      setState({ busy: false, error: err, items: null, more: 0 });
+    }
+  };
+  if (value) {
+    return html`<div class=${`field${error ? ' field-error' : ''}`}>
+      <p class="label-like"><strong>${t('people.field.member')}</strong></p>
+      <p id="invite-member-chosen">${value.name} (${t('people.member.bg', { bg: value.bg_number })}, ${chamberName(value.chamber)})</p>
+      <button type="button" id="invite-member" class="secondary small" aria-describedby="invite-member-chosen"
+        onClick=${() => { onChange(null); focusSoon('invite-member-q'); }}>${t('people.member.change')}</button>
+    </div>`;
+  }
+  return html`<div class=${`field${error ? ' field-error' : ''}`}>
+    <label for="invite-member-q">${t('people.field.member')}</label>
+    <p class="hint" id="invite-member-q-hint">${t('people.field.member.hint')}</p>
+    ${error ? html`<p class="error-text" id="invite-member-q-error"><span class="visually-hidden">${t('common.error')}: </span>${error}</p>` : null}
+    <div class="link-box">
+      <input id="invite-member-q" type="search" value=${q} onInput=${(e) => setQ(e.currentTarget.value)}
+        onKeyDown=${(e) => { if (e.key === 'Enter') { e.preventDefault(); search(); } }}
+        aria-describedby=${describedBy('invite-member-q', { hint: true, error })} aria-invalid=${error ? 'true' : undefined} />
+      <button type="button" class="secondary" onClick=${search} disabled=${state.busy}>${t('people.member.search')}</button>
+    </div>
+    ${state.busy ? html`<${Loading} />` : null}
+    <${ErrorBox} error=${state.error} />
+    ${state.items && state.items.length ? html`
+      <ul class="pick-list" aria-label=${t('people.member.matches')}>
+        ${state.items.map((m) => html`<li><button type="button" onClick=${() => { onChange(m); focusSoon('invite-member'); }}>
+          <span class="visually-hidden">${t('people.member.pick')} </span>${m.name} · ${t('people.member.bg', { bg: m.bg_number })} · ${m.sectors.join('/')}
+        </button></li>`)}
+      </ul>
+      ${state.more ? html`<p class="hint">${t('people.member.more', { n: fmt.number(state.more) })}</p>` : null}` : null}
+    ${state.items && !state.items.length ? html`<p class="hint" role="status">${t('people.member.none')}</p>` : null}
+  </div>`;
+}
+
+// ---------- inviting ----------
+
+const blankInvite = () => ({ name: '', email: '', role: 'board', member: null, sector: 'PO', days: '7' });
+
+function validateInvite(f) {
+  const e = {};
+  const name = f.name.trim();
+  if (!name || [...name].length > 200) e['invite-name'] = t('people.error.name');
+  if (!EMAIL.test(f.email.trim())) e['invite-email'] = t('people.error.email');
+  if (f.role === 'board' && !f.member) e['invite-member-q'] = t('people.error.member');
+  const d = daysError(f.days);
+  if (d) e['invite-days'] = d;
+  return e;
+}
+
+// The field a refused invitation is about, from the server's detail (src/domain/person.rs).
+function inviteFieldOf(err, f) {
+  const d = err.detail || '';
+  if (/^name must/.test(d)) return ['invite-name', t('people.error.name')];
+  if (/e-mail address/.test(d)) return ['invite-email', t('people.error.email')];
+  if (/valid for 1 to/.test(d)) return ['invite-days', t('people.error.days', { max: MAX_DAYS })];
+  if (/member_id|sector/.test(d)) {
+    if (f.role === 'board') return [f.member ? 'invite-member' : 'invite-member-q', t('people.error.member')];
+    if (f.role === 'council') return ['invite-sector-PO', t('people.error.sector')];
+  }
+  if (err.slug === 'not-found' && f.role === 'board') return [f.member ? 'invite-member' : 'invite-member-q', t('people.error.member-gone')];
+  return null;
+}
+
+function InviteForm({ onInvited }) {
+  const [f, setF] = useState(blankInvite);
+  const [errors, setErrors] = useState({});
+  const [summary, setSummary] = useState([]);
+  const [busy, setBusy] = useState(false);
+  const [invited, setInvited] = useState(null);
+  const set = (patch) => setF((x) => ({ ...x, ...patch }));
+  const labels = {
+    'invite-name': t('people.field.name'),
+    'invite-email': t('people.field.email'),
+    'invite-member-q': t('people.field.member'),
+    'invite-member': t('people.field.member'),
+    'invite-sector-PO': t('people.field.sector'),
+    'invite-days': t('people.field.days'),
+  };
+  const show = (map, extra) => {
+    setErrors(map);
+    const list = Object.entries(map).map(([id, text]) => ({ id, text: html`${labels[id]}: ${text}` }));
+    if (extra) list.unshift(extra);
+    setSummary(list);
+  };
+
+  const submit = async (ev) => {
+    ev.preventDefault();
+    const local = validateInvite(f);
+    if (Object.keys(local).length) { show(local); return; }
+    const body = { name: f.name.trim(), email: f.email.trim(), role: f.role, valid_days: Number(f.days) };
+    if (f.role === 'board') body.member_id = f.member.id;
+    if (f.role === 'council') body.sector = f.sector;
+    setBusy(true);
+    try {
+      const res = await api.post('/api/v1/invitations', body);
+      show({});
+      setInvited(res);
+      setF(blankInvite());
+      announce(t('people.invited', { name: res.person.name }));
+      if (onInvited) onInvited(res);
+    } catch (err) {
+      const detail = err instanceof ApiProblem && err.detail ? html` <span class="error-detail" lang="en">(${err.detail})</span>` : null;
+      const at = err instanceof ApiProblem && err.status !== 401 ? inviteFieldOf(err, f) : null;
+      if (at) show({ [at[0]]: html`${at[1]}${detail}` });
+      else show({}, { id: null, text: html`${problemText(err)}${detail}` });
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  if (invited) {
+    return html`<${LinkPanel} invited=${invited} idPrefix="invite-result"
+      onDone=${() => { setInvited(null); focusSoon('invite-name'); }} />`;
+  }
+
+  const err = (id) => errors[id];
+  return html`<form onSubmit=${submit} novalidate aria-labelledby="invite-title">
+    <${ErrorSummary} errors=${summary} />
+    <${Field} id="invite-name" label=${t('people.field.name')} error=${err('invite-name')}>
+      <input id="invite-name" type="text" autocomplete="off" maxlength="200" value=${f.name} onInput=${(e) => set({ name: e.currentTarget.value })}
+        aria-describedby=${describedBy('invite-name', { error: err('invite-name') })} aria-invalid=${err('invite-name') ? 'true' : undefined} />
+    <//>
+    <${Field} id="invite-email" label=${t('people.field.email')} hint=${t('people.field.email.hint')} error=${err('invite-email')}>
+      <input id="invite-email" type="email" autocomplete="off" value=${f.email} onInput=${(e) => set({ email: e.currentTarget.value })}
+        aria-describedby=${describedBy('invite-email', { hint: true, error: err('invite-email') })} aria-invalid=${err('invite-email') ? 'true' : undefined} />
+    <//>
+    <fieldset class="field radios">
+      <legend>${t('people.field.role')}</legend>
+      ${ROLES.map((r) => html`<div class="radio explained">
+        <input type="radio" id=${`invite-role-${r}`} name="invite-role" value=${r} checked=${f.role === r}
+          onChange=${() => set({ role: r })} aria-describedby=${`invite-role-${r}-explain`} />
+        <label for=${`invite-role-${r}`}>${t(`people.role.${r}`)}</label>
+        <p class="hint" id=${`invite-role-${r}-explain`}>${t(`people.role.${r}.explain`)}</p>
+      </div>`)}
+    </fieldset>
+    ${f.role === 'board' ? html`<${MemberPicker} value=${f.member} onChange=${(m) => set({ member: m })}
+      error=${err('invite-member-q') || err('invite-member')} />` : null}
+    ${f.role === 'council' ? html`<fieldset class=${`field radios${err('invite-sector-PO') ? ' field-error' : ''}`}>
+      <legend>${t('people.field.sector')}</legend>
+      ${err('invite-sector-PO') ? html`<p class="error-text" id="invite-sector-PO-error">${err('invite-sector-PO')}</p>` : null}
+      ${SECTORS.map((s) => html`<div class="radio">
+        <input type="radio" id=${`invite-sector-${s}`} name="invite-sector" value=${s} checked=${f.sector === s}
+          onChange=${() => set({ sector: s })} />
+        <label for=${`invite-sector-${s}`}>${t(`sector.${s}`)}</label>
+      </div>`)}
+    </fieldset>` : null}
+    <${Field} id="invite-days" label=${t('people.field.days')} hint=${t('people.field.days.hint', { max: MAX_DAYS })} error=${err('invite-days')}>
+      <input id="invite-days" type="number" min="1" max=${MAX_DAYS} step="1" value=${f.days} onInput=${(e) => set({ days: e.currentTarget.value })}
+        aria-describedby=${describedBy('invite-days', { hint: true, error: err('invite-days') })} aria-invalid=${err('invite-days') ? 'true' : undefined} />
+    <//>
+    <div class="actions">
+      <button type="submit" disabled=${busy}>${busy ? t('people.inviting') : t('people.invite')}</button>
+    </div>
+  </form>`;
+}
+
+// ---------- one person's sessions, ending them, a new link ----------
+
+function Sessions({ person }) {
+  const [state, setState] = useState({ loading: true, error: null, items: [] });
+  useEffect(() => {
+    let live = true;
+    api.get(`/api/v1/people/${encodeURIComponent(person.id)}/sessions`).then(
+      (r) => live && setState({ loading: false, error: null, items: r.items }),
+      (error) => live && setState({ loading: false, error, items: [] }),
+    );
+    return () => { live = false; };
+  }, [person.id]);
+  if (state.loading) return html`<${Loading} />`;
+  if (state.error) return html`<${ErrorBox} error=${state.error} />`;
+  if (!state.items.length) return html`<p role="status">${t('people.sessions.none', { name: person.name })}</p>`;
+  return html`<div class="table-wrap" tabindex="0" role="region" aria-label=${t('people.sessions.caption', { name: person.name })}>
+    <table>
+      <caption>${t('people.sessions.caption', { name: person.name })}</caption>
+      <thead><tr>
+        <th scope="col">${t('people.sessions.col.created')}</th>
+        <th scope="col">${t('people.sessions.col.seen')}</th>
+        <th scope="col">${t('people.sessions.col.expires')}</th>
+        <th scope="col">${t('people.sessions.col.agent')}</th>
+      </tr></thead>
+      <tbody>${state.items.map((s) => html`<tr>
+        <th scope="row">${fmt.dateTime(s.created_at)}${s.current ? html` <span class="tag">${t('people.sessions.current')}</span>` : null}</th>
+        <td>${fmt.dateTime(s.last_seen_at)}</td>
+        <td>${fmt.dateTime(s.expires_at)}</td>
+        <td class="break">${s.user_agent || t('people.sessions.agent-unknown')}</td>
+      </tr>`)}</tbody>
+    </table>
+  </div>`;
+}
+
+function EndSessions({ person, onEnded, onCancel }) {
+  const ref = useRef(null);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState(null);
+  useEffect(() => { if (ref.current) ref.current.focus(); }, []);
+  const run = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      const r = await api.post(`/api/v1/people/${encodeURIComponent(person.id)}/sessions/end`);
+      announce(t('people.end.done', { n: fmt.number(r.ended), name: person.name }));
+      onEnded(r.ended);
+    } catch (err) {
+      setError(err);
+      setBusy(false);
+    }
+  };
+  return html`<div class="notice confirm-panel" role="group" tabindex="-1" ref=${ref} aria-labelledby=${`end-${person.id}-title`}>
+    <h3 id=${`end-${person.id}-title`}>${t('people.end.question', { name: person.name })}</h3>
+    <p>${t('people.end.explain', { n: fmt.number(person.active_sessions), name: person.name })}</p>
+    <${ErrorBox} error=${error} />
+    <div class="actions">
+      <button type="button" class="danger" disabled=${busy} onClick=${run}>${t('people.end.yes')}</button>
+      <button type="button" class="secondary" disabled=${busy} onClick=${onCancel}>${t('common.cancel')}</button>
+    </div>
+  </div>`;
+}
+
+function Reinvite({ person, onCancel, onDone }) {
+  const ref = useRef(null);
+  const [days, setDays] = useState('7');
+  const [fieldError, setFieldError] = useState(null);
+  const [error, setError] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const [invited, setInvited] = useState(null);
+  const id = `reinvite-${person.id}`;
+  useEffect(() => { if (ref.current) ref.current.focus(); }, []);
+  const run = async (ev) => {
+    ev.preventDefault();
+    const d = daysError(days);
+    setFieldError(d);
+    if (d) { focusSoon(`${id}-days`); return; }
+    setBusy(true);
+    setError(null);
+    try {
+      const r = await api.post(`/api/v1/people/${encodeURIComponent(person.id)}/invitations`, { valid_days: Number(days) });
+      setInvited(r);
+      announce(t('people.invited', { name: person.name }));
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  if (invited) return html`<${LinkPanel} invited=${invited} idPrefix=${`${id}-result`} onDone=${onDone} />`;
+  return html`<form class="notice confirm-panel" tabindex="-1" ref=${ref} onSubmit=${run} novalidate aria-labelledby=${`${id}-title`}>
+    <h3 id=${`${id}-title`}>${t('people.reinvite.question', { name: person.name })}</h3>
+    <p>${t('people.reinvite.explain')}</p>
+    <${Field} id=${`${id}-days`} label=${t('people.field.days')} hint=${t('people.field.days.hint', { max: MAX_DAYS })} error=${fieldError}>
+      <input id=${`${id}-days`} type="number" min="1" max=${MAX_DAYS} step="1" value=${days} onInput=${(e) => setDays(e.currentTarget.value)}
+        aria-describedby=${describedBy(`${id}-days`, { hint: true, error: fieldError })} aria-invalid=${fieldError ? 'true' : undefined} />
+    <//>
+    <${ErrorBox} error=${error} />
+    <div class="actions">
+      <button type="submit" disabled=${busy}>${t('people.reinvite.yes')}</button>
+      <button type="button" class="secondary" disabled=${busy} onClick=${onCancel}>${t('common.cancel')}</button>
+    </div>
+  </form>`;
+}
+
+function MemberName({ id }) {
+  const [m, setM] = useState(null);
+  useEffect(() => {
+    let live = true;
+    memberOf(id).then((x) => live && setM(x), () => {});
+    return () => { live = false; };
+  }, [id]);
+  return m ? html`${m.name} <span class="meta">(${t('people.member.bg', { bg: m.bg_number })})</span>` : html`<span class="meta">${t('common.loading')}</span>`;
+}
+
+function PeopleList({ tick }) {
+  const [role, setRole] = useState('');
+  const [offset, setOffset] = useState(0);
+  const [reload, setReload] = useState(0);
+  const [state, setState] = useState({ loading: true, error: null, items: [], total: 0 });
+  const [open, setOpen] = useState(null); // {id, mode: 'sessions'|'end'|'link'}
+
+  useEffect(() => {
+    let live = true;
+    setState((s) => ({ ...s, loading: true, error: null }));
+    const q = new URLSearchParams({ limit: String(PAGE), offset: String(offset) });
+    if (role) q.set('role', role);
+    api.get(`/api/v1/people?${q}`).then(
+      (r) => live && setState({ loading: false, error: null, items: r.items, total: r.total }),
+      (error) => live && setState({ loading: false, error, items: [], total: 0 }),
+    );
+    return () => { live = false; };
+  }, [role, offset, reload, tick]);
+
+  const toggle = (person, mode) => {
+    setOpen((o) => (o && o.id === person.id && o.mode === mode ? null : { id: person.id, mode }));
+  };
+  const close = (person, mode) => {
+    setOpen(null);
+    focusSoon(`person-${person.id}-${mode}`);
+  };
+
+  const { items, total, loading, error } = state;
+  return html`<div>
+    <div class="filters">
+      <${Field} id="people-role" label=${t('people.filter.role')}>
+        <select id="people-role" value=${role} onChange=${(e) => { setOffset(0); setRole(e.currentTarget.value); }}>
+          <option value="">${t('people.filter.all')}</option>
+          ${ROLES.map((r) => html`<option value=${r}>${t(`people.role.${r}`)}</option>`)}
+        </select>
+      <//>
+    </div>
+    ${error ? html`<${ErrorBox} error=${error} />` : null}
+    ${loading ? html`<${Loading} />` : null}
+    ${!loading && !error && total === 0 ? html`<p role="status">${t('people.none')}</p>` : null}
+    ${!error && items.length ? html`<div class="table-wrap" tabindex="0" role="region" aria-label=${t('people.caption')}>
+      <table>
+        <caption>${t('people.caption')} <span class="meta">(${t('people.count', { n: fmt.number(total) })})</span></caption>
+        <thead><tr>
+          <th scope="col">${t('people.col.name')}</th>
+          <th scope="col">${t('people.col.role')}</th>
+          <th scope="col">${t('people.col.for')}</th>
+          <th scope="col" class="num">${t('people.col.sessions')}</th>
+          <th scope="col">${t('people.col.actions')}</th>
+        </tr></thead>
+        <tbody>
+          ${items.map((p) => {
+            const mode = open && open.id === p.id ? open.mode : null;
+            return [
+              html`<tr key=${p.id}>
+                <th scope="row">${p.name}<br /><span class="meta break">${p.email}</span></th>
+                <td>${t(`people.role.${p.role}`)}</td>
+                <td>${p.member_id ? html`<${MemberName} id=${p.member_id} />` : p.sector ? t(`sector.${p.sector}`) : '–'}</td>
+                <td class="num">${fmt.number(p.active_sessions)}</td>
+                <td class="actions-cell"><div class="actions">
+                  <button type="button" class="secondary small" id=${`person-${p.id}-sessions`}
+                    aria-expanded=${mode === 'sessions' ? 'true' : 'false'} onClick=${() => toggle(p, 'sessions')}>
+                    ${mode === 'sessions' ? t('people.sessions.hide') : t('people.sessions.show')}<span class="visually-hidden"> ${p.name}</span>
+                  </button>
+                  <button type="button" class="secondary small" id=${`person-${p.id}-end`} disabled=${p.active_sessions === 0}
+                    aria-expanded=${mode === 'end' ? 'true' : 'false'} onClick=${() => toggle(p, 'end')}>
+                    ${t('people.end')}<span class="visually-hidden"> ${p.name}</span>
+                  </button>
+                  <button type="button" class="secondary small" id=${`person-${p.id}-link`}
+                    aria-expanded=${mode === 'link' ? 'true' : 'false'} onClick=${() => toggle(p, 'link')}>
+                    ${t('people.reinvite')}<span class="visually-hidden"> ${p.name}</span>
+                  </button>
+                </div></td>
+              </tr>`,
+              mode ? html`<tr class="sessions-row" key=${`${p.id}-${mode}`}><td colspan="5">
+                ${mode === 'sessions' ? html`<${Sessions} person=${p} />` : null}
+                ${mode === 'end' ? html`<${EndSessions} person=${p} onCancel=${() => close(p, 'end')}
+                  onEnded=${() => { setReload((n) => n + 1); close(p, 'end'); focusSoon(`person-${p.id}-sessions`); }} />` : null}
+                ${mode === 'link' ? html`<${Reinvite} person=${p} onCancel=${() => close(p, 'link')} onDone=${() => close(p, 'link')} />` : null}
+              </td></tr>` : null,
+            ];
+          })}
+        </tbody>
+      </table>
+    </div>` : null}
+    ${total > PAGE ? html`<nav class="pager" aria-label=${t('people.pages')}>
+      <button type="button" class="secondary" disabled=${offset === 0} onClick=${() => setOffset(Math.max(0, offset - PAGE))}>${t('people.prev')}</button>
+      <span>${t('people.page', { n: fmt.number(Math.floor(offset / PAGE) + 1), of: fmt.number(Math.ceil(total / PAGE)) })}</span>
+      <button type="button" class="secondary" disabled=${offset + PAGE >= total} onClick=${() => setOffset(offset + PAGE)}>${t('people.next')}</button>
+    </nav>` : null}
+  </div>`;
+}
+
+export function PeoplePage({ me }) {
+  useTitle(t('people.title'));
+  const [tick, setTick] = useState(0);
+  if (!me || me.role !== 'admin') {
+    return html`<section><${PageTitle}>${t('people.title')}<//><p>${t('people.admins-only')}</p></section>`;
+  }
+  return html`<section>
+    <${PageTitle}>${t('people.title')}<//>
+    <p>${t('people.intro')}</p>
+    <h2 id="invite-title">${t('people.invite.title')}</h2>
+    <${InviteForm} onInvited=${() => setTick((n) => n + 1)} />
+    <h2>${t('people.list.title')}</h2>
+    <${PeopleList} tick=${tick} />
+  </section>`;
 }
