@@ -59,12 +59,24 @@ export async function registerKey(p, deviceLabel) {
   await receiptVerified(p, 'key');
   await p.page.getByText(contains(p.lang, 'keys.this-device.active')).waitFor();
   await step(p.page, 'key-registered', p.lang);
-  // The key lives in IndexedDB and cannot be exported.
-  const extractable = await p.page.evaluate(async () => {
-    const dbs = await indexedDB.databases();
-    return dbs.map((d) => d.name);
-  });
-  assert.ok(extractable.length > 0, 'the key is kept in IndexedDB');
+  // The private key lives in this browser's IndexedDB and cannot be exported.
+  const kept = await p.page.evaluate((memberId) => new Promise((resolve, reject) => {
+    const open = indexedDB.open('mandaat');
+    open.onerror = () => reject(open.error);
+    open.onsuccess = () => {
+      const get = open.result.transaction('keys').objectStore('keys').get(memberId);
+      get.onerror = () => reject(get.error);
+      get.onsuccess = async () => {
+        const r = get.result;
+        if (!r) return resolve(null);
+        let exported = 'refused';
+        try { await crypto.subtle.exportKey('pkcs8', r.privateKey); exported = 'exported'; } catch { /* refused */ }
+        resolve({ extractable: r.privateKey.extractable, type: r.privateKey.type, algorithm: r.privateKey.algorithm.name, exported });
+      };
+    };
+  }), p.member.id);
+  assert.deepEqual(kept, { extractable: false, type: 'private', algorithm: 'Ed25519', exported: 'refused' },
+    'the private key is kept in IndexedDB, non-extractable');
 }
 
 /**
@@ -88,9 +100,9 @@ export async function receiptFailed(p, what, check) {
   const failed = p.page.getByText(name(p.lang, `receipt.failed.${what}`));
   await ok.or(failed).first().waitFor({ timeout: 30_000 });
   assert.equal(await ok.count(), 0, `the page says the ${what} is recorded although its receipt was tampered with`);
+  const which = t(p.lang, 'receipt.failed.which', { check: t(p.lang, `receipt.check.${check}`) });
   const main = await p.page.locator('main').innerText();
-  const checkText = t(p.lang, `receipt.check.${check}`);
-  assert.ok(main.includes(checkText), `the failure names the check "${checkText}":\n${main}`);
+  assert.ok(main.includes(which), `the failure names the check: expected "${which}" in:\n${main}`);
 }
 
 /** Local time of the page for an instant, as <input type="datetime-local"> wants it. */
@@ -189,10 +201,7 @@ export async function tabTo(page, locator, what, max = 80) {
 
 /** Reads the canonical statement shown in the confirmation, as JSON. */
 export async function shownStatement(p) {
-  const region = p.page.getByRole('region', { name: name(p.lang, 'vote.confirm.statement') })
-    .or(p.page.locator('pre, code').filter({ hasText: '"mandaat.ballot.v1"' }))
-    .first();
-  const text = await region.innerText();
+  const text = await p.page.getByLabel(name(p.lang, 'vote.confirm.statement')).innerText();
   const json = text.slice(text.indexOf('{'), text.lastIndexOf('}') + 1);
   return JSON.parse(json);
 }
