@@ -11,7 +11,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  TEST_TIMEOUT, launch, step, name, contains, member, apiOk, seedOpenProposal,
+  TEST_TIMEOUT, launch, step, t, name, contains, member, apiOk, seedOpenProposal,
   serverNow, advanceClock, rfc3339, assertAccessible, assertNoPageProblems,
 } from './lib.mjs';
 import {
@@ -198,33 +198,38 @@ test('a board votes on the resolution', opts, async () => {
 test('a board grants a proxy to another board, which votes for it', opts, async () => {
   // B grants A a proxy on the resolution; A then votes for B.
   const { page } = boardB;
-  await openProposalPage(boardB, proposals.resolution.title);
+  const title = proposals.resolution.title;
+  await openProposalPage(boardB, title);
   await page.getByRole('link', { name: name('nl', 'proposal.action.proxies') }).click();
-  await heading(boardB, 'proxies.title').waitFor();
-  await step(page, 'proxies-page', 'nl');
-  await page.getByRole('combobox', { name: name('nl', 'proxies.grant.holder') }).selectOption({ label: new RegExp(A.name) });
-  await page.getByRole('button', { name: name('nl', 'proxies.grant.button') }).click();
+  await heading(boardB, 'proxies.heading', { title }).waitFor();
+  await page.getByRole('searchbox', { name: name('nl', 'proxies.grant.search') }).fill(A.name.split(' ').slice(-2).join(' '));
+  await page.getByRole('radio', { name: new RegExp(A.name) }).check();
+  await step(page, 'proxy-grant-pick', 'nl');
+  await page.getByRole('button', { name: name('nl', 'proxies.grant.continue') }).click();
   await page.getByRole('heading', { name: name('nl', 'proxies.confirm.heading') }).waitFor();
+  await page.getByText(contains('nl', 'proxies.confirm.grant', { title })).waitFor();
   await step(page, 'proxy-grant-confirm', 'nl');
-  await page.getByRole('button', { name: name('nl', 'proxies.confirm.sign') }).click();
+  await page.getByRole('button', { name: name('nl', 'proxies.grant.sign') }).click();
   await receiptVerified(boardB, 'proxy');
+  await page.getByText(contains('nl', 'proxies.granted-to')).waitFor();
   await step(page, 'proxy-granted', 'nl');
 
   // A sees the proxy it holds and votes for B.
   const a = boardA.page;
-  await openProposalPage(boardA, proposals.resolution.title);
+  await openProposalPage(boardA, title);
   await a.getByRole('link', { name: name('nl', 'proposal.action.proxies') }).click();
-  await heading(boardA, 'proxies.title').waitFor();
-  await a.getByText(B.name).first().waitFor();
+  await heading(boardA, 'proxies.heading', { title }).waitFor();
   await step(a, 'proxies-held', 'nl');
-  await a.getByRole('link', { name: name('nl', 'proxies.vote-for', { grantor: B.name }) }).click();
-  await heading(boardA, 'vote.heading', { title: proposals.resolution.title }).waitFor();
+  await a.getByRole('link', { name: name('nl', 'proxies.held.vote', { grantor: B.name }) }).click();
+  await heading(boardA, 'vote.heading', { title }).waitFor();
   await a.getByText(contains('nl', 'vote.for.proxy', { grantor: B.name, board: A.name })).waitFor();
   await a.getByRole('radio', { name: name('nl', 'vote.choice.no') }).check();
   await a.getByRole('button', { name: name('nl', 'vote.to-confirm') }).click();
+  await a.getByRole('heading', { name: name('nl', 'vote.confirm.heading') }).waitFor();
   const statement = await shownStatement(boardA);
   assert.equal(statement.voter, A.id);
   assert.equal(statement.for, B.id, 'the ballot is for the grantor');
+  await step(a, 'proxy-vote-confirm', 'nl');
   await a.getByRole('button', { name: name('nl', 'vote.submit.button') }).click();
   await receiptVerified(boardA, 'ballot');
   assert.equal(await a.getByText(contains('nl', 'vote.done.not-counting')).count(), 0, 'the proxy vote counts');
@@ -235,8 +240,9 @@ test('before closing only the turnout is shown', opts, async () => {
   const { page } = boardA;
   await openProposalPage(boardA, proposals.resolution.title);
   await page.getByRole('link', { name: name('nl', 'proposal.action.turnout') }).click();
-  await page.getByText(contains('nl', 'proposals.turnout')).first().waitFor();
-  assert.equal(await page.locator('main svg').count(), 0, 'no charts before closing');
+  await page.getByRole('heading', { name: name('nl', 'results.turnout.heading') }).waitFor();
+  await page.getByText(name('nl', 'results.turnout.only')).waitFor();
+  assert.equal(await page.getByRole('heading', { name: contains('nl', 'results.outcome') }).count(), 0, 'no outcome before closing');
   await step(page, 'turnout-before-close', 'nl');
 });
 
@@ -260,7 +266,8 @@ test('the board reads each result, with charts and tables', opts, async () => {
   for (const kind of ['mandate', 'priority', 'resolution']) {
     await openProposalPage(boardA, proposals[kind].title);
     await page.getByRole('link', { name: name('nl', 'proposal.action.results') }).click();
-    await page.getByText(name('nl', 'outcome.adopted')).or(page.getByText(contains('nl', 'outcome.adopted'))).first().waitFor();
+    await heading(boardA, 'results.heading', { title: proposals[kind].title }).waitFor();
+    await page.getByRole('heading', { name: name('nl', 'results.outcome', { outcome: t('nl', 'outcome.adopted') }) }).waitFor();
     const charts = page.locator('main figure svg[role="img"]');
     await charts.first().waitFor();
     assert.ok(await charts.count() >= 1, `${kind}: at least one chart`);
