@@ -2,8 +2,9 @@
 // (nl-NL or en-GB, from i18n.locale()). Exports:
 //   date(iso), dateTime(iso), number(n), percentFromBp(bp), percent(fraction 0..1),
 //   fraction("n/d") as a percentage, euroFromCents(cents), timeLeft(isoUntil, now?)
-//   and paramValue(value, unit) which formats a parameter value by its unit.
-import { locale, t } from './i18n.js';
+//   paramValue(value, unit) which formats a parameter value by its unit, and chamber(name):
+//   a chamber's name from the messages, or the deployment's own name when they have none.
+import { locale, t, has } from './i18n.js';
 
 export function date(iso) {
   if (!iso) return '';
@@ -61,4 +62,9 @@ export function timeLeft(until, now = Date.now()) {
   const h = Math.round(min / 60);
   if (h < 48) return rtf.format(h, 'hour');
   return rtf.format(Math.round(h / 24), 'day');
+}
+
+// Chambers come from the deployment's rules; SIVON's have messages, others show as named.
+export function chamber(name) {
+  return has(`chamber.${name}`) ? t(`chamber.${name}`) : name;
 }

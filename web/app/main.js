@@ -81,15 +81,24 @@ function App() {
   const path = useRoute();
   const [me, setMe] = useState(undefined); // undefined: asking; null: not signed in
   const [, setLangTick] = useState(0);
+  // The invitation token is kept here, not in the address: the sign-in page replaces the
+  // address at once, and must stay on screen (with any error) after that.
+  const fromPath = path.startsWith('/invitation/') ? path.slice('/invitation/'.length) : null;
+  const [invitation, setInvitation] = useState(fromPath);
+  useEffect(() => {
+    if (fromPath) setInvitation(fromPath);
+    else if (path !== '/signin') setInvitation(null);
+  }, [path]);
+  const token = fromPath || invitation;
 
   useEffect(() => onLanguageChange(() => setLangTick((n) => n + 1)), []);
   useEffect(() => onUnauthorized(() => setMe(null)), []);
 
   useEffect(() => {
-    if (path.startsWith('/invitation/')) return; // the sign-in page asks itself
+    if (token) return; // the sign-in page asks itself
     if (me !== undefined) return;
     api.get('/api/v1/me').then(setMe, () => setMe(null));
-  }, [path, me]);
+  }, [token, me]);
 
   // After each navigation put focus on the new page's heading, so keyboard and screen-reader
   // users start at the top of what changed. The heading may render after data loads.
@@ -116,13 +125,14 @@ function App() {
   }, []);
 
   const onSignedIn = useCallback((who) => {
+    setInvitation(null);
     setMe(who);
     navigate('/', { replace: true });
   }, []);
 
   let body;
-  if (path.startsWith('/invitation/')) {
-    body = html`<${SigninPage} token=${path.slice('/invitation/'.length)} onSignedIn=${onSignedIn} />`;
+  if (token) {
+    body = html`<${SigninPage} token=${token} onSignedIn=${onSignedIn} />`;
   } else if (me === undefined) {
     body = html`<p role="status" class="loading">${t('common.loading')}</p>`;
   } else if (me === null) {

@@ -66,6 +66,8 @@ export function useRoute() {
   useEffect(() => {
     const on = () => setPath(currentPath());
     window.addEventListener('hashchange', on);
+    // The hash may have changed between the first render and this effect.
+    on();
     return () => window.removeEventListener('hashchange', on);
   }, []);
   return path;

@@ -104,11 +104,14 @@ export function ErrorBox({ error, title }) {
     if (error && ref.current) announce(ref.current.textContent, { assertive: true });
   }, [error]);
   if (!error) return null;
-  const detail = error instanceof ApiProblem ? error.detail : String(error.message || error);
+  // A problem from the API carries the server's (English) detail; an error in the page
+  // (e.g. WebCrypto refusing) has only its message, shown as such.
+  const fromServer = error instanceof ApiProblem;
+  const detail = fromServer ? error.detail : String(error.message || error);
   return html`<div class="error-box" role="alert" ref=${ref}>
     <p class="error-title">${title || problemText(error)}</p>
     ${title ? html`<p>${problemText(error)}</p>` : null}
-    ${detail ? html`<p class="error-detail"><span class="label">${t('common.server-says')}</span> <span lang="en">${detail}</span></p>` : null}
+    ${detail ? html`<p class="error-detail"><span class="label">${fromServer ? t('common.server-says') : t('common.browser-says')}</span> <span lang="en">${detail}</span></p>` : null}
   </div>`;
 }
 
@@ -163,33 +166,33 @@ export function DataTable({ caption, columns, rows, className }) {
 }
 
 let chartSeq = 0;
+// Each row is its label on one line and the bar with its value below it, so the chart stays
+// readable from 320px phones to laptops without sideways scrolling.
 export function BarChart({ title, rows, format = String, max, valueLabel }) {
   const id = useMemo(() => `chart-${++chartSeq}`, []);
   const top = max || Math.max(1, ...rows.map((r) => r.value));
-  const barH = 26;
-  const gap = 10;
-  const labelW = 170;
-  const width = 560;
-  const plotW = width - labelW - 90;
-  const height = rows.length * (barH + gap) + gap;
+  const width = 360;
+  const plotW = 270;
+  const rowH = 50;
+  const height = rows.length * rowH + 6;
   return html`<figure class="chart">
     <figcaption id=${`${id}-title`}>${title}</figcaption>
     <svg viewBox=${`0 0 ${width} ${height}`} role="img" aria-labelledby=${`${id}-title`} aria-describedby=${`${id}-table`} preserveAspectRatio="xMinYMin meet">
       ${rows.map((r, i) => {
-        const y = gap + i * (barH + gap);
+        const y = 4 + i * rowH;
         const w = Math.max(0, Math.round((r.value / top) * plotW));
         return html`<g>
-          <text x=${labelW - 8} y=${y + barH / 2} text-anchor="end" dominant-baseline="middle" class="chart-label">${r.label}</text>
-          <rect x=${labelW} y=${y} width=${plotW} height=${barH} class="chart-track" />
-          <rect x=${labelW} y=${y} width=${w} height=${barH} class=${`chart-bar ${r.className || ''}`} />
-          <text x=${labelW + w + 6} y=${y + barH / 2} dominant-baseline="middle" class="chart-value">${format(r.value)}</text>
+          <text x="0" y=${y + 13} class="chart-label">${r.label}</text>
+          <rect x="0" y=${y + 20} width=${plotW} height="22" class="chart-track" />
+          <rect x="0" y=${y + 20} width=${w} height="22" class=${`chart-bar ${r.className || ''}`} />
+          <text x=${w + 6} y=${y + 36} class="chart-value">${format(r.value)}</text>
         </g>`;
       })}
     </svg>
-    <table class="visually-hidden" id=${`${id}-table`}>
+    <div class="visually-hidden" id=${`${id}-table`}><table>
       <caption>${title}</caption>
       <thead><tr><th scope="col">${t('chart.item')}</th><th scope="col">${valueLabel || t('chart.value')}</th></tr></thead>
       <tbody>${rows.map((r) => html`<tr><th scope="row">${r.label}</th><td>${format(r.value)}</td></tr>`)}</tbody>
-    </table>
+    </table></div>
   </figure>`;
 }

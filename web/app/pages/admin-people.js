@@ -12,16 +12,6 @@ import { api, ApiProblem, problemText } from '../api.js';
 import * as fmt from '../fmt.js';
 import { membersByName, chamberName } from './admin-members.js';
 
-// admin.css is linked by index.html once the shell adds it; until then this module links it
-// itself (same origin, so the CSP allows it). Idempotent.
-(function linkAdminCss() {
-  const href = new URL('./admin.css', import.meta.url).pathname;
-  if (document.querySelector(`link[rel="stylesheet"][href$="pages/admin.css"]`)) return;
-  const link = document.createElement('link');
-  link.rel = 'stylesheet';
-  link.href = href;
-  document.head.appendChild(link);
-}());
 
 const ROLES = ['board', 'admin', 'council', 'auditor'];
 const SECTORS = ['PO', 'VO'];
@@ -70,7 +60,7 @@ function LinkPanel({ invited, onDone, idPrefix }) {
     setCopied(true);
     announce(t('people.link.copied'));
   };
-  return html`<div class="success link-panel" tabindex="-1" ref=${ref} aria-labelledby=${`${idPrefix}-title`}>
+  return html`<div class="success link-panel" role="region" tabindex="-1" ref=${ref} aria-labelledby=${`${idPrefix}-title`}>
     <h3 id=${`${idPrefix}-title`}>${t('people.link.title', { name: person.name })}</h3>
     <p>${t('people.link.once', { date: fmt.dateTime(invitation.expires_at) })}</p>
     <div class="field">
@@ -429,7 +419,7 @@ function PeopleList({ tick }) {
             const mode = open && open.id === p.id ? open.mode : null;
             return [
               html`<tr key=${p.id}>
-                <th scope="row">${p.name}<br /><span class="meta break">${p.email}</span></th>
+                <th scope="row">${p.name}<br /><span class="meta person-email">${p.email}</span></th>
                 <td>${t(`people.role.${p.role}`)}</td>
                 <td>${p.member_id ? html`<${MemberName} id=${p.member_id} />` : p.sector ? t(`sector.${p.sector}`) : '–'}</td>
                 <td class="num">${fmt.number(p.active_sessions)}</td>

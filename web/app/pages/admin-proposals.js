@@ -4,19 +4,8 @@
 import { html, useState, useRef, useEffect, announce } from '../ui.js';
 import { t, has } from '../i18n.js';
 import { api, ApiProblem, problemText } from '../api.js';
-import { href } from '../router.js';
 import * as fmt from '../fmt.js';
 
-// admin.css is linked by index.html once the shell adds it; until then this module links it
-// itself (same origin, so the CSP allows it). Idempotent.
-(function linkAdminCss() {
-  const href = new URL('./admin.css', import.meta.url).pathname;
-  if (document.querySelector(`link[rel="stylesheet"][href$="pages/admin.css"]`)) return;
-  const link = document.createElement('link');
-  link.rel = 'stylesheet';
-  link.href = href;
-  document.head.appendChild(link);
-}());
 
 // Which actions each status allows, in the order they are offered.
 const ACTIONS = {
@@ -91,7 +80,6 @@ export function ProposalAdminActions({ proposal, me, onChanged }) {
     ${actions.length === 0 ? html`<p>${t(`lifecycle.none.${proposal.status}`)}</p>` : html`
       <p class="hint">${t(`lifecycle.hint.${proposal.status}`)}</p>
       <div class="actions">
-        ${proposal.status === 'draft' ? html`<a class="button secondary" href=${href(`/proposals/${proposal.id}/edit`)}>${t('lifecycle.edit')}</a>` : null}
         ${actions.map((a) => html`<button type="button" id=${`lifecycle-${a}`}
             class=${`button ${a === 'withdraw' ? 'danger' : 'primary'}`}
             aria-expanded=${confirming === a ? 'true' : 'false'} aria-controls="lifecycle-confirm"

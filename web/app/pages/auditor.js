@@ -12,16 +12,6 @@ import * as fmt from '../fmt.js';
 import * as crypto from '../crypto.js';
 import { getPinnedLogKey, pinLogKey, getLatestCheckpoint, putLatestCheckpoint } from '../keystore.js';
 
-// admin.css is linked by index.html once the shell adds it; until then this module links it
-// itself (same origin, so the CSP allows it). Idempotent.
-(function linkAdminCss() {
-  const href = new URL('./admin.css', import.meta.url).pathname;
-  if (document.querySelector(`link[rel="stylesheet"][href$="pages/admin.css"]`)) return;
-  const link = document.createElement('link');
-  link.rel = 'stylesheet';
-  link.href = href;
-  document.head.appendChild(link);
-}());
 
 const BUNDLE_FILE = 'bundle.json';
 

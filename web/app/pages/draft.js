@@ -11,16 +11,6 @@ import { api, ApiProblem, problemText } from '../api.js';
 import { href, navigate } from '../router.js';
 import * as fmt from '../fmt.js';
 
-// admin.css is linked by index.html once the shell adds it; until then this module links it
-// itself (same origin, so the CSP allows it). Idempotent.
-(function linkAdminCss() {
-  const href = new URL('./admin.css', import.meta.url).pathname;
-  if (document.querySelector(`link[rel="stylesheet"][href$="pages/admin.css"]`)) return;
-  const link = document.createElement('link');
-  link.rel = 'stylesheet';
-  link.href = href;
-  document.head.appendChild(link);
-}());
 
 const MAX_DAYS = 30;
 const MAX_OPTIONS = 20;
@@ -566,6 +556,9 @@ export function DraftPage({ me, params }) {
     }
   };
 
+  if (!me || (me.role !== 'board' && me.role !== 'admin')) {
+    return html`<section><${PageTitle}>${t('draft.title.new')}<//><p>${t('draft.boards-only')}</p></section>`;
+  }
   if (loadError) {
     return html`<section><${PageTitle}>${t('draft.title.edit')}<//><${ErrorBox} error=${loadError} /></section>`;
   }

@@ -1,10 +1,288 @@
-// First version of the shell: the full page follows in the next commits.
-import { html, PageTitle } from '../ui.js';
+// Results (issue §7). Before close only the turnout; after close the outcome, quorum and
+// majority with their thresholds, by sector and by chamber, each parameter's agreed value with
+// the values given (read from the counted ballots in the log, whose bytes are public once the
+// proposal has closed), the Schulze ranking with its pairwise matrix — each chart an inline SVG
+// with a table for screen readers — and the CSV download.
+import { html, useMemo, useState, PageTitle, Loading, ErrorBox, Facts, DataTable, BarChart, useLoad, useTitle, saveFile, StatusTag } from '../ui.js';
 import { t } from '../i18n.js';
+import { api } from '../api.js';
+import { href } from '../router.js';
+import * as fmt from '../fmt.js';
+import * as crypto from '../crypto.js';
+import { loadProposal, chamberName } from './proposal.js';
 
-export function ResultsPage() {
-  return html`<${PageTitle}>${t('common.not-yet-available')}<//>`;
+const dec = new TextDecoder();
+
+// The counted ballots' statements, from the log entries (checked against their leaf hashes).
+async function countedBallots(counted) {
+  if (!counted || counted.length === 0) return [];
+  const want = new Set(counted);
+  const lo = Math.min(...counted);
+  const hi = Math.max(...counted) + 1;
+  const out = [];
+  for (let start = lo; start < hi; start += 1000) {
+    const end = Math.min(hi, start + 1000);
+    const page = await api.get(`/api/v1/log/entries?start=${start}&end=${end}`);
+    for (const e of page.entries) {
+      if (!want.has(e.index) || !e.entry) continue;
+      const bytes = crypto.b64urlDecode(e.entry);
+      const lh = crypto.hexEncode(await crypto.leafHash(bytes));
+      if (lh !== e.leaf_hash) throw new Error(t('results.values.bad-entry', { index: e.index }));
+      const wire = JSON.parse(dec.decode(bytes));
+      out.push(JSON.parse(dec.decode(crypto.b64urlDecode(wire.statement))));
+    }
+  }
+  return out;
 }
-export function ResultsListPage() {
-  return html`<${PageTitle}>${t('common.not-yet-available')}<//>`;
+
+async function load(id) {
+  const prop = await loadProposal(id);
+  if (prop.p.status !== 'closed' && prop.p.status !== 'final') return { ...prop, tally: null, ballots: [] };
+  const tally = await api.get(`/api/v1/proposals/${encodeURIComponent(id)}/result`);
+  let ballots = [];
+  let ballotsError = null;
+  if (tally.kind === 'mandate' && tally.parameters.length) {
+    try {
+      ballots = await countedBallots(tally.counted);
+    } catch (err) {
+      ballotsError = err;
+    }
+  }
+  return { ...prop, tally, ballots, ballotsError };
+}
+
+const pct = (part, whole) => (whole > 0 ? fmt.percent(part / whole) : '–');
+const w = (x) => fmt.number(x.weight);
+
+function requiredWeight(fraction, total) {
+  const [n, d] = fraction.split('/').map(Number);
+  return Math.ceil((n * total) / d);
+}
+
+function Turnout({ p }) {
+  const eligible = p.eligible_members || 0;
+  const voted = p.voted_members || 0;
+  return html`<section>
+    <h2>${t('results.turnout.heading')}</h2>
+    <p>${t('results.turnout.only')}</p>
+    <${BarChart} title=${t('results.turnout.chart')} max=${Math.max(eligible, 1)} valueLabel=${t('results.col.members')}
+      format=${fmt.number}
+      rows=${[{ label: t('results.turnout.voted'), value: voted }, { label: t('results.turnout.eligible'), value: eligible, className: 'abstain' }]} />
+    <p>${t('results.turnout.text', { voted: fmt.number(voted), eligible: fmt.number(eligible), percent: pct(voted, eligible) })}</p>
+  </section>`;
+}
+
+function Breakdown({ title, entries, nameOf, hasFavour }) {
+  const cols = [
+    { key: 'name', label: title }, { key: 'eligible', label: t('results.col.eligible'), numeric: true },
+    { key: 'voted', label: t('results.col.voted'), numeric: true }, { key: 'turnout', label: t('results.col.turnout'), numeric: true },
+    { key: 'yes', label: hasFavour ? t('results.col.yes') : t('results.col.ranked'), numeric: true },
+    ...(hasFavour ? [{ key: 'no', label: t('results.col.no'), numeric: true }] : []),
+    { key: 'abstain', label: t('results.col.abstain'), numeric: true },
+  ];
+  if (hasFavour) cols.push({ key: 'favour', label: t('results.col.in-favour') });
+  const rows = entries.map(([k, b]) => ({
+    name: nameOf(k), eligible: w(b.eligible), voted: w(b.voted), turnout: pct(b.voted.weight, b.eligible.weight),
+    yes: w(b.yes), no: w(b.no), abstain: w(b.abstain),
+    favour: b.in_favour === undefined ? '' : (b.in_favour ? t('common.yes') : t('common.no')),
+  }));
+  return html`
+    <${BarChart} title=${t('results.breakdown.chart', { what: title })} max=${1} valueLabel=${t('results.col.turnout')}
+      format=${(v) => fmt.percent(v)}
+      rows=${entries.map(([k, b]) => ({ label: nameOf(k), value: b.eligible.weight > 0 ? b.voted.weight / b.eligible.weight : 0 }))} />
+    <${DataTable} caption=${t('results.breakdown.table', { what: title })} columns=${cols} rows=${rows} />`;
+}
+
+function ParamValues({ param, ballots, roll }) {
+  const weights = new Map(roll.map((r) => [r.member, r.weight]));
+  const groups = new Map();
+  for (const b of ballots) {
+    const v = b.choice && b.choice.parameters && b.choice.parameters[param.name];
+    if (v === undefined) continue;
+    const g = groups.get(v) || { value: v, weight: 0, members: 0 };
+    g.weight += weights.get(b.for) || 0;
+    g.members += 1;
+    groups.set(v, g);
+  }
+  const rows = [...groups.values()].sort((a, b) => a.value - b.value);
+  if (!rows.length) return null;
+  return html`<${BarChart} title=${t('results.params.values-chart', { label: param.label || param.name })}
+    valueLabel=${t('results.col.weight')} format=${fmt.number}
+    rows=${rows.map((r) => ({ label: `${fmt.paramValue(r.value, param.unit)}${r.value === param.agreed ? ` ★` : ''}`, value: r.weight, className: r.value === param.agreed ? 'yes' : '' }))} />
+    <p class="meta">${t('results.params.star')}</p>`;
+}
+
+function Parameters({ tally, spec, ballots, ballotsError, roll }) {
+  const labelOf = (name) => ((spec.mandate && spec.mandate.parameters.find((x) => x.name === name)) || {}).label || name;
+  return html`<section>
+    <h2>${t('results.params.heading')}</h2>
+    <p>${t('results.params.explain')}</p>
+    <${DataTable} caption=${t('results.params.caption')}
+      columns=${[{ key: 'label', label: t('results.params.col.label') }, { key: 'agreed', label: t('results.params.col.agreed') },
+        { key: 'given', label: t('results.params.col.given'), numeric: true }, { key: 'range', label: t('results.params.col.range') }]}
+      rows=${tally.parameters.map((x) => ({
+        label: labelOf(x.name),
+        agreed: x.agreed === undefined || x.agreed === null ? t('results.params.none') : fmt.paramValue(x.agreed, x.unit),
+        given: fmt.number(x.values_given),
+        range: `${fmt.paramValue(x.min, x.unit)} – ${fmt.paramValue(x.max, x.unit)}`,
+      }))} />
+    <${ErrorBox} error=${ballotsError} />
+    ${tally.parameters.map((x) => html`<${ParamValues} param=${{ ...x, label: labelOf(x.name) }} ballots=${ballots} roll=${roll} />`)}
+  </section>`;
+}
+
+// The pairwise matrix as a heat map: cell (i, j) is the weight preferring option i to j.
+function Matrix({ options, pairwise, labelOf }) {
+  const n = options.length;
+  const max = Math.max(1, ...pairwise.flat());
+  const cell = 56;
+  const left = 150;
+  const top = 30;
+  const size = left + n * cell + 10;
+  const titleId = useMemo(() => `matrix-${Math.random().toString(36).slice(2)}`, []);
+  return html`<figure class="chart">
+    <figcaption id=${titleId}>${t('results.priority.matrix')}</figcaption>
+    <svg class="matrix" width=${size} height=${top + n * cell + 10} viewBox=${`0 0 ${size} ${top + n * cell + 10}`} role="img" aria-labelledby=${titleId} aria-describedby=${`${titleId}-table`}>
+      ${options.map((o, j) => html`<text x=${left + j * cell + cell / 2} y=${top - 10} text-anchor="middle" class="chart-label">${j + 1}</text>`)}
+      ${options.map((o, i) => html`<g>
+        <text x=${left - 8} y=${top + i * cell + cell / 2} text-anchor="end" dominant-baseline="middle" class="chart-label">${i + 1}. ${labelOf(o)}</text>
+        ${options.map((o2, j) => {
+          const v = pairwise[i][j];
+          const shade = i === j ? 0 : v / max;
+          return html`<g>
+            <rect x=${left + j * cell} y=${top + i * cell} width=${cell - 2} height=${cell - 2}
+              fill=${i === j ? '#e6e6e6' : `rgba(42,109,176,${0.12 + shade * 0.88})`} />
+            ${i === j ? null : html`<text x=${left + j * cell + cell / 2 - 1} y=${top + i * cell + cell / 2} text-anchor="middle" dominant-baseline="middle"
+              class="chart-value" fill=${shade > 0.5 ? '#ffffff' : '#1a1a1a'}>${fmt.number(v)}</text>`}
+          </g>`;
+        })}
+      </g>`)}
+    </svg>
+    <div class="visually-hidden" id=${`${titleId}-table`}><table>
+      <caption>${t('results.priority.matrix')}</caption>
+      <thead><tr><th scope="col">${t('results.priority.prefers')}</th>${options.map((o) => html`<th scope="col">${t('results.priority.over', { option: labelOf(o) })}</th>`)}</tr></thead>
+      <tbody>${options.map((o, i) => html`<tr><th scope="row">${labelOf(o)}</th>${options.map((o2, j) => html`<td>${i === j ? '–' : fmt.number(pairwise[i][j])}</td>`)}</tr>`)}</tbody>
+    </table></div>
+  </figure>`;
+}
+
+function Priority({ tally, spec }) {
+  const pr = tally.priority;
+  const labelOf = (id) => ((spec.priority && spec.priority.options.find((o) => o.id === id)) || { label: id }).label;
+  return html`<section>
+    <h2>${t('results.priority.heading')}</h2>
+    <p>${t('results.priority.explain')}</p>
+    <${DataTable} caption=${t('results.priority.ranking')}
+      columns=${[{ key: 'rank', label: t('results.priority.col.rank') }, { key: 'option', label: t('results.priority.col.option') }, { key: 'wins', label: t('results.priority.col.wins'), numeric: true }]}
+      rows=${pr.ranking.map((r) => ({ rank: String(r.rank), option: labelOf(r.id), wins: fmt.number(r.wins) }))} />
+    <${BarChart} title=${t('results.priority.wins-chart')} max=${Math.max(1, pr.options.length - 1)} valueLabel=${t('results.priority.col.wins')}
+      format=${fmt.number} rows=${pr.ranking.map((r) => ({ label: `${r.rank}. ${labelOf(r.id)}`, value: r.wins }))} />
+    <${Matrix} options=${pr.options} pairwise=${pr.pairwise} labelOf=${labelOf} />
+    <p class="meta">${t('results.priority.matrix-explain')}</p>
+  </section>`;
+}
+
+function Tally({ p, tally, doc, ballots, ballotsError }) {
+  const spec = p.spec;
+  const needed = requiredWeight(tally.quorum.required, tally.eligible.weight);
+  const votesCast = tally.yes.weight + tally.no.weight;
+  const hasMajority = tally.kind !== 'priority';
+  return html`
+    <div class=${tally.outcome === 'adopted' ? 'success' : 'warning'} role="status">
+      <h2>${t('results.outcome', { outcome: t(`outcome.${tally.outcome}`) })}</h2>
+      <p>${t(`results.outcome.${tally.outcome}.${tally.kind === 'priority' ? 'priority' : 'vote'}`)}</p>
+    </div>
+    <section>
+      <h2>${t('results.quorum.heading')}</h2>
+      <p>${t('results.quorum.text', {
+        required: `${tally.quorum.required} (${fmt.fraction(tally.quorum.required)})`,
+        needed: fmt.number(needed), voted: w(tally.voted), eligible: w(tally.eligible),
+        percent: pct(tally.voted.weight, tally.eligible.weight),
+      })} <strong>${tally.quorum.met ? t('results.met') : t('results.not-met')}</strong></p>
+      <${BarChart} title=${t('results.quorum.chart')} valueLabel=${t(`weighting.unit.${tally.weighting}`)} format=${fmt.number} max=${Math.max(1, tally.eligible.weight)}
+        rows=${[{ label: t('results.quorum.voted'), value: tally.voted.weight, className: tally.quorum.met ? 'yes' : 'no' },
+          { label: t('results.quorum.needed'), value: needed, className: 'abstain' },
+          { label: t('results.quorum.eligible'), value: tally.eligible.weight, className: 'abstain' }]} />
+    </section>
+    <section>
+      <h2>${hasMajority ? t('results.votes.heading') : t('results.votes.heading-priority')}</h2>
+      ${hasMajority ? html`<p>${t('proposal.electorate.majority')}: ${t(`majority.${tally.majority.rule.kind}`, { fraction: `${tally.majority.rule.fraction} (${fmt.fraction(tally.majority.rule.fraction)})` })}.
+        ${' '}${t('results.votes.share', { percent: pct(tally.yes.weight, votesCast) })}
+        ${' '}<strong>${tally.majority.carried ? t('results.carried') : t('results.not-carried')}</strong></p>` : null}
+      <${BarChart} title=${t('results.votes.chart')} valueLabel=${t(`weighting.unit.${tally.weighting}`)} format=${fmt.number}
+        rows=${[
+          { label: hasMajority ? t('results.col.yes') : t('results.col.ranked'), value: tally.yes.weight, className: 'yes' },
+          ...(hasMajority ? [{ label: t('results.col.no'), value: tally.no.weight, className: 'no' }] : []),
+          { label: t('results.col.abstain'), value: tally.abstain.weight, className: 'abstain' },
+        ]} />
+      <${Facts} items=${[
+        [t('results.facts.members-voted'), t('results.turnout.text', { voted: fmt.number(tally.voted.members), eligible: fmt.number(tally.eligible.members), percent: pct(tally.voted.members, tally.eligible.members) })],
+        [t('results.facts.weighting'), t(`weighting.${tally.weighting}`)],
+        [t('results.facts.counted'), fmt.number(tally.counted.length)],
+      ]} />
+    </section>
+    ${tally.chamber_rule ? html`<section>
+      <h2>${t('results.chambers.rule-heading')}</h2>
+      <p>${t('results.chambers.rule-text', { favour: fmt.number(tally.chamber_rule.chambers_in_favour), voted: fmt.number(tally.chamber_rule.chambers_voted) })}
+        ${' '}<strong>${tally.chamber_rule.met ? t('results.met') : t('results.not-met')}</strong></p>
+    </section>` : null}
+    <section>
+      <h2>${t('results.by-sector')}</h2>
+      <${Breakdown} title=${t('results.col.sector')} entries=${Object.entries(tally.by_sector)} nameOf=${(s) => t(`sector.${s}`)} hasFavour=${hasMajority} />
+    </section>
+    <section>
+      <h2>${t('results.by-chamber')}</h2>
+      <${Breakdown} title=${t('results.col.chamber')} entries=${Object.entries(tally.by_chamber)} nameOf=${chamberName} hasFavour=${hasMajority} />
+    </section>
+    ${tally.kind === 'mandate' && tally.parameters.length ? html`<${Parameters} tally=${tally} spec=${spec} ballots=${ballots} ballotsError=${ballotsError} roll=${doc ? doc.voter_roll : []} />` : null}
+    ${tally.kind === 'priority' && tally.priority ? html`<${Priority} tally=${tally} spec=${spec} />` : null}`;
+}
+
+async function downloadCsv(sector) {
+  const blob = await api.getBlob(`/api/v1/results.csv${sector ? `?sector=${sector}` : ''}`);
+  saveFile(`mandaat-results${sector ? `-${sector}` : ''}.csv`, blob, 'text/csv');
+}
+
+function CsvButton({ onError }) {
+  return html`<button type="button" class="secondary" onClick=${() => downloadCsv().catch(onError)}>${t('results.csv')}</button>`;
+}
+
+export function ResultsPage({ params }) {
+  const { data, error, loading } = useLoad(() => load(params.id), [params.id]);
+  const [csvError, setCsvError] = useState(null);
+  useTitle(data ? t('results.heading', { title: data.p.spec.title }) : t('results.title'));
+  if (loading && !data) return html`<section><${PageTitle}>${t('results.title')}<//><${Loading} /></section>`;
+  if (error) return html`<section><${PageTitle}>${t('results.title')}<//><${ErrorBox} error=${error} /></section>`;
+  const { p, tally, doc, ballots, ballotsError } = data;
+  return html`<section>
+    <${PageTitle}>${t('results.heading', { title: p.spec.title })}<//>
+    <p><${StatusTag} status=${p.status} /> <a href=${href(`/proposals/${p.id}`)}>${t('vote.back-to-proposal')}</a></p>
+    ${p.status === 'final' ? html`<p>${t('results.final', { when: fmt.dateTime(p.finalized_at) })}</p>` : null}
+    ${p.status === 'closed' ? html`<p>${t('results.closed', { when: fmt.dateTime(p.closed_at) })}</p>` : null}
+    ${p.status === 'open' ? html`<${Turnout} p=${p} />` : null}
+    ${p.status === 'draft' || p.status === 'withdrawn' ? html`<p>${t('results.none')}</p>` : null}
+    ${tally ? html`<${Tally} p=${p} tally=${tally} doc=${doc} ballots=${ballots} ballotsError=${ballotsError} />
+      <h2>${t('results.download.heading')}</h2>
+      <${ErrorBox} error=${csvError} />
+      <div class="actions"><${CsvButton} onError=${setCsvError} /></div>` : null}
+  </section>`;
+}
+
+export function ResultsListPage({ me }) {
+  useTitle(t('results.list.title'));
+  const { data, error, loading } = useLoad(() => api.get('/api/v1/results'), []);
+  const [csvError, setCsvError] = useState(null);
+  return html`<section>
+    <${PageTitle}>${t('results.list.title')}<//>
+    <p>${t('results.list.explain')}</p>
+    ${loading ? html`<${Loading} />` : null}
+    <${ErrorBox} error=${error || csvError} />
+    ${data && data.length === 0 ? html`<p>${t('results.list.none')}</p>` : null}
+    ${data && data.length ? html`<div class="actions"><${CsvButton} onError=${setCsvError} /></div>
+      <ul class="cards">${data.map((r) => html`<li class="card">
+        <h2 class="card-title"><a href=${href(`/proposals/${r.proposal}/results`)}>${r.title}</a></h2>
+        <p><${StatusTag} status=${r.status} /> <span class="meta">${t(`kind.${r.kind}`)}</span></p>
+        <p><strong>${t('proposals.outcome', { outcome: t(`outcome.${r.outcome}`) })}</strong> <span class="meta">${t('proposals.closed-on', { when: fmt.dateTime(r.closed_at) })}</span></p>
+      </li>`)}</ul>` : null}
+  </section>`;
 }
