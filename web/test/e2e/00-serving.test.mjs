@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  BASE, TEST_TIMEOUT, launch, person, step, t, name, assertAccessible, assertNoPageProblems,
+  BASE, flow, launch, person, step, t, name, assertAccessible, assertNoPageProblems,
 } from './lib.mjs';
 
 /** Content-Security-Policy as {directive: [sources]}. */
@@ -66,7 +66,7 @@ let browser;
 before(async () => { browser = await launch(); });
 after(async () => { await browser?.close(); });
 
-test('the first page renders in Dutch, switches to English and remembers it', { timeout: TEST_TIMEOUT }, async () => {
+flow('the first page renders in Dutch, switches to English and remembers it', async () => {
   const { page } = await person(browser, 'visitor');
   const res = await page.goto('/');
   assertSecurityHeaders(res, 'the page in Chromium');

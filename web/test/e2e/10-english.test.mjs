@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  TEST_TIMEOUT, launch, step, name, contains, member, seedOpenProposal, serverNow, rfc3339,
+  flow, launch, step, name, contains, member, seedOpenProposal, serverNow, rfc3339,
   assertAccessible, assertNoPageProblems,
 } from './lib.mjs';
 import {
@@ -18,9 +18,7 @@ let board;
 before(async () => { browser = await launch(); });
 after(async () => { await browser?.close(); });
 
-const opts = { timeout: TEST_TIMEOUT };
-
-test('a board signs in and switches to English, which is remembered', opts, async () => {
+flow('a board signs in and switches to English, which is remembered', async () => {
   board = await signIn(browser, { who: 'Emma Clarke', role: 'board', member: VO, stepName: 'board-signed-in' });
   await switchLanguage(board, 'en');
   await heading(board, 'home.welcome', { name: 'Emma Clarke' }).waitFor();
@@ -30,7 +28,7 @@ test('a board signs in and switches to English, which is remembered', opts, asyn
   assert.equal(await board.page.locator('html').getAttribute('lang'), 'en');
 });
 
-test('in English: key registered, a resolution voted on, the receipt verified', opts, async () => {
+flow('in English: key registered, a resolution voted on, the receipt verified', async () => {
   await registerKey(board, 'Office laptop');
   const now = await serverNow();
   await seedOpenProposal({

@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  BASE, TEST_TIMEOUT, launch, person, step, name, member, api, apiOk, invite, linkOn,
+  BASE, flow, launch, person, step, name, member, api, apiOk, invite, linkOn,
   serverNow, rfc3339, assertAccessible, assertNoPageProblems,
 } from './lib.mjs';
 import { heading, signIn, navigate } from './steps.mjs';
@@ -14,8 +14,6 @@ let browser;
 
 before(async () => { browser = await launch(); });
 after(async () => { await browser?.close(); });
-
-const opts = { timeout: TEST_TIMEOUT };
 
 async function draftSpec() {
   const now = await serverNow();
@@ -40,7 +38,7 @@ function fetchInPage(page, method, path, { body, csrf }) {
   }, { method, path, body, csrf });
 }
 
-test('a cookie-authenticated write without the CSRF header is refused with 403', opts, async () => {
+flow('a cookie-authenticated write without the CSRF header is refused with 403', async () => {
   const p = await signIn(browser, { who: 'Chris Veiligheid', role: 'board', member: board, stepName: 'security-signed-in' });
   const spec = await draftSpec();
   const refused = await fetchInPage(p.page, 'POST', '/api/v1/proposals', { body: spec, csrf: false });
@@ -56,7 +54,7 @@ test('a cookie-authenticated write without the CSRF header is refused with 403',
   await p.context.close();
 });
 
-test('an invitation link works once', opts, async () => {
+flow('an invitation link works once', async () => {
   const answer = await invite({ name: 'Dana Eenmalig', role: 'board', member_id: board.id });
   const first = await person(browser, 'first use');
   await first.page.goto(linkOn(answer));
@@ -69,7 +67,7 @@ test('an invitation link works once', opts, async () => {
   await second.context.close();
 });
 
-test('a session used after sign-out is refused with 401', opts, async () => {
+flow('a session used after sign-out is refused with 401', async () => {
   const p = await signIn(browser, { who: 'Frank Afmelder', role: 'board', member: board, stepName: 'before-sign-out' });
   const cookies = await p.context.cookies();
   const session = cookies.find((c) => c.name === 'mandaat_session');
@@ -92,7 +90,7 @@ test('a session used after sign-out is refused with 401', opts, async () => {
   await p.context.close();
 });
 
-test('when the secretariat ends all sessions of a person, the page falls back to sign-in', opts, async () => {
+flow('when the secretariat ends all sessions of a person, the page falls back to sign-in', async () => {
   const p = await signIn(browser, { who: 'Gert Beëindigd', role: 'board', member: board, stepName: 'before-sessions-ended' });
   const ended = await apiOk('POST', `/api/v1/people/${p.person.id}/sessions/end`, 200, { body: {} });
   assert.equal(ended.ended, 1);

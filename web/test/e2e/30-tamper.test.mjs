@@ -3,7 +3,7 @@
 // check; an honest answer afterwards verifies again.
 import { test, before, after } from 'node:test';
 import {
-  TEST_TIMEOUT, launch, step, name, member, seedOpenProposal, serverNow, rfc3339,
+  flow, launch, step, name, member, seedOpenProposal, serverNow, rfc3339,
   assertAccessible, assertNoPageProblems,
 } from './lib.mjs';
 import {
@@ -17,8 +17,6 @@ let p;
 
 before(async () => { browser = await launch(); });
 after(async () => { await browser?.close(); });
-
-const opts = { timeout: TEST_TIMEOUT };
 
 /** Flips the lowest bit of the first byte of a base64 hash. */
 function flip(b64) {
@@ -38,7 +36,7 @@ async function voteYes(stepName) {
   return stepName;
 }
 
-test('setup: a board with a registered key (which pins the log key and a checkpoint)', opts, async () => {
+flow('setup: a board with a registered key (which pins the log key and a checkpoint)', async () => {
   p = await signIn(browser, { who: 'Ineke Controle', role: 'board', member: board, stepName: 'tamper-board-signed-in' });
   await registerKey(p, 'Controlelaptop');
   const now = await serverNow();
@@ -50,7 +48,7 @@ test('setup: a board with a registered key (which pins the log key and a checkpo
   });
 });
 
-test('a tampered receipt (inclusion proof) is shown as a failure', opts, async () => {
+flow('a tampered receipt (inclusion proof) is shown as a failure', async () => {
   let tampered = 0;
   await p.page.route('**/api/v1/proposals/*/ballots', async (route) => {
     const response = await route.fetch();
@@ -68,7 +66,7 @@ test('a tampered receipt (inclusion proof) is shown as a failure', opts, async (
   await p.page.unroute('**/api/v1/proposals/*/ballots');
 });
 
-test('a checkpoint not consistent with the pinned one is shown as a failure', opts, async () => {
+flow('a checkpoint not consistent with the pinned one is shown as a failure', async () => {
   let tampered = 0;
   await p.page.route('**/api/v1/log/proof/consistency*', async (route) => {
     const response = await route.fetch();
@@ -86,7 +84,7 @@ test('a checkpoint not consistent with the pinned one is shown as a failure', op
   await p.page.unroute('**/api/v1/log/proof/consistency*');
 });
 
-test('an honest answer afterwards verifies, consistent with the pinned checkpoint', opts, async () => {
+flow('an honest answer afterwards verifies, consistent with the pinned checkpoint', async () => {
   await voteYes();
   await receiptVerified(p, 'ballot');
   await step(p.page, 'honest-receipt-verified', 'nl');

@@ -16,6 +16,7 @@ import { readFileSync, readdirSync, mkdirSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
+import { test } from 'node:test';
 import { chromium } from 'playwright-core';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -120,6 +121,42 @@ export async function launch() {
   return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true, timeout: 60_000 });
 }
 
+/** Every open page, so a failing step can show what each person saw. */
+const openPages = [];
+
+/**
+ * A test of a flow: on failure every open page is saved as FAILED-<test>-<who>.png
+ * next to the screenshots, and its visible text is added to the error.
+ */
+export function flow(title, fn) {
+  test(title, { timeout: TEST_TIMEOUT }, async (t) => {
+    try {
+      await fn(t);
+    } catch (e) {
+      const seen = [];
+      const slug = title.replace(/[^a-z0-9]+/gi, '-').slice(0, 60);
+      for (const { page, who } of openPages) {
+        if (page.isClosed()) continue;
+        const file = path.join(SCREENSHOTS, `FAILED-${slug}-${who.replace(/[^a-z0-9]+/gi, '-')}.png`);
+        try {
+          mkdirSync(SCREENSHOTS, { recursive: true });
+          await page.screenshot({ path: file, fullPage: true, timeout: 10_000 });
+          const text = await page.locator('body').innerText({ timeout: 5_000 });
+          seen.push(`--- ${who} at ${page.url()} (${file}):\n${text.slice(0, 3000)}`);
+        } catch (shotError) {
+          seen.push(`--- ${who}: no screenshot (${shotError.message})`);
+        }
+      }
+      if (seen.length) {
+        const extra = `\n\nWhat the pages showed:\n${seen.join('\n')}`;
+        e.message += extra;
+        if (typeof e.stack === 'string') e.stack += extra;
+      }
+      throw e;
+    }
+  });
+}
+
 /** What went wrong inside pages: uncaught errors, CSP violations, failed console errors. */
 export const pageProblems = [];
 
@@ -131,12 +168,14 @@ export async function person(browser, who, { locale = 'nl-NL' } = {}) {
   const context = await browser.newContext({
     baseURL: BASE,
     locale,
+    timezoneId: 'Europe/Amsterdam',
     viewport: { width: 1280, height: 900 },
     acceptDownloads: true,
   });
   context.setDefaultTimeout(UI_TIMEOUT);
   const page = await context.newPage();
   watch(page, who);
+  openPages.push({ page, who });
   return { context, page, who };
 }
 

@@ -84,25 +84,33 @@ export async function registerKey(p, deviceLabel) {
  * in the page and every check passed.
  */
 export async function receiptVerified(p, what) {
-  const ok = p.page.getByText(name(p.lang, `receipt.ok.${what}`));
-  const failed = p.page.getByText(name(p.lang, `receipt.failed.${what}`));
-  await ok.or(failed).first().waitFor({ timeout: 30_000 });
+  // Inside <main>: the live regions outside it still hold earlier announcements.
+  const main = p.page.locator('main');
+  const ok = main.getByText(name(p.lang, `receipt.ok.${what}`));
+  const failed = main.getByText(name(p.lang, `receipt.failed.${what}`));
+  const refused = main.getByRole('alert');
+  await ok.or(failed).or(refused).first().waitFor({ timeout: 30_000 });
   if (await failed.count()) {
     const text = await p.page.locator('main').innerText();
     assert.fail(`the page says the ${what} receipt did NOT verify:\n${text}`);
   }
-  await p.page.getByText(contains(p.lang, 'receipt.fingerprint')).first().waitFor();
+  if (!(await ok.count())) {
+    assert.fail(`the ${what} was refused: ${await refused.first().innerText()}`);
+  }
+  await main.getByText(contains(p.lang, 'receipt.fingerprint')).first().waitFor();
 }
 
 /** The receipt check failed and the page names the failed check `check`. */
 export async function receiptFailed(p, what, check) {
-  const ok = p.page.getByText(name(p.lang, `receipt.ok.${what}`));
-  const failed = p.page.getByText(name(p.lang, `receipt.failed.${what}`));
+  // Inside <main>: the live regions outside it still hold earlier announcements.
+  const main = p.page.locator('main');
+  const ok = main.getByText(name(p.lang, `receipt.ok.${what}`));
+  const failed = main.getByText(name(p.lang, `receipt.failed.${what}`));
   await ok.or(failed).first().waitFor({ timeout: 30_000 });
   assert.equal(await ok.count(), 0, `the page says the ${what} is recorded although its receipt was tampered with`);
   const which = t(p.lang, 'receipt.failed.which', { check: t(p.lang, `receipt.check.${check}`) });
-  const main = await p.page.locator('main').innerText();
-  assert.ok(main.includes(which), `the failure names the check: expected "${which}" in:\n${main}`);
+  const text = await main.innerText();
+  assert.ok(text.includes(which), `the failure names the check: expected "${which}" in:\n${text}`);
 }
 
 /** Local time of the page for an instant, as <input type="datetime-local"> wants it. */
