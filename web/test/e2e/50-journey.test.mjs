@@ -277,6 +277,16 @@ flow('the board reads each result, with charts and tables', async () => {
     assert.ok(await page.locator('main table').count() >= 1, `${kind}: tables for screen readers`);
     await step(page, `results-${kind}`, 'nl');
   }
+  // The CSV of all results this board may see.
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('button', { name: name('nl', 'results.csv') }).click(),
+  ]);
+  const csv = await (await import('node:fs/promises')).readFile(await download.path(), 'utf8');
+  assert.match(csv, /^proposal,title,kind,status,closed_at,outcome/, `the CSV header: ${csv.slice(0, 200)}`);
+  for (const kind of ['mandate', 'priority', 'resolution']) {
+    assert.ok(csv.includes(proposals[kind].id), `the CSV lists the ${kind}`);
+  }
   const result = await apiOk('GET', `/api/v1/proposals/${proposals.mandate.id}/result`, 200);
   const agreed = JSON.stringify(result);
   assert.match(agreed, /"agreed":300/, `the mandate's agreed value is the board's last vote: ${agreed.slice(0, 400)}`);

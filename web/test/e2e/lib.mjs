@@ -225,7 +225,13 @@ export async function checkA11y(page, label) {
   return result;
 }
 
-/** No serious or critical axe violation on any page checked in this file. */
+/** As checkA11y, once per `label` in this file: for pages passed through on the way. */
+export async function checkA11yOnce(page, label) {
+  if (a11yChecked.includes(label)) return;
+  await checkA11y(page, label);
+}
+
+/** No serious or critical axe-core violation on any page checked in this file. */
 export function assertAccessible() {
   assert.ok(a11yChecked.length > 0, 'no page was checked with axe-core');
   const lines = a11yViolations.map(

@@ -2,7 +2,7 @@
 // Each function leaves the page in a known state and records a screenshot + axe check.
 import assert from 'node:assert/strict';
 import {
-  BASE, invite, linkOn, person, step, t, name, contains,
+  BASE, invite, linkOn, person, step, checkA11yOnce, t, name, contains,
 } from './lib.mjs';
 
 /** Where a person is: {page, lang}. All texts come from that language's message files. */
@@ -165,6 +165,8 @@ export async function draftMandate(p, mandate, window) {
 export async function openProposalPage(p, title) {
   await navigate(p, 'nav.proposals');
   await heading(p, 'proposals.title').waitFor();
+  await p.page.getByRole('link', { name: title, exact: true }).waitFor();
+  await checkA11yOnce(p.page, `proposals-list-${p.person?.role || 'person'}-${p.lang}`);
   await p.page.getByRole('link', { name: title, exact: true }).click();
   await p.page.getByRole('heading', { level: 1, name: title }).waitFor();
 }
