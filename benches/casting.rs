@@ -67,6 +67,8 @@ async fn run(n: usize) {
         log: Default::default(),
         max_body_bytes: 1 << 20,
         max_proxies_per_holder: 2,
+        public_url: None,
+        session_idle: std::time::Duration::from_secs(8 * 3600),
         clock: Default::default(),
     };
     let app = mandaat::Application::build(config).await.expect("app");

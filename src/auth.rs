@@ -148,6 +148,8 @@ pub enum AuthError {
     MissingClaim(String),
     #[error("the token's claims are invalid: {0}")]
     InvalidClaims(String),
+    #[error("the session has ended or expired; sign in again")]
+    SessionInvalid,
     #[error("a {0} token must carry member_id only for board and sector only for council")]
     InconsistentClaims(Role),
 }

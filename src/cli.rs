@@ -45,6 +45,58 @@ pub enum Command {
     /// Export and verify audit bundles.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Invite a person and print their single-use sign-in link.
+    Invite(InviteArgs),
+    /// Check receipts of accepted statements.
+    #[command(subcommand)]
+    Receipt(ReceiptCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct InviteArgs {
+    /// board, admin, council or auditor.
+    #[arg(long)]
+    pub role: Role,
+    /// For a board person: the member board, by bevoegd-gezag number or id.
+    #[arg(long, required_if_eq("role", "board"))]
+    pub member: Option<String>,
+    /// For a council person: the sector it reads (PO or VO).
+    #[arg(long, required_if_eq("role", "council"))]
+    pub sector: Option<Sector>,
+    /// The person's name.
+    #[arg(long)]
+    pub name: String,
+    /// The person's e-mail address (a contact detail; the link is printed, not mailed).
+    #[arg(long)]
+    pub email: String,
+    /// How many days the link can be used (1 to 30).
+    #[arg(long, default_value_t = 7)]
+    pub valid_days: i64,
+    /// Where people reach the service, for the link (default: http://127.0.0.1:8080).
+    #[arg(long, env = "MANDAAT_PUBLIC_URL", value_parser = crate::config::parse_public_url)]
+    pub public_url: Option<String>,
+    #[command(flatten)]
+    pub storage: StorageConfig,
+    #[command(flatten)]
+    pub token: TokenConfig,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReceiptCommand {
+    /// Check a receipt file (mandaat.receipt.v1, downloaded from the web page) offline:
+    /// its entry's leaf hash, the checkpoint's signature and the inclusion proof.
+    /// Exit status 0 when every check passes, 1 when one fails, 2 when the file cannot be read.
+    Verify(ReceiptVerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReceiptVerifyArgs {
+    /// The receipt file.
+    pub file: PathBuf,
+    /// The log's verifier key, obtained independently (the cooperative publishes it;
+    /// `mandaat log key` prints it). Without it, the file's own key is used, unproven.
+    #[arg(long)]
+    pub log_key: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

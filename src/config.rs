@@ -90,12 +90,37 @@ pub struct Config {
     #[arg(long, env = "MANDAAT_MAX_BODY_BYTES", default_value_t = 256 * 1024)]
     pub max_body_bytes: usize,
 
+    /// The URL people use to reach this service, e.g. https://stemmen.coop.nl; used in
+    /// invitation links and to mark the session cookie `Secure` (when https). Without
+    /// it, links use the host the admin's request came to.
+    #[arg(long, env = "MANDAAT_PUBLIC_URL", value_parser = parse_public_url)]
+    pub public_url: Option<String>,
+
+    /// How long a signed-in session may stay idle before it ends, e.g. 30m, 8h.
+    #[arg(long, env = "MANDAAT_SESSION_IDLE", default_value = "8h", value_parser = crate::cli::parse_ttl)]
+    pub session_idle: std::time::Duration,
+
     /// How many proxies one member may hold per proposal (SIVON: 2).
     #[arg(long, env = "MANDAAT_MAX_PROXIES_PER_HOLDER", default_value_t = 2)]
     pub max_proxies_per_holder: usize,
 
     #[arg(skip)]
     pub clock: SharedClock,
+}
+
+/// An absolute http(s) URL without a path, query or fragment; a trailing slash is dropped.
+pub fn parse_public_url(text: &str) -> Result<String, String> {
+    let url = text.trim_end_matches('/');
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| format!("{text:?} must start with https:// or http://"))?;
+    if rest.is_empty() || rest.contains(['/', '?', '#', ' ']) {
+        return Err(format!(
+            "{text:?} must be the service's origin only, like https://stemmen.example.nl"
+        ));
+    }
+    Ok(url.to_owned())
 }
 
 impl StorageConfig {

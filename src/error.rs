@@ -33,6 +33,11 @@ pub enum Error {
     Proposal(#[from] crate::domain::proposal::ProposalError),
     #[error(transparent)]
     Choice(#[from] crate::domain::proposal::ChoiceError),
+    #[error(transparent)]
+    Person(#[from] crate::domain::person::PersonError),
+    /// An invitation link that cannot sign anyone in.
+    #[error(transparent)]
+    Invitation(#[from] crate::domain::person::InvitationRefusal),
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
     #[error("database error: {0}")]

@@ -14,11 +14,13 @@ pub mod domain;
 pub mod duo;
 pub mod error;
 pub mod import;
+pub mod receipt_cli;
 pub mod server_keys;
 pub mod service;
 pub mod startup;
 pub mod store;
 pub mod transparency;
+pub mod web;
 
 pub use config::Config;
 pub use startup::Application;

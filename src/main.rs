@@ -5,7 +5,7 @@ use tracing_subscriber::EnvFilter;
 
 use mandaat::auth::TokenRequest;
 use mandaat::cli::{
-    AuditCommand, Cli, Command, IssueArgs, LogCommand, MembersCommand, TokenCommand,
+    AuditCommand, Cli, Command, IssueArgs, LogCommand, MembersCommand, ReceiptCommand, TokenCommand,
 };
 use mandaat::clock::SharedClock;
 use mandaat::startup::Deployment;
@@ -30,9 +30,20 @@ async fn main() -> ExitCode {
             Ok(())
         }
         Some(Command::Log(LogCommand::Key(args))) => log_key(args).await,
+        Some(Command::Invite(args)) => invite(args).await,
         Some(Command::Audit(AuditCommand::Export(args))) => mandaat::audit_cli::export(args).await,
         Some(Command::Audit(AuditCommand::Verify(args))) => {
             return match mandaat::audit_cli::verify_command(args).await {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => ExitCode::from(1),
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::from(2)
+                }
+            };
+        }
+        Some(Command::Receipt(ReceiptCommand::Verify(args))) => {
+            return match mandaat::receipt_cli::verify_command(&args) {
                 Ok(true) => ExitCode::SUCCESS,
                 Ok(false) => ExitCode::from(1),
                 Err(e) => {
@@ -61,16 +72,23 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let shutdown = shutdown_signal()?;
     let app = Application::build(config).await?;
     let base = format!("http://{}", app.local_addr());
-    eprintln!(
-        "Mandaat is listening on {base}\n  API:      {base}/api/v1\n  docs:     {base}/docs\n  OpenAPI:  {base}/openapi.json\n  data:     {} ({database})\n\
-         First admin token:\n  cargo run --release -- token issue --role admin --data-dir {}{}",
-        data_dir.display(),
+    let same_data = format!(
+        "--data-dir {}{}",
         data_dir.display(),
         if on_postgres {
             " --database-url <the same URL>"
         } else {
             ""
         }
+    );
+    eprintln!(
+        "Mandaat is listening on {base}\n  web app:  {base}/\n  API:      {base}/api/v1\n  \
+         docs:     {base}/docs\n  OpenAPI:  {base}/openapi.json\n  data:     {} ({database})\n\
+         Sign-in link for the first person of the secretariat:\n  \
+         cargo run --release -- invite --role admin --name \"Your Name\" --email you@example.nl {same_data}\n\
+         Access token for a machine:\n  \
+         cargo run --release -- token issue --role admin {same_data}",
+        data_dir.display(),
     );
     app.run_until(shutdown).await?;
     eprintln!("Mandaat stopped.");
@@ -133,9 +151,60 @@ async fn import_members(args: mandaat::cli::ImportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn invite(args: mandaat::cli::InviteArgs) -> anyhow::Result<()> {
+    use mandaat::domain::person::{Designation, Email, PersonName, invitation_validity};
+    let clock = SharedClock::default();
+    let now = clock.now();
+    let deployment = Deployment::open(&args.storage, &args.token, now).await?;
+    let member_id = match &args.member {
+        None => None,
+        Some(text) => Some(
+            mandaat::service::member_by_number_or_id(&deployment.store, text)
+                .await
+                .map_err(|e| anyhow::anyhow!("--member {text}: {e}"))?
+                .id,
+        ),
+    };
+    let new = mandaat::service::people::NewPerson {
+        name: PersonName::new(&args.name)?,
+        email: Email::new(&args.email)?,
+        designation: Designation::new(args.role.as_str(), member_id, args.sector)?,
+    };
+    let people = mandaat::service::people::People {
+        store: deployment.store.clone(),
+        policy: mandaat::domain::person::SessionPolicy {
+            idle: chrono::Duration::hours(8),
+        },
+    };
+    let by = mandaat::auth::Principal::Admin {
+        sub: "admin-cli".to_owned(),
+    };
+    let (person, invitation) = people
+        .invite(&by, new, invitation_validity(Some(args.valid_days))?, now)
+        .await?;
+    let base = args
+        .public_url
+        .unwrap_or_else(|| "http://127.0.0.1:8080".to_owned());
+    eprintln!(
+        "Invited {} ({}) as {}; the link works once, until {}:",
+        person.name.as_str(),
+        person.email.as_str(),
+        person.designation.role(),
+        invitation.expires_at.format("%Y-%m-%d %H:%M UTC"),
+    );
+    println!(
+        "{}",
+        mandaat::api::invitation_link(&base, invitation.secret.as_str())
+    );
+    Ok(())
+}
+
 async fn log_key(args: mandaat::cli::LogKeyArgs) -> anyhow::Result<()> {
     let deployment =
         Deployment::open(&args.storage, &args.token, SharedClock::default().now()).await?;
-    println!("{}", deployment.log(&args.log)?.verifier_key());
+    let key = deployment.log(&args.log)?.verifier_key();
+    // The key on stdout for scripts; the fingerprint people compare with the web page.
+    eprintln!("fingerprint: {}", mandaat::receipt_cli::fingerprint(&key));
+    println!("{key}");
     Ok(())
 }

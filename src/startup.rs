@@ -9,7 +9,7 @@ use poem::error::ReadBodyError;
 use poem::http::StatusCode;
 use poem::listener::{Acceptor, AcceptorExt, Listener, TcpListener};
 use poem::middleware::Tracing;
-use poem::{Endpoint, EndpointExt, Request, Route, Server};
+use poem::{Endpoint, EndpointExt, IntoResponse, Request, Route, Server};
 
 use crate::api::{self, AppState, problem::render_error};
 use crate::auth::{Authenticator, LocalIssuer};
@@ -102,6 +102,14 @@ impl Application {
             auth: Authenticator::new().trust(deployment.issuer.clone()),
             clock: config.clock.clone(),
             log,
+            people: crate::service::people::People {
+                store: deployment.store.clone(),
+                policy: crate::domain::person::SessionPolicy {
+                    idle: chrono::Duration::from_std(config.session_idle)
+                        .map_err(|e| anyhow::anyhow!("--session-idle: {e}"))?,
+                },
+            },
+            public_url: config.public_url.clone(),
             voting: crate::service::voting::Voting {
                 signer: crate::service::ServerSigner::new(deployment.keys.log_signing.clone()),
                 frozen: Default::default(),
@@ -110,12 +118,35 @@ impl Application {
         });
 
         let max_body_bytes = config.max_body_bytes;
+        let public_origin = config.public_url.clone();
         let api = api::service();
+        let (api_spec, api_docs) = (api.spec_endpoint(), api.rapidoc());
         let route = Route::new()
-            .at("/openapi.json", api.spec_endpoint())
-            .nest("/docs", api.rapidoc())
             .nest("/", api)
+            .nest("/web", crate::web::WebFiles::files())
+            .at("/openapi.json", api_spec)
+            .nest("/docs", api_docs)
             .around(move |endpoint, request| limit_body(endpoint, request, max_body_bytes))
+            .around(move |endpoint, request| {
+                let public_origin = public_origin.clone();
+                async move { csrf_guard(endpoint, request, public_origin.as_deref()).await }
+            })
+            .with(poem::middleware::CookieJarManager::new())
+            // The API is nested at "/", whose catch-all would also take "/" itself;
+            // the app's entry page is answered before routing.
+            .around(|endpoint, request| async move {
+                if request.uri().path() == "/" {
+                    crate::web::WebFiles::index()
+                        .call(request)
+                        .await
+                        .map(IntoResponse::into_response)
+                } else {
+                    endpoint
+                        .call(request)
+                        .await
+                        .map(IntoResponse::into_response)
+                }
+            })
             .data(state.clone())
             .catch_all_error(render_error)
             .with(Tracing)
@@ -165,6 +196,62 @@ impl Application {
         result
     }
 }
+
+/// A write authenticated by the session cookie must carry `X-Mandaat-CSRF: 1`, a
+/// header that a cross-site form cannot set and a cross-site script cannot send
+/// without a CORS preflight that this server never grants; when the browser names the
+/// page's origin, it must be this service's. Bearer requests are not affected: a
+/// browser never attaches a bearer token by itself. (The cookie is also
+/// `SameSite=Strict`; this is the second, independent defence.)
+async fn csrf_guard<E: Endpoint>(
+    endpoint: Arc<E>,
+    request: Request,
+    public_origin: Option<&str>,
+) -> poem::Result<E::Output> {
+    use poem::http::Method;
+    let safe = matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
+    // Only a bearer token takes the cookie's place (see `api::Credentials`).
+    let bearer = request.header("authorization").is_some_and(|value| {
+        value
+            .get(..7)
+            .is_some_and(|s| s.eq_ignore_ascii_case("bearer "))
+    });
+    let uses_cookie = !bearer && request.cookie().get(crate::api::SESSION_COOKIE).is_some();
+    if !safe && uses_cookie {
+        let refuse = |detail: &str| {
+            let problem =
+                crate::api::problem::ApiError::problem(StatusCode::FORBIDDEN, "csrf", detail);
+            Err(poem::Error::from_response(
+                poem::IntoResponse::into_response(problem),
+            ))
+        };
+        if request.header(CSRF_HEADER) != Some("1") {
+            return refuse(
+                "a change made with a session cookie must carry the header X-Mandaat-CSRF: 1",
+            );
+        }
+        if let Some(origin) = request.header("origin") {
+            let own = match public_origin {
+                Some(url) => url.to_owned(),
+                None => format!(
+                    "{}://{}",
+                    request.scheme(),
+                    request.header("host").unwrap_or_default()
+                ),
+            };
+            if origin != own {
+                return refuse("the request comes from a page of another site");
+            }
+        }
+    }
+    endpoint.call(request).await
+}
+
+/// The header that proves a cookie-authenticated write came from our own page.
+pub const CSRF_HEADER: &str = "x-mandaat-csrf";
 
 /// Refuses request bodies over the limit, whether or not they declare a length
 /// (poem's `SizeLimit` needs a Content-Length even on a GET). Bodies are small JSON,

@@ -17,6 +17,10 @@ use uuid::Uuid;
 use entity::{checkpoint, log_entry, member, member_key};
 use migration::{Migrator, MigratorTrait};
 
+mod people;
+
+pub use people::{NewSession, PeopleFilter, StoredInvitation, StoredSession};
+
 use crate::config::StorageConfig;
 use crate::domain::member::{
     BgNumber, ChamberRules, Member, MemberName, MemberStatus, Sector, SectorPupils,
@@ -343,6 +347,19 @@ impl Store {
         if let Some(bg) = filter.bg_number {
             query = query.filter(member::Column::BgNumber.eq(i64::from(bg.get())));
         }
+        if let Some(name) = &filter.name {
+            use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+            // LIKE is case-insensitive on SQLite only; lower() makes both agree.
+            let escaped = name
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            query = query.filter(
+                Expr::expr(Func::lower(Expr::col(member::Column::Name)))
+                    .like(LikeExpr::new(format!("%{escaped}%")).escape('\\')),
+            );
+        }
         if let Some(chamber) = &filter.chamber {
             query = query.filter(member::Column::Chamber.eq(chamber.as_str()));
         }
@@ -459,6 +476,8 @@ impl Store {
 #[derive(Debug, Clone, Default)]
 pub struct MemberFilter {
     pub bg_number: Option<BgNumber>,
+    /// Part of the name, case-insensitively.
+    pub name: Option<String>,
     pub sector: Option<Sector>,
     pub chamber: Option<String>,
     pub status: Option<MemberStatus>,

@@ -3,10 +3,13 @@
 
 pub mod ballot;
 pub mod checkpoint;
+pub mod invitation;
 pub mod log_entry;
 pub mod member;
 pub mod member_key;
 pub mod nonce;
+pub mod person;
 pub mod proposal;
 pub mod proxy;
 pub mod server_key;
+pub mod session;

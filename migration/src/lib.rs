@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261128_000001_foundation;
 mod m20261129_000002_voting;
+mod m20261201_000003_people;
 
 pub struct Migrator;
 
@@ -13,6 +14,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261128_000001_foundation::Migration),
             Box::new(m20261129_000002_voting::Migration),
+            Box::new(m20261201_000003_people::Migration),
         ]
     }
 }

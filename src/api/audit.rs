@@ -4,7 +4,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::types::Any;
 
 use super::problem::{ApiError, ApiResult};
-use super::{ApiTags, BearerToken, State};
+use super::{ApiTags, Credentials, State};
 use crate::auth::Principal;
 use crate::service::log;
 
@@ -19,9 +19,9 @@ impl AuditApi {
     async fn bundle(
         &self,
         state: Data<&State>,
-        auth: BearerToken,
+        auth: Credentials,
     ) -> ApiResult<Json<Any<log::Bundle>>> {
-        match state.authenticate(&auth)? {
+        match state.authenticate(&auth).await? {
             Principal::Auditor { .. } => {}
             other => {
                 return Err(ApiError::forbidden(format!(

@@ -10,7 +10,7 @@ use entity::member_key;
 
 use super::log::ReceiptDto;
 use super::problem::{ApiError, ApiResult};
-use super::{ApiTags, BearerToken, State};
+use super::{ApiTags, Credentials, State};
 use crate::auth::Principal;
 use crate::domain::statement::{BASE64URL, KeyId, SignedStatement};
 use crate::error::Error;
@@ -127,10 +127,10 @@ impl KeysApi {
     async fn list(
         &self,
         state: Data<&State>,
-        auth: BearerToken,
+        auth: Credentials,
         id: Path<Uuid>,
     ) -> ApiResult<Json<Vec<MemberKeyDto>>> {
-        state.authenticate(&auth)?;
+        state.authenticate(&auth).await?;
         state.store.member(id.0).await?;
         let keys = state.store.member_keys(id.0).await?;
         let keys = keys
@@ -146,11 +146,11 @@ impl KeysApi {
     async fn register(
         &self,
         state: Data<&State>,
-        auth: BearerToken,
+        auth: Credentials,
         id: Path<Uuid>,
         body: Json<SignedStatementDto>,
     ) -> ApiResult<Registered> {
-        let who = state.authenticate(&auth)?;
+        let who = state.authenticate(&auth).await?;
         require_board(&who, id.0)?;
         let statement = body.parse()?;
         let now = state.clock.now();
@@ -170,12 +170,12 @@ impl KeysApi {
     async fn revoke(
         &self,
         state: Data<&State>,
-        auth: BearerToken,
+        auth: Credentials,
         id: Path<Uuid>,
         key_id: Path<String>,
         body: Json<RevokeKeyDto>,
     ) -> ApiResult<Json<MemberKeyDto>> {
-        let who = state.authenticate(&auth)?;
+        let who = state.authenticate(&auth).await?;
         match &who {
             Principal::Admin { .. } => {}
             Principal::Board { .. } => require_board(&who, id.0)?,

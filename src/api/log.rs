@@ -8,7 +8,7 @@ use poem_openapi::payload::{Json, PlainText};
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::problem::{ApiError, ApiResult};
-use super::{ApiTags, BearerToken, State};
+use super::{ApiTags, Credentials, State};
 use crate::domain::statement::BASE64URL;
 use crate::service::log::{self as log_service, MAX_ENTRIES_PER_PAGE, Receipt, b64};
 
@@ -107,8 +107,8 @@ fn bad(detail: String) -> ApiError {
 impl LogApi {
     /// The latest signed checkpoint (C2SP tlog-checkpoint as a signed note, text/plain).
     #[oai(path = "/checkpoint", method = "get")]
-    async fn checkpoint(&self, state: Data<&State>, auth: BearerToken) -> ApiResult<Text> {
-        state.authenticate(&auth)?;
+    async fn checkpoint(&self, state: Data<&State>, auth: Credentials) -> ApiResult<Text> {
+        state.authenticate(&auth).await?;
         let checkpoint = state
             .log
             .checkpoint(&state.store, state.clock.now())
@@ -127,11 +127,11 @@ impl LogApi {
     async fn entries(
         &self,
         state: Data<&State>,
-        auth: BearerToken,
+        auth: Credentials,
         start: Query<u64>,
         end: Query<u64>,
     ) -> ApiResult<Json<EntriesDto>> {
-        state.authenticate(&auth)?;
+        state.authenticate(&auth).await?;
         let size = state.store.tree_size()?;
         if start.0 > end.0 || end.0 > size || end.0 - start.0 > MAX_ENTRIES_PER_PAGE {
             return Err(bad(format!(
@@ -160,11 +160,11 @@ impl LogApi {
     async fn inclusion(
         &self,
         state: Data<&State>,
-        auth: BearerToken,
+        auth: Credentials,
         index: Query<u64>,
         size: Query<u64>,
     ) -> ApiResult<Json<InclusionDto>> {
-        state.authenticate(&auth)?;
+        state.authenticate(&auth).await?;
         let proof = log_service::inclusion_proof(&state.store, index.0, size.0)
             .map_err(|e| bad(e.to_string()))?;
         let tree = state.store.tree()?;
@@ -186,11 +186,11 @@ impl LogApi {
     async fn consistency(
         &self,
         state: Data<&State>,
-        auth: BearerToken,
+        auth: Credentials,
         from: Query<u64>,
         to: Query<u64>,
     ) -> ApiResult<Json<ConsistencyDto>> {
-        state.authenticate(&auth)?;
+        state.authenticate(&auth).await?;
         let proof = log_service::consistency_proof(&state.store, from.0, to.0)
             .map_err(|e| bad(e.to_string()))?;
         let tree = state.store.tree()?;
@@ -213,10 +213,10 @@ impl LogApi {
     async fn receipt(
         &self,
         state: Data<&State>,
-        auth: BearerToken,
+        auth: Credentials,
         leaf_hash: Path<String>,
     ) -> ApiResult<Json<ReceiptDto>> {
-        state.authenticate(&auth)?;
+        state.authenticate(&auth).await?;
         let entry = state
             .store
             .entry_by_leaf_hash(&leaf_hash.0.to_ascii_lowercase())

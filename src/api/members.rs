@@ -6,7 +6,7 @@ use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use uuid::Uuid;
 
 use super::problem::ApiResult;
-use super::{ApiTags, BearerToken, State, require_admin};
+use super::{ApiTags, Credentials, State, require_admin};
 use crate::domain::member::{
     BgNumber, Member, MemberError, MemberName, MemberStatus, Sector, SectorPupils,
 };
@@ -175,9 +175,12 @@ impl MembersApi {
     async fn list(
         &self,
         state: Data<&State>,
-        auth: BearerToken,
+        auth: Credentials,
         /// Only the member with this bevoegd-gezag number.
         bg_number: Query<Option<i64>>,
+        /// Only members whose name contains this text (case-insensitive), 1 to 200 characters.
+        #[oai(validator(min_length = 1, max_length = 200))]
+        name: Query<Option<String>>,
         /// Only members in this sector.
         sector: Query<Option<SectorDto>>,
         /// Only members in this chamber.
@@ -190,9 +193,10 @@ impl MembersApi {
         /// Members to skip.
         offset: Query<Option<u64>>,
     ) -> ApiResult<Json<MemberPage>> {
-        state.authenticate(&auth)?;
+        state.authenticate(&auth).await?;
         let filter = MemberFilter {
             bg_number: bg_number.0.map(BgNumber::new).transpose()?,
+            name: name.0,
             sector: sector.0.map(Into::into),
             chamber: chamber.0,
             status: status.0.map(Into::into),
@@ -213,10 +217,10 @@ impl MembersApi {
     async fn create(
         &self,
         state: Data<&State>,
-        auth: BearerToken,
+        auth: Credentials,
         body: Json<NewMemberDto>,
     ) -> ApiResult<Created> {
-        require_admin(&state.authenticate(&auth)?)?;
+        require_admin(&state.authenticate(&auth).await?)?;
         let new = NewMember {
             bg_number: BgNumber::new(body.bg_number)?,
             name: MemberName::new(&body.name)?,
@@ -234,10 +238,10 @@ impl MembersApi {
     async fn get(
         &self,
         state: Data<&State>,
-        auth: BearerToken,
+        auth: Credentials,
         id: Path<Uuid>,
     ) -> ApiResult<Json<MemberDto>> {
-        state.authenticate(&auth)?;
+        state.authenticate(&auth).await?;
         Ok(Json(state.store.member(id.0).await?.into()))
     }
 
@@ -246,11 +250,11 @@ impl MembersApi {
     async fn patch(
         &self,
         state: Data<&State>,
-        auth: BearerToken,
+        auth: Credentials,
         id: Path<Uuid>,
         body: Json<MemberPatchDto>,
     ) -> ApiResult<Json<MemberDto>> {
-        require_admin(&state.authenticate(&auth)?)?;
+        require_admin(&state.authenticate(&auth).await?)?;
         let parse = || -> Result<MemberChanges, MemberError> {
             Ok(MemberChanges {
                 name: body.name.as_deref().map(MemberName::new).transpose()?,

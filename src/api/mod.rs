@@ -6,13 +6,17 @@ mod health;
 mod keys;
 pub mod log;
 mod members;
+mod people;
+
+pub use people::invitation_link;
 pub mod problem;
 mod proposals;
 mod results;
+mod sessions;
 
 use std::sync::Arc;
 
-use poem_openapi::auth::Bearer;
+use poem_openapi::auth::{ApiKey, Bearer};
 use poem_openapi::{OpenApiService, SecurityScheme, Tags};
 
 use crate::auth::{Authenticator, Principal};
@@ -29,18 +33,67 @@ pub struct AppState {
     pub clock: SharedClock,
     pub voting: crate::service::voting::Voting,
     pub log: crate::service::log::Log,
+    pub people: crate::service::people::People,
+    /// The URL people use to reach this service (`--public-url`), when configured.
+    pub public_url: Option<String>,
 }
 
 pub type State = Arc<AppState>;
 
-/// A JWT access token issued by this server (`mandaat token issue`).
+/// A JWT access token issued by this server (`mandaat token issue`): for machines.
 #[derive(SecurityScheme)]
 #[oai(ty = "bearer", bearer_format = "JWT")]
 pub struct BearerToken(Bearer);
 
+/// A person's browser session (set by `POST /api/v1/sessions`). Writes made with it
+/// must carry the header `X-Mandaat-CSRF: 1`.
+#[derive(SecurityScheme)]
+#[oai(ty = "api_key", key_name = "mandaat_session", key_in = "cookie")]
+pub struct SessionCookie(ApiKey);
+
+/// Either way in: a bearer token wins when both are sent.
+#[derive(SecurityScheme)]
+pub enum Credentials {
+    Bearer(BearerToken),
+    Session(SessionCookie),
+}
+
+/// The cookie that carries a session's secret.
+pub const SESSION_COOKIE: &str = "mandaat_session";
+
+/// Who is calling, and through which session if it is a person in a browser.
+pub struct Caller {
+    pub principal: Principal,
+    pub session: Option<crate::service::people::SessionCaller>,
+}
+
 impl AppState {
-    fn authenticate(&self, token: &BearerToken) -> ApiResult<Principal> {
-        Ok(self.auth.authenticate(&token.0.token)?)
+    async fn authenticate(&self, credentials: &Credentials) -> ApiResult<Principal> {
+        Ok(self.caller(credentials).await?.principal)
+    }
+
+    async fn caller(&self, credentials: &Credentials) -> ApiResult<Caller> {
+        use crate::service::people::SessionAuthError;
+        match credentials {
+            Credentials::Bearer(token) => Ok(Caller {
+                principal: self.auth.authenticate(&token.0.token)?,
+                session: None,
+            }),
+            Credentials::Session(cookie) => {
+                match self
+                    .people
+                    .authenticate(&cookie.0.key, self.clock.now())
+                    .await
+                {
+                    Ok(caller) => Ok(Caller {
+                        principal: caller.principal.clone(),
+                        session: Some(caller),
+                    }),
+                    Err(SessionAuthError::Auth(e)) => Err(e.into()),
+                    Err(SessionAuthError::Internal(e)) => Err(e.into()),
+                }
+            }
+        }
     }
 }
 
@@ -60,6 +113,10 @@ pub enum ApiTags {
     Log,
     /// The audit bundle.
     Audit,
+    /// Signing in: sessions of people, and who is calling.
+    Sessions,
+    /// People who sign in, and their invitations (the secretariat).
+    People,
 }
 
 pub const API_TITLE: &str = "Mandaat";
@@ -73,6 +130,8 @@ pub type Apis = (
     results::ResultsApi,
     log::LogApi,
     audit::AuditApi,
+    sessions::SessionsApi,
+    people::PeopleApi,
 );
 
 pub fn service() -> OpenApiService<Apis, ()> {
@@ -85,6 +144,8 @@ pub fn service() -> OpenApiService<Apis, ()> {
             results::ResultsApi,
             log::LogApi,
             audit::AuditApi,
+            sessions::SessionsApi,
+            people::PeopleApi,
         ),
         API_TITLE,
         env!("CARGO_PKG_VERSION"),

@@ -146,7 +146,8 @@ impl From<Error> for ApiError {
             }
             Error::Choice(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid-choice"),
             Error::Proposal(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation-failed"),
-            Error::Member(_) | Error::Invalid(_) => {
+            Error::Invitation(_) => (StatusCode::UNAUTHORIZED, "invitation-invalid"),
+            Error::Member(_) | Error::Person(_) | Error::Invalid(_) => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "validation-failed")
             }
             Error::Key(_) | Error::StatementContent(ContentError::Key(_)) => {
@@ -241,6 +242,12 @@ pub type ApiResult<T> = Result<T, ApiError>;
 
 impl From<crate::domain::member::MemberError> for ApiError {
     fn from(err: crate::domain::member::MemberError) -> Self {
+        Error::from(err).into()
+    }
+}
+
+impl From<crate::domain::person::PersonError> for ApiError {
+    fn from(err: crate::domain::person::PersonError) -> Self {
         Error::from(err).into()
     }
 }

@@ -12,7 +12,7 @@ use super::keys::SignedStatementDto;
 use super::log::ReceiptDto;
 use super::members::SectorDto;
 use super::problem::{ApiError, ApiResult};
-use super::{ApiTags, BearerToken, State, require_admin};
+use super::{ApiTags, Credentials, State, require_admin};
 use crate::auth::Principal;
 use crate::domain::proposal::ProposalSpec;
 use crate::domain::statement::BASE64URL;
@@ -376,9 +376,9 @@ impl ProposalsApi {
     async fn list(
         &self,
         state: Data<&State>,
-        auth: BearerToken,
+        auth: Credentials,
     ) -> ApiResult<Json<Vec<ProposalDto>>> {
-        let who = state.authenticate(&auth)?;
+        let who = state.authenticate(&auth).await?;
         let mut out = Vec::new();
         for p in voting::proposals(&state.store).await? {
             if voting::may_see(&who, &p) {
@@ -393,10 +393,10 @@ impl ProposalsApi {
     async fn create(
         &self,
         state: Data<&State>,
-        auth: BearerToken,
+        auth: Credentials,
         body: Json<SpecDto>,
     ) -> ApiResult<Created> {
-        let who = state.authenticate(&auth)?;
+        let who = state.authenticate(&auth).await?;
         if !matches!(who, Principal::Admin { .. } | Principal::Board { .. }) {
             return Err(ApiError::forbidden(
                 "only boards and admins draft proposals",
@@ -416,10 +416,10 @@ impl ProposalsApi {
     async fn get(
         &self,
         state: Data<&State>,
-        auth: BearerToken,
+        auth: Credentials,
         id: Path<Uuid>,
     ) -> ApiResult<Json<ProposalDto>> {
-        let who = state.authenticate(&auth)?;
+        let who = state.authenticate(&auth).await?;
         let p = visible(&who, voting::proposal(&state.store, id.0).await?)?;
         Ok(Json(to_dto(&state, p, true).await?))
     }
@@ -429,11 +429,11 @@ impl ProposalsApi {
     async fn patch(
         &self,
         state: Data<&State>,
-        auth: BearerToken,
+        auth: Credentials,
         id: Path<Uuid>,
         body: Json<SpecDto>,
     ) -> ApiResult<Json<ProposalDto>> {
-        let who = state.authenticate(&auth)?;
+        let who = state.authenticate(&auth).await?;
         let p = visible(&who, voting::proposal(&state.store, id.0).await?)?;
         let allowed = match &who {
             Principal::Admin { .. } => true,
@@ -455,10 +455,10 @@ impl ProposalsApi {
     async fn open(
         &self,
         state: Data<&State>,
-        auth: BearerToken,
+        auth: Credentials,
         id: Path<Uuid>,
     ) -> ApiResult<Json<ProposalDto>> {
-        require_admin(&state.authenticate(&auth)?)?;
+        require_admin(&state.authenticate(&auth).await?)?;
         let p = voting::open_proposal(&state.store, &state.voting, id.0, state.clock.now()).await?;
         Ok(Json(to_dto(&state, p, true).await?))
     }
@@ -468,10 +468,10 @@ impl ProposalsApi {
     async fn close(
         &self,
         state: Data<&State>,
-        auth: BearerToken,
+        auth: Credentials,
         id: Path<Uuid>,
     ) -> ApiResult<Json<ProposalDto>> {
-        require_admin(&state.authenticate(&auth)?)?;
+        require_admin(&state.authenticate(&auth).await?)?;
         let p =
             voting::close_proposal(&state.store, &state.voting, id.0, state.clock.now()).await?;
         Ok(Json(to_dto(&state, p, true).await?))
@@ -482,10 +482,10 @@ impl ProposalsApi {
     async fn withdraw(
         &self,
         state: Data<&State>,
-        auth: BearerToken,
+        auth: Credentials,
         id: Path<Uuid>,
     ) -> ApiResult<Json<ProposalDto>> {
-        require_admin(&state.authenticate(&auth)?)?;
+        require_admin(&state.authenticate(&auth).await?)?;
         let p = voting::withdraw_proposal(&state.store, id.0, state.clock.now()).await?;
         Ok(Json(to_dto(&state, p, true).await?))
     }
@@ -496,10 +496,10 @@ impl ProposalsApi {
     async fn finalize(
         &self,
         state: Data<&State>,
-        auth: BearerToken,
+        auth: Credentials,
         id: Path<Uuid>,
     ) -> ApiResult<Json<ProposalDto>> {
-        require_admin(&state.authenticate(&auth)?)?;
+        require_admin(&state.authenticate(&auth).await?)?;
         let p =
             voting::finalize_proposal(&state.store, &state.voting, id.0, state.clock.now()).await?;
         Ok(Json(to_dto(&state, p, true).await?))
@@ -511,11 +511,11 @@ impl ProposalsApi {
     async fn cast(
         &self,
         state: Data<&State>,
-        auth: BearerToken,
+        auth: Credentials,
         id: Path<Uuid>,
         body: Json<SignedStatementDto>,
     ) -> ApiResult<Accepted> {
-        let member = board_member(&state.authenticate(&auth)?)?;
+        let member = board_member(&state.authenticate(&auth).await?)?;
         let statement = body.parse()?;
         let now = state.clock.now();
         let r =
@@ -539,11 +539,11 @@ impl ProposalsApi {
     async fn proxy(
         &self,
         state: Data<&State>,
-        auth: BearerToken,
+        auth: Credentials,
         id: Path<Uuid>,
         body: Json<SignedStatementDto>,
     ) -> ApiResult<ProxyAccepted> {
-        let member = board_member(&state.authenticate(&auth)?)?;
+        let member = board_member(&state.authenticate(&auth).await?)?;
         let statement = body.parse()?;
         let now = state.clock.now();
         let p = voting::submit_proxy(&state.store, &state.voting, id.0, &statement, member, now)
@@ -560,10 +560,10 @@ impl ProposalsApi {
     async fn proxies(
         &self,
         state: Data<&State>,
-        auth: BearerToken,
+        auth: Credentials,
         id: Path<Uuid>,
     ) -> ApiResult<Json<Vec<ProxyDto>>> {
-        let who = state.authenticate(&auth)?;
+        let who = state.authenticate(&auth).await?;
         visible(&who, voting::proposal(&state.store, id.0).await?)?;
         let all = voting::proxies(&state.store, id.0).await?;
         let mine = |p: &entity::proxy::Model| match &who {
@@ -582,10 +582,10 @@ impl ProposalsApi {
     async fn result(
         &self,
         state: Data<&State>,
-        auth: BearerToken,
+        auth: Credentials,
         id: Path<Uuid>,
     ) -> ApiResult<Json<Any<serde_json::Value>>> {
-        let who = state.authenticate(&auth)?;
+        let who = state.authenticate(&auth).await?;
         let p = visible(&who, voting::proposal(&state.store, id.0).await?)?;
         let result = voting::result_for(&state.store, &state.voting, &who, &p).await?;
         Ok(Json(Any(result)))

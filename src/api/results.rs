@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::members::SectorDto;
 use super::problem::ApiResult;
 use super::proposals::{KindDto, StatusDto};
-use super::{ApiTags, BearerToken, State};
+use super::{ApiTags, Credentials, State};
 use crate::error::Error;
 use crate::service::voting::{self, Proposal};
 
@@ -69,10 +69,10 @@ impl ResultsApi {
     async fn results(
         &self,
         state: Data<&State>,
-        auth: BearerToken,
+        auth: Credentials,
         sector: Query<Option<SectorDto>>,
     ) -> ApiResult<Json<Vec<ResultDto>>> {
-        let who = state.authenticate(&auth)?;
+        let who = state.authenticate(&auth).await?;
         let (sector, rows) =
             voting::results_for(&state.store, &state.voting, &who, sector.0.map(Into::into))
                 .await?;
@@ -101,10 +101,10 @@ impl ResultsApi {
     async fn results_csv(
         &self,
         state: Data<&State>,
-        auth: BearerToken,
+        auth: Credentials,
         sector: Query<Option<SectorDto>>,
     ) -> ApiResult<Csv> {
-        let who = state.authenticate(&auth)?;
+        let who = state.authenticate(&auth).await?;
         let (sector, rows) =
             voting::results_for(&state.store, &state.voting, &who, sector.0.map(Into::into))
                 .await?;

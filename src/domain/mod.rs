@@ -4,6 +4,7 @@
 pub mod ballot;
 pub mod keys;
 pub mod member;
+pub mod person;
 pub mod proposal;
 pub mod statement;
 pub mod tally;

@@ -2,6 +2,7 @@
 //! transaction, and then writes in one short transaction.
 
 pub mod log;
+pub mod people;
 pub mod voting;
 
 use chrono::{DateTime, Utc};
@@ -59,6 +60,34 @@ pub struct MemberChanges {
     pub name: Option<MemberName>,
     pub pupils: Option<SectorPupils>,
     pub status: Option<MemberStatus>,
+}
+
+/// A member named by its bevoegd-gezag number or its id, as people type it.
+pub async fn member_by_number_or_id(store: &Store, text: &str) -> Result<Member> {
+    if let Ok(id) = text.parse::<Uuid>() {
+        return store.member(id).await;
+    }
+    let number = text.parse::<i64>().map_err(|_| {
+        Error::NotFound(format!(
+            "member {text:?} (not a bevoegd-gezag number or id)"
+        ))
+    })?;
+    let filter = crate::store::MemberFilter {
+        bg_number: Some(BgNumber::new(number)?),
+        name: None,
+        sector: None,
+        chamber: None,
+        status: None,
+        limit: 1,
+        offset: 0,
+    };
+    store
+        .members(&filter)
+        .await?
+        .0
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::NotFound(format!("member with bevoegd-gezag number {number}")))
 }
 
 pub async fn create_member(

@@ -193,6 +193,8 @@ impl TestApp {
             log: Default::default(),
             max_body_bytes,
             max_proxies_per_holder: 2,
+            public_url: None,
+            session_idle: std::time::Duration::from_secs(8 * 3600),
             clock: mandaat::clock::SharedClock(clock.clone()),
         };
         let app = Application::build(config)
@@ -230,6 +232,8 @@ impl TestApp {
             log: Default::default(),
             max_body_bytes: 1024,
             max_proxies_per_holder: 2,
+            public_url: None,
+            session_idle: std::time::Duration::from_secs(8 * 3600),
             clock: Default::default(),
         }
     }

@@ -128,8 +128,12 @@ async fn the_binary_serves_and_stops_gracefully_on_sigterm() {
         .find(|w| w.starts_with("http://"))
         .unwrap()
         .to_owned();
-    let rest: Vec<String> = lines.by_ref().take(6).map(Result::unwrap).collect();
+    let rest: Vec<String> = lines.by_ref().take(9).map(Result::unwrap).collect();
     assert!(rest.iter().any(|l| l.contains("/docs")), "{rest:?}");
+    assert!(
+        rest.iter().any(|l| l.contains("invite --role admin")),
+        "{rest:?}"
+    );
     assert!(
         rest.iter().any(|l| l.contains("token issue --role admin")),
         "{rest:?}"

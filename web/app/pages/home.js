@@ -5,7 +5,7 @@ import { t } from '../i18n.js';
 import { href } from '../router.js';
 import * as fmt from '../fmt.js';
 import { LogCheck } from './receipt.js';
-import { loadSigner } from './keys.js';
+import { loadSigner, browserAndOs } from './keys.js';
 
 const NEXT = {
   board: [['/proposals', 'home.next.proposals'], ['/keys', 'home.next.keys'], ['/results', 'home.next.results']],
@@ -23,7 +23,7 @@ function Sessions() {
       columns=${[{ key: 'device', label: t('home.sessions.device') }, { key: 'since', label: t('home.sessions.since') },
         { key: 'seen', label: t('home.sessions.seen') }, { key: 'until', label: t('home.sessions.until') }]}
       rows=${data.items.map((x) => ({
-        device: html`${x.user_agent || t('home.sessions.unknown')}${x.current ? html` <span class="tag tag-open">${t('home.sessions.current')}</span>` : null}`,
+        device: html`${x.user_agent ? html`<span title=${x.user_agent}>${t('home.sessions.browser', browserAndOs(x.user_agent))}</span>` : t('home.sessions.unknown')}${x.current ? html` <span class="tag tag-open">${t('home.sessions.current')}</span>` : null}`,
         since: fmt.dateTime(x.created_at), seen: fmt.dateTime(x.last_seen_at), until: fmt.dateTime(x.expires_at),
       }))} />`;
 }

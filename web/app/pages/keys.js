@@ -37,11 +37,16 @@ function shortId(id) {
   return `${id.slice(0, 8)}…${id.slice(-4)}`;
 }
 
-// A label describing this device, from what the browser tells about itself.
-function deviceDescription() {
-  const ua = navigator.userAgent;
+// Browser and system named from a user-agent string, for people rather than machines.
+export function browserAndOs(ua) {
   const browser = /Edg\//.test(ua) ? 'Edge' : /Firefox\//.test(ua) ? 'Firefox' : /Chrom(e|ium)\//.test(ua) ? 'Chrome/Chromium' : /Safari\//.test(ua) ? 'Safari' : t('keys.device.browser');
   const os = /Windows/.test(ua) ? 'Windows' : /Mac OS X|Macintosh/.test(ua) ? 'macOS' : /Android/.test(ua) ? 'Android' : /iPhone|iPad/.test(ua) ? 'iOS' : /Linux/.test(ua) ? 'Linux' : t('keys.device.os');
+  return { browser, os };
+}
+
+// A label describing this device, from what the browser tells about itself.
+function deviceDescription() {
+  const { browser, os } = browserAndOs(navigator.userAgent);
   return t('keys.device.label', { browser, os, date: fmt.date(new Date().toISOString()) });
 }
 

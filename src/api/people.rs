@@ -1,0 +1,313 @@
+//! People and invitations: the secretariat invites a person to act as a board, an
+//! admin, a council or an auditor, and can end every session of a person.
+
+use chrono::{DateTime, Utc};
+use poem::Request;
+use poem::web::Data;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
+use uuid::Uuid;
+
+use super::members::SectorDto;
+use super::problem::ApiResult;
+use super::sessions::{SessionDto, SessionListDto};
+use super::{ApiTags, Credentials, State, require_admin};
+use crate::domain::person::{Designation, Email, Person, PersonName, invitation_validity};
+use crate::service::people::{IssuedInvitation, NewPerson};
+use crate::store::PeopleFilter;
+
+pub struct PeopleApi;
+
+const DEFAULT_LIMIT: u64 = 50;
+const MAX_LIMIT: u64 = 500;
+
+/// What a person may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename = "PersonRole", rename_all = "lowercase")]
+pub enum RoleDto {
+    /// Acts for one member board: registers its keys, proposes, votes.
+    Board,
+    /// The secretariat.
+    Admin,
+    /// A sector council: reads its sector's results.
+    Council,
+    /// Reads everything, changes nothing.
+    Auditor,
+}
+
+impl RoleDto {
+    fn as_str(self) -> &'static str {
+        match self {
+            RoleDto::Board => "board",
+            RoleDto::Admin => "admin",
+            RoleDto::Council => "council",
+            RoleDto::Auditor => "auditor",
+        }
+    }
+}
+
+/// A person to invite. `member_id` for a board person, `sector` for a council person.
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "NewInvitation", deny_unknown_fields)]
+pub struct NewInvitationDto {
+    /// 1 to 200 characters.
+    pub name: String,
+    pub email: String,
+    pub role: RoleDto,
+    #[oai(skip_serializing_if_is_none)]
+    pub member_id: Option<Uuid>,
+    #[oai(skip_serializing_if_is_none)]
+    pub sector: Option<SectorDto>,
+    /// How long the link can be used: 1 to 30 days (default 7).
+    #[oai(skip_serializing_if_is_none)]
+    pub valid_days: Option<i64>,
+}
+
+/// A new link for a person already in the register.
+#[derive(Debug, Clone, Object, Default)]
+#[oai(rename = "Reinvitation", deny_unknown_fields)]
+pub struct ReinvitationDto {
+    /// 1 to 30 days (default 7).
+    #[oai(skip_serializing_if_is_none)]
+    pub valid_days: Option<i64>,
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "Person")]
+pub struct PersonDto {
+    pub id: Uuid,
+    pub name: String,
+    pub email: String,
+    pub role: RoleDto,
+    #[oai(skip_serializing_if_is_none)]
+    pub member_id: Option<Uuid>,
+    #[oai(skip_serializing_if_is_none)]
+    pub sector: Option<SectorDto>,
+    pub created_at: DateTime<Utc>,
+    /// Sessions that have neither ended nor expired.
+    pub active_sessions: u64,
+}
+
+impl PersonDto {
+    fn new(p: &Person, active_sessions: u64) -> Self {
+        let role = match p.designation {
+            Designation::Admin => RoleDto::Admin,
+            Designation::Board { .. } => RoleDto::Board,
+            Designation::Council { .. } => RoleDto::Council,
+            Designation::Auditor => RoleDto::Auditor,
+        };
+        PersonDto {
+            id: p.id,
+            name: p.name.as_str().to_owned(),
+            email: p.email.as_str().to_owned(),
+            role,
+            member_id: p.designation.member_id(),
+            sector: p.designation.sector().map(Into::into),
+            created_at: p.created_at,
+            active_sessions,
+        }
+    }
+}
+
+/// A sign-in link, shown once: only its hash is stored.
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "Invitation")]
+pub struct InvitationDto {
+    pub id: Uuid,
+    pub expires_at: DateTime<Utc>,
+    /// The link to give the person; it signs them in once.
+    pub link: String,
+    /// The secret inside the link.
+    pub token: String,
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "InvitedPerson")]
+pub struct InvitedDto {
+    pub person: PersonDto,
+    pub invitation: InvitationDto,
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "PersonPage")]
+pub struct PersonPage {
+    pub items: Vec<PersonDto>,
+    pub total: u64,
+    pub limit: u64,
+    pub offset: u64,
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "SessionsEnded")]
+pub struct EndedDto {
+    /// How many live sessions were ended.
+    pub ended: u64,
+}
+
+#[derive(ApiResponse)]
+enum Invited {
+    /// The person is in the register; give them the link.
+    #[oai(status = 201)]
+    Created(Json<InvitedDto>),
+}
+
+#[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::People")]
+impl PeopleApi {
+    /// Invite a person: adds them to the register with their role and returns a
+    /// single-use sign-in link. Admin only.
+    #[oai(path = "/invitations", method = "post")]
+    async fn invite(
+        &self,
+        state: Data<&State>,
+        request: &Request,
+        auth: Credentials,
+        body: Json<NewInvitationDto>,
+    ) -> ApiResult<Invited> {
+        let by = state.authenticate(&auth).await?;
+        require_admin(&by)?;
+        let new = NewPerson {
+            name: PersonName::new(&body.name)?,
+            email: Email::new(&body.email)?,
+            designation: Designation::new(
+                body.role.as_str(),
+                body.member_id,
+                body.sector.map(Into::into),
+            )?,
+        };
+        let validity = invitation_validity(body.valid_days)?;
+        let (person, invitation) = state
+            .people
+            .invite(&by, new, validity, state.clock.now())
+            .await?;
+        Ok(Invited::Created(Json(InvitedDto {
+            person: PersonDto::new(&person, 0),
+            invitation: invitation_dto(&state, request, invitation),
+        })))
+    }
+
+    /// People in the register, by name. Admin only.
+    #[oai(path = "/people", method = "get")]
+    async fn list(
+        &self,
+        state: Data<&State>,
+        auth: Credentials,
+        /// Only people with this role.
+        role: Query<Option<RoleDto>>,
+        /// Only people acting for this member board.
+        member_id: Query<Option<Uuid>>,
+        /// Page size, 1 to 500 (default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
+        limit: Query<Option<u64>>,
+        /// People to skip, at most 1,000,000.
+        #[oai(validator(maximum(value = "1000000")))]
+        offset: Query<Option<u64>>,
+    ) -> ApiResult<Json<PersonPage>> {
+        require_admin(&state.authenticate(&auth).await?)?;
+        let filter = PeopleFilter {
+            role: role.0.map(|r| r.as_str().to_owned()),
+            member_id: member_id.0,
+            limit: limit.0.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT),
+            offset: offset.0.unwrap_or(0),
+        };
+        let (people, total) = state.people.list(&filter, state.clock.now()).await?;
+        Ok(Json(PersonPage {
+            items: people.iter().map(|(p, n)| PersonDto::new(p, *n)).collect(),
+            total,
+            limit: filter.limit,
+            offset: filter.offset,
+        }))
+    }
+
+    /// A new single-use sign-in link for a person in the register (lost link, new
+    /// device). Earlier links stay valid until used or expired. Admin only.
+    #[oai(path = "/people/:id/invitations", method = "post")]
+    async fn reinvite(
+        &self,
+        state: Data<&State>,
+        request: &Request,
+        auth: Credentials,
+        id: Path<Uuid>,
+        body: Json<ReinvitationDto>,
+    ) -> ApiResult<Invited> {
+        let by = state.authenticate(&auth).await?;
+        require_admin(&by)?;
+        let validity = invitation_validity(body.valid_days)?;
+        let now = state.clock.now();
+        let (person, invitation) = state.people.reinvite(&by, id.0, validity, now).await?;
+        let live = state.people.sessions_of(id.0, now).await?.len() as u64;
+        Ok(Invited::Created(Json(InvitedDto {
+            person: PersonDto::new(&person, live),
+            invitation: invitation_dto(&state, request, invitation),
+        })))
+    }
+
+    /// A person's live sessions. Admin only.
+    #[oai(path = "/people/:id/sessions", method = "get")]
+    async fn sessions(
+        &self,
+        state: Data<&State>,
+        auth: Credentials,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<SessionListDto>> {
+        let caller = state.caller(&auth).await?;
+        require_admin(&caller.principal)?;
+        let current = caller.session.map(|s| s.session.id);
+        let sessions = state.people.sessions_of(id.0, state.clock.now()).await?;
+        Ok(Json(SessionListDto {
+            items: sessions
+                .iter()
+                .map(|s| SessionDto::new(s, current))
+                .collect(),
+        }))
+    }
+
+    /// End every session of a person at once; their next request is refused. Admin only.
+    #[oai(path = "/people/:id/sessions/end", method = "post")]
+    async fn end_sessions(
+        &self,
+        state: Data<&State>,
+        auth: Credentials,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<EndedDto>> {
+        require_admin(&state.authenticate(&auth).await?)?;
+        let ended = state
+            .people
+            .end_sessions_of(id.0, state.clock.now())
+            .await?;
+        Ok(Json(EndedDto { ended }))
+    }
+}
+
+fn invitation_dto(state: &State, request: &Request, invitation: IssuedInvitation) -> InvitationDto {
+    let base = public_base(state, request);
+    InvitationDto {
+        id: invitation.id,
+        expires_at: invitation.expires_at,
+        link: invitation_link(&base, invitation.secret.as_str()),
+        token: invitation.secret.as_str().to_owned(),
+    }
+}
+
+/// The link a person opens. The secret sits in the fragment, which browsers never
+/// send to a server or in a Referer, so it stays out of access logs.
+pub fn invitation_link(base: &str, secret: &str) -> String {
+    format!("{}/#/invitation/{secret}", base.trim_end_matches('/'))
+}
+
+/// Where people reach the service: `--public-url`, else the host the admin used.
+fn public_base(state: &State, request: &Request) -> String {
+    if let Some(url) = &state.public_url {
+        return url.clone();
+    }
+    let host = request
+        .header("host")
+        .filter(|h| !h.is_empty())
+        .unwrap_or("127.0.0.1:8080");
+    let scheme = if request.scheme() == &poem::http::uri::Scheme::HTTPS {
+        "https"
+    } else {
+        "http"
+    };
+    format!("{scheme}://{host}")
+}

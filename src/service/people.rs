@@ -1,0 +1,262 @@
+//! People: invitations, sign-in and sessions. Tokens are for machines; people sign
+//! in, and every session maps to a [`Principal`] whose subject is the person's id,
+//! so everything a session does is attributable to its person.
+//!
+//! A session records how its person proved who they are (`signed_in_with`); an
+//! OpenID Connect sign-in will be one more way to create a session, nothing else.
+
+use chrono::{DateTime, Duration, Utc};
+use uuid::Uuid;
+
+use crate::auth::{AuthError, Principal};
+use crate::domain::person::{
+    Designation, Email, InvitationRefusal, Person, PersonName, Secret, SecretHash, SessionPolicy,
+    check_invitation,
+};
+use crate::error::{Error, Result};
+use crate::store::{NewSession, PeopleFilter, Store, StoredSession};
+
+/// How a session was opened.
+pub const SIGNED_IN_WITH_INVITATION: &str = "invitation";
+pub const ENDED_BY_SIGN_OUT: &str = "sign-out";
+pub const ENDED_BY_ADMIN: &str = "ended-by-admin";
+
+/// Longest user agent kept with a session (it is only shown to help recognise a device).
+const USER_AGENT_MAX_CHARS: usize = 300;
+
+pub struct People {
+    pub store: Store,
+    pub policy: SessionPolicy,
+}
+
+/// A person to invite, as the secretariat enters them.
+pub struct NewPerson {
+    pub name: PersonName,
+    pub email: Email,
+    pub designation: Designation,
+}
+
+/// A freshly issued invitation: the secret is shown once and never stored.
+pub struct IssuedInvitation {
+    pub id: Uuid,
+    pub secret: Secret,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A session just opened: the cookie's secret, shown once.
+pub struct OpenedSession {
+    pub secret: Secret,
+    pub session: StoredSession,
+    pub person: Person,
+}
+
+/// Who is calling through a session cookie.
+pub struct SessionCaller {
+    pub principal: Principal,
+    pub person: Person,
+    pub session: StoredSession,
+}
+
+impl People {
+    /// Adds a person and gives them a first invitation.
+    pub async fn invite(
+        &self,
+        by: &Principal,
+        new: NewPerson,
+        validity: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<(Person, IssuedInvitation)> {
+        if let Designation::Board { member_id } = new.designation {
+            // Refuse a designation for a board that does not exist (404 names it).
+            self.store.member(member_id).await?;
+        }
+        let person = Person {
+            id: Uuid::new_v4(),
+            name: new.name,
+            email: new.email,
+            designation: new.designation,
+            created_by: by.subject().to_owned(),
+            created_at: now,
+        };
+        self.store.insert_person(&person).await?;
+        let (person, invitation) = self.reinvite(by, person.id, validity, now).await?;
+        Ok((person, invitation))
+    }
+
+    /// A new invitation for a person already in the register (a lost link, a new device).
+    pub async fn reinvite(
+        &self,
+        by: &Principal,
+        person_id: Uuid,
+        validity: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<(Person, IssuedInvitation)> {
+        let person = self.store.person(person_id).await?;
+        let secret = Secret::generate().map_err(|e| Error::Corrupt(format!("randomness: {e}")))?;
+        let invitation = IssuedInvitation {
+            id: Uuid::new_v4(),
+            expires_at: now + validity,
+            secret,
+        };
+        self.store
+            .insert_invitation(
+                invitation.id,
+                person_id,
+                &invitation.secret.hash(),
+                by.subject(),
+                now,
+                invitation.expires_at,
+            )
+            .await?;
+        Ok((person, invitation))
+    }
+
+    /// Redeems an invitation: it is used up and a session opens for its person.
+    pub async fn sign_in(
+        &self,
+        invitation_secret: &str,
+        user_agent: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<OpenedSession> {
+        let invitation = self
+            .store
+            .invitation_by_hash(&SecretHash::of(invitation_secret))
+            .await?
+            .ok_or(Error::Invitation(InvitationRefusal::Unknown))?;
+        check_invitation(invitation.expires_at, invitation.used_at, now)?;
+        let person = self.store.person(invitation.person_id).await?;
+        let secret = Secret::generate().map_err(|e| Error::Corrupt(format!("randomness: {e}")))?;
+        let hash = secret.hash();
+        let user_agent =
+            user_agent.map(|ua| ua.chars().take(USER_AGENT_MAX_CHARS).collect::<String>());
+        let session = StoredSession {
+            id: Uuid::new_v4(),
+            person_id: person.id,
+            signed_in_with: SIGNED_IN_WITH_INVITATION.to_owned(),
+            user_agent: user_agent.clone(),
+            created_at: now,
+            last_seen_at: now,
+            expires_at: self.policy.expires_at(now),
+            ended_at: None,
+        };
+        let redeemed = self
+            .store
+            .redeem_invitation(
+                invitation.id,
+                NewSession {
+                    id: session.id,
+                    person_id: person.id,
+                    token_hash: &hash,
+                    signed_in_with: SIGNED_IN_WITH_INVITATION,
+                    user_agent,
+                    now,
+                    expires_at: session.expires_at,
+                },
+            )
+            .await?;
+        if !redeemed {
+            // Someone used the same link a moment earlier.
+            return Err(Error::Invitation(InvitationRefusal::Used));
+        }
+        Ok(OpenedSession {
+            secret,
+            session,
+            person,
+        })
+    }
+
+    /// Turns a session cookie into its caller, keeping an active session alive.
+    pub async fn authenticate(
+        &self,
+        cookie: &str,
+        now: DateTime<Utc>,
+    ) -> Result<SessionCaller, SessionAuthError> {
+        let mut session = self
+            .store
+            .session_by_hash(&SecretHash::of(cookie))
+            .await?
+            .ok_or(AuthError::SessionInvalid)?;
+        if !self
+            .policy
+            .is_live(session.expires_at, session.ended_at, now)
+        {
+            return Err(AuthError::SessionInvalid.into());
+        }
+        let person = self.store.person(session.person_id).await?;
+        if self.policy.needs_touch(session.last_seen_at, now) {
+            session.last_seen_at = now;
+            session.expires_at = self.policy.expires_at(now);
+            self.store
+                .touch_session(session.id, now, session.expires_at)
+                .await?;
+        }
+        Ok(SessionCaller {
+            principal: principal_of(&person),
+            person,
+            session,
+        })
+    }
+
+    pub async fn sign_out(&self, session_id: Uuid, now: DateTime<Utc>) -> Result<()> {
+        self.store
+            .end_session(session_id, ENDED_BY_SIGN_OUT, now)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn sessions_of(
+        &self,
+        person_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<StoredSession>> {
+        self.store.person(person_id).await?;
+        self.store.live_sessions(person_id, now).await
+    }
+
+    /// Ends every session of a person at once (an admin's decision).
+    pub async fn end_sessions_of(&self, person_id: Uuid, now: DateTime<Utc>) -> Result<u64> {
+        self.store.person(person_id).await?;
+        self.store
+            .end_sessions_of(person_id, ENDED_BY_ADMIN, now)
+            .await
+    }
+
+    /// People with their number of live sessions.
+    pub async fn list(
+        &self,
+        filter: &PeopleFilter,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<(Person, u64)>, u64)> {
+        let (people, total) = self.store.people(filter).await?;
+        let ids: Vec<Uuid> = people.iter().map(|p| p.id).collect();
+        let counts = self.store.live_session_counts(&ids, now).await?;
+        let people = people
+            .into_iter()
+            .map(|p| {
+                let n = counts.get(&p.id).copied().unwrap_or(0);
+                (p, n)
+            })
+            .collect();
+        Ok((people, total))
+    }
+}
+
+/// A person acts with exactly the rights of their designation; the subject is their id.
+pub fn principal_of(person: &Person) -> Principal {
+    let sub = person.id.to_string();
+    match person.designation {
+        Designation::Admin => Principal::Admin { sub },
+        Designation::Board { member_id } => Principal::Board { sub, member_id },
+        Designation::Council { sector } => Principal::Council { sub, sector },
+        Designation::Auditor => Principal::Auditor { sub },
+    }
+}
+
+/// A session that does not authenticate (401), or a failure behind it (500).
+#[derive(Debug, thiserror::Error)]
+pub enum SessionAuthError {
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error(transparent)]
+    Internal(#[from] Error),
+}
