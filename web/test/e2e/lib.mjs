@@ -302,8 +302,9 @@ export async function advanceClock(seconds) {
     headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify({ advance_seconds: seconds }),
   });
-  assert.equal(res.status, 200, `advancing the clock: ${await res.text()}`);
-  return new Date((await res.json()).now);
+  const text = await res.text();
+  assert.equal(res.status, 200, `advancing the clock: ${text}`);
+  return new Date(JSON.parse(text).now);
 }
 
 /** RFC 3339 UTC with seconds, no fraction. */
