@@ -17,3 +17,4 @@ mod startup;
 mod tokens;
 mod vectors;
 mod voting;
+mod web;
