@@ -131,37 +131,58 @@ function Parameters({ tally, spec, ballots, ballotsError, roll }) {
   </section>`;
 }
 
-// The pairwise matrix as a heat map: cell (i, j) is the weight preferring option i to j.
-function Matrix({ options, pairwise, labelOf }) {
-  const n = options.length;
-  const max = Math.max(1, ...pairwise.flat());
-  const cell = 56;
-  const left = 150;
-  const top = 30;
-  const size = left + n * cell + 10;
+// The place as the tally gives it: options that tie (equal wins, neither beats the other)
+// share a rank, and the next rank counts them (1, 1, 3).
+function placeText(r, ranking) {
+  const shared = ranking.filter((x) => x.rank === r.rank).length > 1;
+  return shared ? t('results.priority.place-shared', { rank: r.rank }) : String(r.rank);
+}
+
+// Matrix keys: A, B, C … (at most 20 options), so they are never mistaken for places.
+const keyOf = (i) => String.fromCharCode(65 + i);
+
+// The pairwise matrix as a heat map: cell (a, b) is the weight preferring option a to b.
+// Rows and columns follow the ranking above (the tally's matrix is in declared order, so it
+// is reordered here) and are marked with letters; the letters' key below the chart names
+// each option, so long names never need room in the chart, from 320px phones up.
+function Matrix({ ranking, options, pairwise, labelOf }) {
+  const order = ranking.map((r) => options.indexOf(r.id));
+  const n = order.length;
+  const m = order.map((i) => order.map((j) => pairwise[i][j]));
+  const max = Math.max(1, ...m.flat());
+  const digits = Math.max(1, ...m.flat().map((v) => fmt.number(v).length));
+  const cell = Math.max(44, Math.ceil(digits * 8.5 + 16));
+  const left = 28;
+  const top = 26;
+  const width = left + n * cell + 4;
+  const height = top + n * cell + 4;
   const titleId = useMemo(() => `matrix-${Math.random().toString(36).slice(2)}`, []);
   return html`<figure class="chart">
     <figcaption id=${titleId}>${t('results.priority.matrix')}</figcaption>
-    <svg class="matrix" width=${size} height=${top + n * cell + 10} viewBox=${`0 0 ${size} ${top + n * cell + 10}`} role="img" aria-labelledby=${titleId} aria-describedby=${`${titleId}-table`}>
-      ${options.map((o, j) => html`<text x=${left + j * cell + cell / 2} y=${top - 10} text-anchor="middle" class="chart-label">${j + 1}</text>`)}
-      ${options.map((o, i) => html`<g>
-        <text x=${left - 8} y=${top + i * cell + cell / 2} text-anchor="end" dominant-baseline="middle" class="chart-label">${i + 1}. ${labelOf(o)}</text>
-        ${options.map((o2, j) => {
-          const v = pairwise[i][j];
-          const shade = i === j ? 0 : v / max;
+    <div class="table-wrap" tabindex="0" role="region" aria-label=${t('results.priority.matrix')}>
+    <svg class="matrix" width=${width} height=${height} viewBox=${`0 0 ${width} ${height}`} role="img" aria-labelledby=${titleId} aria-describedby=${`${titleId}-table`}>
+      ${order.map((_, b) => html`<text x=${left + b * cell + cell / 2 - 1} y=${top - 9} text-anchor="middle" class="chart-label">${keyOf(b)}</text>`)}
+      ${order.map((_, a) => html`<g>
+        <text x=${left - 10} y=${top + a * cell + cell / 2} text-anchor="end" dominant-baseline="middle" class="chart-label">${keyOf(a)}</text>
+        ${order.map((_, b) => {
+          const v = m[a][b];
+          const shade = a === b ? 0 : v / max;
           return html`<g>
-            <rect x=${left + j * cell} y=${top + i * cell} width=${cell - 2} height=${cell - 2}
-              fill=${i === j ? '#e6e6e6' : `rgba(42,109,176,${0.12 + shade * 0.88})`} />
-            ${i === j ? null : html`<text x=${left + j * cell + cell / 2 - 1} y=${top + i * cell + cell / 2} text-anchor="middle" dominant-baseline="middle"
+            <rect x=${left + b * cell} y=${top + a * cell} width=${cell - 2} height=${cell - 2}
+              fill=${a === b ? '#e6e6e6' : `rgba(42,109,176,${0.12 + shade * 0.88})`} />
+            ${a === b ? null : html`<text x=${left + b * cell + cell / 2 - 1} y=${top + a * cell + cell / 2} text-anchor="middle" dominant-baseline="middle"
               class="chart-value" fill=${shade > 0.5 ? '#ffffff' : '#1a1a1a'}>${fmt.number(v)}</text>`}
           </g>`;
         })}
       </g>`)}
     </svg>
+    </div>
+    <p class="meta">${t('results.priority.matrix-key')}</p>
+    <ol type="A" class="matrix-key">${ranking.map((r) => html`<li>${t('results.priority.key-item', { option: labelOf(r.id), place: placeText(r, ranking) })}</li>`)}</ol>
     <div class="visually-hidden" id=${`${titleId}-table`}><table>
       <caption>${t('results.priority.matrix')}</caption>
-      <thead><tr><th scope="col">${t('results.priority.prefers')}</th>${options.map((o) => html`<th scope="col">${t('results.priority.over', { option: labelOf(o) })}</th>`)}</tr></thead>
-      <tbody>${options.map((o, i) => html`<tr><th scope="row">${labelOf(o)}</th>${options.map((o2, j) => html`<td>${i === j ? '–' : fmt.number(pairwise[i][j])}</td>`)}</tr>`)}</tbody>
+      <thead><tr><th scope="col">${t('results.priority.prefers')}</th>${ranking.map((r) => html`<th scope="col">${t('results.priority.over', { option: labelOf(r.id) })}</th>`)}</tr></thead>
+      <tbody>${ranking.map((r, a) => html`<tr><th scope="row">${labelOf(r.id)}</th>${order.map((_, b) => html`<td>${a === b ? '–' : fmt.number(m[a][b])}</td>`)}</tr>`)}</tbody>
     </table></div>
   </figure>`;
 }
@@ -174,10 +195,10 @@ function Priority({ tally, spec }) {
     <p>${t('results.priority.explain')}</p>
     <${DataTable} caption=${t('results.priority.ranking')}
       columns=${[{ key: 'rank', label: t('results.priority.col.rank') }, { key: 'option', label: t('results.priority.col.option') }, { key: 'wins', label: t('results.priority.col.wins'), numeric: true }]}
-      rows=${pr.ranking.map((r) => ({ rank: String(r.rank), option: labelOf(r.id), wins: fmt.number(r.wins) }))} />
+      rows=${pr.ranking.map((r) => ({ rank: placeText(r, pr.ranking), option: labelOf(r.id), wins: fmt.number(r.wins) }))} />
     <${BarChart} title=${t('results.priority.wins-chart')} max=${Math.max(1, pr.options.length - 1)} valueLabel=${t('results.priority.col.wins')}
-      format=${fmt.number} rows=${pr.ranking.map((r) => ({ label: `${r.rank}. ${labelOf(r.id)}`, value: r.wins }))} />
-    <${Matrix} options=${pr.options} pairwise=${pr.pairwise} labelOf=${labelOf} />
+      format=${fmt.number} rows=${pr.ranking.map((r) => ({ label: labelOf(r.id), value: r.wins }))} />
+    <${Matrix} ranking=${pr.ranking} options=${pr.options} pairwise=${pr.pairwise} labelOf=${labelOf} />
     <p class="meta">${t('results.priority.matrix-explain')}</p>
   </section>`;
 }
