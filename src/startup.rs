@@ -231,8 +231,13 @@ async fn csrf_guard<E: Endpoint>(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
     );
-    let uses_cookie = request.header("authorization").is_none()
-        && request.cookie().get(crate::api::SESSION_COOKIE).is_some();
+    // Only a bearer token takes the cookie's place (see `api::Credentials`).
+    let bearer = request.header("authorization").is_some_and(|value| {
+        value
+            .get(..7)
+            .is_some_and(|s| s.eq_ignore_ascii_case("bearer "))
+    });
+    let uses_cookie = !bearer && request.cookie().get(crate::api::SESSION_COOKIE).is_some();
     if !safe && uses_cookie {
         let refuse = |detail: &str| {
             let problem =

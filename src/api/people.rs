@@ -234,8 +234,7 @@ impl PeopleApi {
         require_admin(&by)?;
         let validity = invitation_validity(body.valid_days)?;
         let now = state.clock.now();
-        let invitation = state.people.reinvite(&by, id.0, validity, now).await?;
-        let person = state.people.store.person(id.0).await?;
+        let (person, invitation) = state.people.reinvite(&by, id.0, validity, now).await?;
         let live = state.people.sessions_of(id.0, now).await?.len() as u64;
         Ok(Invited::Created(Json(InvitedDto {
             person: PersonDto::new(&person, live),

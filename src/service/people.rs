@@ -79,7 +79,7 @@ impl People {
             created_at: now,
         };
         self.store.insert_person(&person).await?;
-        let invitation = self.reinvite(by, person.id, validity, now).await?;
+        let (person, invitation) = self.reinvite(by, person.id, validity, now).await?;
         Ok((person, invitation))
     }
 
@@ -90,8 +90,8 @@ impl People {
         person_id: Uuid,
         validity: Duration,
         now: DateTime<Utc>,
-    ) -> Result<IssuedInvitation> {
-        self.store.person(person_id).await?;
+    ) -> Result<(Person, IssuedInvitation)> {
+        let person = self.store.person(person_id).await?;
         let secret = Secret::generate().map_err(|e| Error::Corrupt(format!("randomness: {e}")))?;
         let invitation = IssuedInvitation {
             id: Uuid::new_v4(),
@@ -108,7 +108,7 @@ impl People {
                 invitation.expires_at,
             )
             .await?;
-        Ok(invitation)
+        Ok((person, invitation))
     }
 
     /// Redeems an invitation: it is used up and a session opens for its person.

@@ -100,19 +100,42 @@ impl Drop for TestDatabase {
     }
 }
 
-/// A clock the test moves by hand, so voting windows open and close on cue.
-pub struct TestClock(std::sync::Mutex<chrono::DateTime<chrono::Utc>>);
+/// A clock the test moves by hand, so voting windows open and close on cue. It stands
+/// still, or (`running`) follows real time plus whatever `advance` added: for a browser
+/// that signs statements with its own clock.
+pub struct TestClock {
+    at: std::sync::Mutex<chrono::DateTime<chrono::Utc>>,
+    running_since: Option<std::time::Instant>,
+}
 
 impl TestClock {
+    pub fn fixed(at: chrono::DateTime<chrono::Utc>) -> Self {
+        TestClock {
+            at: std::sync::Mutex::new(at),
+            running_since: None,
+        }
+    }
+
+    pub fn running() -> Self {
+        TestClock {
+            at: std::sync::Mutex::new(chrono::Utc::now()),
+            running_since: Some(std::time::Instant::now()),
+        }
+    }
+
     pub fn advance(&self, by: chrono::Duration) {
-        let mut now = self.0.lock().unwrap();
+        let mut now = self.at.lock().unwrap();
         *now += by;
     }
 }
 
 impl mandaat::clock::Clock for TestClock {
     fn now(&self) -> chrono::DateTime<chrono::Utc> {
-        *self.0.lock().unwrap()
+        let at = *self.at.lock().unwrap();
+        match self.running_since {
+            None => at,
+            Some(start) => at + chrono::Duration::from_std(start.elapsed()).unwrap(),
+        }
     }
 }
 
@@ -143,7 +166,23 @@ impl TestApp {
     }
 
     pub async fn spawn_with(data_dir: TempDir, db: TestDatabase, max_body_bytes: usize) -> TestApp {
-        let clock = Arc::new(TestClock(std::sync::Mutex::new(chrono::Utc::now())));
+        let clock = Arc::new(TestClock::fixed(chrono::Utc::now()));
+        Self::spawn_on(data_dir, db, max_body_bytes, clock).await
+    }
+
+    /// A fresh app (as `spawn`) whose server reads this clock.
+    pub async fn spawn_with_clock(clock: Arc<TestClock>) -> TestApp {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let db = TestDatabase::new().await;
+        Self::spawn_on(data_dir, db, 256 * 1024, clock).await
+    }
+
+    async fn spawn_on(
+        data_dir: TempDir,
+        db: TestDatabase,
+        max_body_bytes: usize,
+        clock: Arc<TestClock>,
+    ) -> TestApp {
         let config = Config {
             listen: "127.0.0.1:0".parse().expect("address"),
             storage: storage(data_dir.path(), &db),

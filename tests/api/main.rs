@@ -18,3 +18,4 @@ mod startup;
 mod tokens;
 mod vectors;
 mod voting;
+mod web;

@@ -234,6 +234,17 @@ async fn a_write_with_the_session_cookie_needs_the_csrf_header_and_our_origin() 
         )
         .await;
     assert_problem(status, &problem, StatusCode::FORBIDDEN, "csrf");
+    // Another kind of Authorization header does not stand in for a bearer token.
+    let resp = app
+        .client
+        .post(format!("{}/api/v1/members", app.base))
+        .header("cookie", format!("mandaat_session={}", admin.cookie))
+        .header("authorization", "Basic YTpi")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
     // Nothing was written by the refused requests.
     let (_, page) = app
         .get("/api/v1/members?bg_number=10003", &app.admin())

@@ -1,7 +1,8 @@
 // Members (#/admin/members): search the member boards by name, bevoegd-gezag number, sector,
-// chamber and status, a page at a time. The API filters by number, sector, chamber and status
-// with limit/offset paging; it has no name filter, so a name search reads every member that
-// matches the other filters (pages of 500) and filters by name in the page.
+// chamber and status, a page at a time. The API does all the filtering (`name` is a
+// case-insensitive "contains") and its `total` counts the filtered members, so paging is plain
+// limit/offset. The name field searches as you type (after a short pause); the other filters
+// apply with the Search button.
 import {
   html, useState, useEffect, useRef, PageTitle, Loading, ErrorBox, Field, DataTable, describedBy, useTitle, announce,
 } from '../ui.js';
@@ -11,13 +12,19 @@ import * as fmt from '../fmt.js';
 
 
 const PAGE = 50;
-const API_MAX = 500;
+export const NAME_MAX = 200; // the API's limit for `name`
+export const TYPING_PAUSE_MS = 250;
 const SECTORS = ['PO', 'VO'];
 const CHAMBERS = ['combined', 'po-large', 'small', 'vo-large']; // SIVON's (the default rules)
 const STATUSES = ['active', 'suspended'];
 
-function query(filters, limit, offset) {
+// The name text as the API takes it: trimmed, at most NAME_MAX characters, '' for none.
+export const nameQuery = (text) => [...(text || '').trim()].slice(0, NAME_MAX).join('');
+
+export function membersQuery(filters, limit, offset) {
   const q = new URLSearchParams();
+  const name = nameQuery(filters.name);
+  if (name) q.set('name', name);
   if (filters.bg) q.set('bg_number', filters.bg);
   if (filters.sector) q.set('sector', filters.sector);
   if (filters.chamber) q.set('chamber', filters.chamber);
@@ -27,18 +34,16 @@ function query(filters, limit, offset) {
   return `/api/v1/members?${q}`;
 }
 
-const norm = (s) => (s || '').normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase();
-
-// Every member matching the API's filters whose name contains the text (accents ignored).
-export async function membersByName(filters, text) {
-  const needle = norm(text.trim());
-  const all = [];
-  for (let offset = 0; ; offset += API_MAX) {
-    const page = await api.get(query(filters, API_MAX, offset));
-    all.push(...page.items);
-    if (page.items.length === 0 || offset + page.items.length >= page.total) break;
-  }
-  return all.filter((m) => norm(m.name).includes(needle));
+// Calls fn(value) once value has stayed the same for `ms`; a newer value cancels the pending call.
+export function useDebounced(value, ms, fn) {
+  const fnRef = useRef(fn);
+  fnRef.current = fn;
+  const first = useRef(true);
+  useEffect(() => {
+    if (first.current) { first.current = false; return undefined; }
+    const timer = setTimeout(() => fnRef.current(value), ms);
+    return () => clearTimeout(timer);
+  }, [value, ms]);
 }
 
 export function chamberName(chamber) {
@@ -52,31 +57,28 @@ export function MembersPage() {
   const [offset, setOffset] = useState(0);
   const [state, setState] = useState({ loading: true, error: null, items: [], total: 0 });
   const [bgError, setBgError] = useState(null);
-  const cache = useRef({ key: null, list: null });
   const resultsRef = useRef(null);
 
   useEffect(() => {
     let live = true;
     setState((s) => ({ ...s, loading: true, error: null }));
-    (async () => {
-      if (filters.name.trim()) {
-        const key = JSON.stringify(filters);
-        if (cache.current.key !== key) cache.current = { key, list: await membersByName(filters, filters.name) };
-        const list = cache.current.list;
-        return { items: list.slice(offset, offset + PAGE), total: list.length };
-      }
-      const page = await api.get(query(filters, PAGE, offset));
-      return { items: page.items, total: page.total };
-    })().then(
-      (r) => {
+    api.get(membersQuery(filters, PAGE, offset)).then(
+      (page) => {
         if (!live) return;
-        setState({ loading: false, error: null, ...r });
-        announce(t('members.found', { n: fmt.number(r.total) }));
+        setState({ loading: false, error: null, items: page.items, total: page.total });
+        announce(t('members.found', { n: fmt.number(page.total) }));
       },
       (error) => live && setState({ loading: false, error, items: [], total: 0 }),
     );
     return () => { live = false; };
   }, [filters, offset]);
+
+  // Typing in the name field searches by name (with the filters already applied) after a pause.
+  useDebounced(draft.name, TYPING_PAUSE_MS, (name) => {
+    if (nameQuery(name) === nameQuery(filters.name)) return;
+    setOffset(0);
+    setFilters((f) => ({ ...f, name }));
+  });
 
   const submit = (ev) => {
     ev.preventDefault();
@@ -127,7 +129,7 @@ export function MembersPage() {
     <form role="search" aria-label=${t('members.search')} onSubmit=${submit} novalidate>
       <div class="filters">
         <${Field} id="members-name" label=${t('members.filter.name')}>
-          <input id="members-name" type="search" value=${draft.name} onInput=${set('name')} />
+          <input id="members-name" type="search" maxlength=${NAME_MAX} autocomplete="off" value=${draft.name} onInput=${set('name')} />
         <//>
         <${Field} id="members-bg" label=${t('members.filter.bg')} error=${bgError}>
           <input id="members-bg" type="text" inputmode="numeric" value=${draft.bg} onInput=${set('bg')}

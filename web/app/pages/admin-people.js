@@ -10,7 +10,7 @@ import {
 import { t } from '../i18n.js';
 import { api, ApiProblem, problemText } from '../api.js';
 import * as fmt from '../fmt.js';
-import { membersByName, chamberName } from './admin-members.js';
+import { chamberName, membersQuery, nameQuery, useDebounced, NAME_MAX, TYPING_PAUSE_MS } from './admin-members.js';
 
 
 const ROLES = ['board', 'admin', 'council', 'auditor'];
@@ -83,20 +83,28 @@ function LinkPanel({ invited, onDone, idPrefix }) {
 function MemberPicker({ value, onChange, error }) {
   const [q, setQ] = useState('');
   const [state, setState] = useState({ busy: false, error: null, items: null, more: 0 });
-  const search = async () => {
-    const text = q.trim();
-    if (!text) return;
-    setState({ busy: true, error: null, items: null, more: 0 });
+  const latest = useRef(0); // only the newest search may show its answer
+  const searched = useRef(''); // the text of the newest search
+  // A number looks up that bevoegd-gezag number; other text asks the API for names containing it.
+  const search = async (raw) => {
+    const text = nameQuery(raw);
+    const seq = ++latest.current;
+    searched.current = text;
+    if (!text) { setState({ busy: false, error: null, items: null, more: 0 }); return; }
+    setState((s) => ({ ...s, busy: true, error: null }));
     try {
-      let items;
-      if (/^\d+$/.test(text)) items = (await api.get(`/api/v1/members?bg_number=${text}&limit=1`)).items;
-      else items = await membersByName({}, text);
-      setState({ busy: false, error: null, items: items.slice(0, SHOW_MATCHES), more: Math.max(0, items.length - SHOW_MATCHES) });
-      announce(items.length ? t('people.member.found', { n: fmt.number(items.length) }) : t('people.member.none'));
+      const page = /^\d+$/.test(text)
+        ? await api.get(membersQuery({ bg: text }, 1, 0))
+        : await api.get(membersQuery({ name: text }, SHOW_MATCHES, 0));
+      if (seq !== latest.current) return;
+      const { items, total } = page;
+      setState({ busy: false, error: null, items, more: Math.max(0, total - items.length) });
+      announce(total ? t('people.member.found', { n: fmt.number(total) }) : t('people.member.none'));
     } catch (err) {
-      setState({ busy: false, error: err, items: null, more: 0 });
+      if (seq === latest.current) setState({ busy: false, error: err, items: null, more: 0 });
     }
   };
+  useDebounced(q, TYPING_PAUSE_MS, (text) => { if (nameQuery(text) !== searched.current) search(text); });
   if (value) {
     return html`<div class=${`field${error ? ' field-error' : ''}`}>
       <p class="label-like"><strong>${t('people.field.member')}</strong></p>
@@ -110,10 +118,10 @@ function MemberPicker({ value, onChange, error }) {
     <p class="hint" id="invite-member-q-hint">${t('people.field.member.hint')}</p>
     ${error ? html`<p class="error-text" id="invite-member-q-error"><span class="visually-hidden">${t('common.error')}: </span>${error}</p>` : null}
     <div class="link-box">
-      <input id="invite-member-q" type="search" value=${q} onInput=${(e) => setQ(e.currentTarget.value)}
-        onKeyDown=${(e) => { if (e.key === 'Enter') { e.preventDefault(); search(); } }}
+      <input id="invite-member-q" type="search" maxlength=${NAME_MAX} autocomplete="off" value=${q} onInput=${(e) => setQ(e.currentTarget.value)}
+        onKeyDown=${(e) => { if (e.key === 'Enter') { e.preventDefault(); search(q); } }}
         aria-describedby=${describedBy('invite-member-q', { hint: true, error })} aria-invalid=${error ? 'true' : undefined} />
-      <button type="button" class="secondary" onClick=${search} disabled=${state.busy}>${t('people.member.search')}</button>
+      <button type="button" class="secondary" onClick=${() => search(q)} disabled=${state.busy}>${t('people.member.search')}</button>
     </div>
     ${state.busy ? html`<${Loading} />` : null}
     <${ErrorBox} error=${state.error} />
