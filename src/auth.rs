@@ -21,8 +21,11 @@ use uuid::Uuid;
 
 use crate::domain::member::Sector;
 
-/// Clock skew tolerated on `exp`, in seconds.
+/// Clock skew tolerated on `exp` and `nbf`, in seconds.
 pub const LEEWAY_SECONDS: u64 = 5;
+
+/// The longest `sub` a token may carry.
+pub const MAX_SUBJECT_CHARS: usize = 200;
 
 /// What a token allows its holder to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -98,8 +101,14 @@ pub enum Principal {
 impl Principal {
     /// A token's role and its role-specific claim must agree: a board token names
     /// exactly one member, a council token exactly one sector, others neither.
+    /// The subject must name someone: not empty, not only spaces, and free of
+    /// control characters (it is recorded, e.g. as who revoked a key).
     pub fn from_claims(claims: &Claims) -> Result<Self, AuthError> {
         let sub = claims.sub.clone();
+        let chars = sub.chars().count();
+        if sub.trim().is_empty() || chars > MAX_SUBJECT_CHARS || sub.chars().any(char::is_control) {
+            return Err(AuthError::BadSubject);
+        }
         match (claims.role, claims.member_id, claims.sector) {
             (Role::Admin, None, None) => Ok(Principal::Admin { sub }),
             (Role::Auditor, None, None) => Ok(Principal::Auditor { sub }),
@@ -152,6 +161,12 @@ pub enum AuthError {
     SessionInvalid,
     #[error("a {0} token must carry member_id only for board and sector only for council")]
     InconsistentClaims(Role),
+    #[error("the token is not valid yet (nbf)")]
+    NotYetValid,
+    #[error("the token's subject (sub) must be 1 to 200 characters without control characters")]
+    BadSubject,
+    #[error("the token's member_id names no member")]
+    UnknownMember,
 }
 
 impl From<jsonwebtoken::errors::Error> for AuthError {
@@ -162,6 +177,7 @@ impl From<jsonwebtoken::errors::Error> for AuthError {
             }
             ErrorKind::InvalidSignature => AuthError::BadSignature,
             ErrorKind::ExpiredSignature => AuthError::Expired,
+            ErrorKind::ImmatureSignature => AuthError::NotYetValid,
             ErrorKind::InvalidIssuer => AuthError::UnknownIssuer,
             ErrorKind::InvalidAudience => AuthError::WrongAudience,
             ErrorKind::MissingRequiredClaim(claim) => AuthError::MissingClaim(claim.clone()),
@@ -245,6 +261,8 @@ impl LocalIssuer {
         // jsonwebtoken checks iss/aud only when present unless they are required.
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.leeway = LEEWAY_SECONDS;
+        // `nbf` is optional, but a token that says it is not valid yet is refused.
+        validation.validate_nbf = true;
         Ok(LocalIssuer {
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
@@ -326,6 +344,20 @@ mod tests {
         assert!(issuer.issue(&council, Utc::now()).is_ok());
         council.member_id = Some(Uuid::nil());
         assert!(issuer.issue(&council, Utc::now()).is_err());
+    }
+
+    #[test]
+    fn empty_or_blank_subject_is_refused() {
+        let issuer = issuer();
+        for subject in ["", "   ", "a\u{0}b"] {
+            let mut request = request(Role::Admin);
+            request.subject = subject.into();
+            assert_eq!(
+                issuer.issue(&request, Utc::now()),
+                Err(AuthError::BadSubject),
+                "{subject:?}"
+            );
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::time::Duration;
 use poem::error::ReadBodyError;
 use poem::http::StatusCode;
 use poem::listener::{Acceptor, AcceptorExt, Listener, TcpListener};
-use poem::middleware::Tracing;
+use poem::middleware::{CatchPanic, Tracing};
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Route, Server};
 
 use crate::api::{self, AppState, problem::render_error};
@@ -80,6 +80,14 @@ impl Deployment {
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        Self::build_with(config, None).await
+    }
+
+    /// [`build`](Self::build), with `extra_routes` mounted under [`TEST_ROUTES`]
+    /// inside every middleware: for tests that need a route the service does not
+    /// have (one that panics, say).
+    #[doc(hidden)]
+    pub async fn build_with(config: Config, extra_routes: Option<Route>) -> anyhow::Result<Self> {
         let deployment =
             Deployment::open(&config.storage, &config.token, config.clock.now()).await?;
         if let Some(problem) = deployment.store.log_problem() {
@@ -120,12 +128,17 @@ impl Application {
         let max_body_bytes = config.max_body_bytes;
         let public_origin = config.public_url.clone();
         let api = api::service();
+        let allowed = Arc::new(AllowedMethods::from_spec(&api.spec())?);
         let (api_spec, api_docs) = (api.spec_endpoint(), api.rapidoc());
-        let route = Route::new()
+        let mut route = Route::new()
             .nest("/", api)
             .nest("/web", crate::web::WebFiles::files())
             .at("/openapi.json", api_spec)
-            .nest("/docs", api_docs)
+            .nest("/docs", api_docs);
+        if let Some(extra) = extra_routes {
+            route = route.nest(TEST_ROUTES, extra);
+        }
+        let route = route
             .around(move |endpoint, request| limit_body(endpoint, request, max_body_bytes))
             .around(move |endpoint, request| {
                 let public_origin = public_origin.clone();
@@ -148,7 +161,12 @@ impl Application {
                 }
             })
             .data(state.clone())
+            .with(CatchPanic::new().with_handler(panic_response))
             .catch_all_error(render_error)
+            .around(move |endpoint, request| {
+                let allowed = allowed.clone();
+                async move { response_headers(endpoint, request, &allowed).await }
+            })
             .with(Tracing)
             .boxed();
 
@@ -278,4 +296,129 @@ async fn limit_body<E: Endpoint>(
         })?;
     request.set_body(body);
     endpoint.call(request).await
+}
+
+/// Where [`Application::build_with`] mounts routes that exist only in tests.
+pub const TEST_ROUTES: &str = "/__test";
+
+/// A panic in a handler: one log line and a 500 problem, never a dropped connection.
+fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> poem::Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".to_owned());
+    tracing::error!(panic = %message, "a request handler panicked");
+    crate::api::problem::ApiError::problem(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "the server failed to handle this request; the error is logged",
+    )
+    .into_response()
+}
+
+/// The methods each API path answers, from the OpenAPI document, for the `Allow`
+/// header of a 405 (poem's router does not say which methods a path has).
+pub struct AllowedMethods {
+    paths: Vec<(Vec<Segment>, String)>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Segment {
+    Literal(String),
+    Parameter,
+}
+
+impl AllowedMethods {
+    pub fn from_spec(spec: &str) -> anyhow::Result<Self> {
+        let spec: serde_json::Value = serde_json::from_str(spec)?;
+        let paths = spec["paths"]
+            .as_object()
+            .ok_or_else(|| anyhow::anyhow!("the OpenAPI document has no paths"))?;
+        let order = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+        let mut table = Vec::new();
+        for (path, item) in paths {
+            let mut methods: Vec<String> = item
+                .as_object()
+                .into_iter()
+                .flat_map(|ops| ops.keys())
+                .map(|m| m.to_ascii_uppercase())
+                .filter(|m| order.contains(&m.as_str()))
+                .collect();
+            // poem answers HEAD wherever there is a GET.
+            if methods.iter().any(|m| m == "GET") && !methods.iter().any(|m| m == "HEAD") {
+                methods.push("HEAD".to_owned());
+            }
+            methods.sort_by_key(|m| order.iter().position(|o| o == m));
+            let segments = path
+                .trim_matches('/')
+                .split('/')
+                .map(|s| {
+                    if s.starts_with('{') && s.ends_with('}') {
+                        Segment::Parameter
+                    } else {
+                        Segment::Literal(s.to_owned())
+                    }
+                })
+                .collect();
+            table.push((segments, methods.join(", ")));
+        }
+        Ok(AllowedMethods { paths: table })
+    }
+
+    /// The `Allow` value for a request path; literal segments win over parameters,
+    /// as in the router.
+    pub fn for_path(&self, path: &str) -> Option<&str> {
+        let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+        self.paths
+            .iter()
+            .filter(|(segments, _)| {
+                segments.len() == parts.len()
+                    && segments.iter().zip(&parts).all(|(s, p)| match s {
+                        Segment::Literal(l) => l == p,
+                        Segment::Parameter => !p.is_empty(),
+                    })
+            })
+            .max_by_key(|(segments, _)| {
+                segments
+                    .iter()
+                    .filter(|s| matches!(s, Segment::Literal(_)))
+                    .count()
+            })
+            .map(|(_, methods)| methods.as_str())
+    }
+}
+
+/// Headers of every API response: never cached (they carry members' data and
+/// tokens' views), never content-sniffed, and `Allow` on a 405 (RFC 9110 §15.5.6).
+/// The web client's files (`/`, `/web/…`) set their own and are left alone.
+async fn response_headers<E: Endpoint>(
+    endpoint: Arc<E>,
+    request: Request,
+    allowed: &AllowedMethods,
+) -> poem::Result<poem::Response> {
+    use poem::http::{HeaderValue, header};
+    let path = request.uri().path().to_owned();
+    let mut response = endpoint.call(request).await?.into_response();
+    let headers = response.headers_mut();
+    if response_is_api(&path) {
+        headers
+            .entry(header::CACHE_CONTROL)
+            .or_insert(HeaderValue::from_static("no-store"));
+        headers
+            .entry(header::X_CONTENT_TYPE_OPTIONS)
+            .or_insert(HeaderValue::from_static("nosniff"));
+    }
+    if response.status() == StatusCode::METHOD_NOT_ALLOWED
+        && !response.headers().contains_key(header::ALLOW)
+        && let Some(methods) = allowed.for_path(&path)
+        && let Ok(value) = HeaderValue::from_str(methods)
+    {
+        response.headers_mut().insert(header::ALLOW, value);
+    }
+    Ok(response)
+}
+
+fn response_is_api(path: &str) -> bool {
+    path != "/" && path != "/web" && !path.starts_with("/web/")
 }

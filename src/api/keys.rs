@@ -109,7 +109,8 @@ impl TryFrom<member_key::Model> for MemberKeyDto {
 #[oai(rename = "KeyRevocation", deny_unknown_fields)]
 pub struct RevokeKeyDto {
     pub revocation: Option<SignedStatementDto>,
-    /// Why an admin revokes the key (ignored when `revocation` is given).
+    /// Why an admin revokes the key (ignored when `revocation` is given), without
+    /// control characters.
     pub reason: Option<String>,
 }
 
@@ -187,6 +188,11 @@ impl KeysApi {
             }
         }
         let key_id: KeyId = key_id.0.parse().map_err(Error::from)?;
+        if let Some(reason) = &body.reason
+            && !crate::domain::is_plain_text(reason, false)
+        {
+            return Err(Error::Invalid("reason must not hold control characters".into()).into());
+        }
         let statement = body
             .revocation
             .as_ref()

@@ -128,8 +128,8 @@ impl LogApi {
         &self,
         state: Data<&State>,
         auth: Credentials,
-        start: Query<u64>,
-        end: Query<u64>,
+        #[oai(validator(maximum(value = "9007199254740991")))] start: Query<u64>,
+        #[oai(validator(maximum(value = "9007199254740991")))] end: Query<u64>,
     ) -> ApiResult<Json<EntriesDto>> {
         state.authenticate(&auth).await?;
         let size = state.store.tree_size()?;
@@ -161,8 +161,8 @@ impl LogApi {
         &self,
         state: Data<&State>,
         auth: Credentials,
-        index: Query<u64>,
-        size: Query<u64>,
+        #[oai(validator(maximum(value = "9007199254740991")))] index: Query<u64>,
+        #[oai(validator(maximum(value = "9007199254740991")))] size: Query<u64>,
     ) -> ApiResult<Json<InclusionDto>> {
         state.authenticate(&auth).await?;
         let proof = log_service::inclusion_proof(&state.store, index.0, size.0)
@@ -187,8 +187,8 @@ impl LogApi {
         &self,
         state: Data<&State>,
         auth: Credentials,
-        from: Query<u64>,
-        to: Query<u64>,
+        #[oai(validator(maximum(value = "9007199254740991")))] from: Query<u64>,
+        #[oai(validator(maximum(value = "9007199254740991")))] to: Query<u64>,
     ) -> ApiResult<Json<ConsistencyDto>> {
         state.authenticate(&auth).await?;
         let proof = log_service::consistency_proof(&state.store, from.0, to.0)
@@ -214,6 +214,8 @@ impl LogApi {
         &self,
         state: Data<&State>,
         auth: Credentials,
+        /// The entry's leaf hash: 64 hex digits.
+        #[oai(validator(pattern = "^[0-9a-fA-F]{64}$"))]
         leaf_hash: Path<String>,
     ) -> ApiResult<Json<ReceiptDto>> {
         state.authenticate(&auth).await?;

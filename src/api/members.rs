@@ -176,7 +176,8 @@ impl MembersApi {
         &self,
         state: Data<&State>,
         auth: Credentials,
-        /// Only the member with this bevoegd-gezag number.
+        /// Only the member with this bevoegd-gezag number, 1 to 99999999.
+        #[oai(validator(minimum(value = "1"), maximum(value = "99999999")))]
         bg_number: Query<Option<i64>>,
         /// Only members whose name contains this text (case-insensitive), 1 to 200 characters.
         #[oai(validator(min_length = 1, max_length = 200))]
@@ -190,10 +191,22 @@ impl MembersApi {
         /// Page size, 1 to 500 (default 50).
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
         limit: Query<Option<u64>>,
-        /// Members to skip.
+        /// Members to skip, at most 1,000,000.
+        #[oai(validator(maximum(value = "1000000")))]
         offset: Query<Option<u64>>,
     ) -> ApiResult<Json<MemberPage>> {
         state.authenticate(&auth).await?;
+        for (parameter, text) in [("name", &name.0), ("chamber", &chamber.0)] {
+            if text
+                .as_deref()
+                .is_some_and(|t| !crate::domain::is_plain_text(t, false))
+            {
+                return Err(crate::error::Error::Invalid(format!(
+                    "{parameter} must not hold control characters"
+                ))
+                .into());
+            }
+        }
         let filter = MemberFilter {
             bg_number: bg_number.0.map(BgNumber::new).transpose()?,
             name: name.0,

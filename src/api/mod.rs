@@ -75,10 +75,24 @@ impl AppState {
     async fn caller(&self, credentials: &Credentials) -> ApiResult<Caller> {
         use crate::service::people::SessionAuthError;
         match credentials {
-            Credentials::Bearer(token) => Ok(Caller {
-                principal: self.auth.authenticate(&token.0.token)?,
-                session: None,
-            }),
+            Credentials::Bearer(token) => {
+                let principal = self.auth.authenticate(&token.0.token)?;
+                // A board token acts for a member: one that must exist (a second
+                // trusted issuer need not know our members).
+                if let Principal::Board { member_id, .. } = &principal {
+                    match self.store.member(*member_id).await {
+                        Ok(_) => {}
+                        Err(crate::error::Error::NotFound(_)) => {
+                            return Err(crate::auth::AuthError::UnknownMember.into());
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                Ok(Caller {
+                    principal,
+                    session: None,
+                })
+            }
             Credentials::Session(cookie) => {
                 match self
                     .people

@@ -160,6 +160,10 @@ impl From<Error> for ApiError {
                 (StatusCode::UNPROCESSABLE_ENTITY, "statement-not-canonical")
             }
             Error::Statement(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid-statement"),
+            // Text that no field accepts: the same answer as in a plain JSON body.
+            Error::StatementContent(ContentError::ControlCharacters(_)) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "validation-failed")
+            }
             Error::StatementContent(_) => (StatusCode::UNPROCESSABLE_ENTITY, "statement-mismatch"),
             Error::Corrupt(_) | Error::Db(_) => {
                 tracing::error!(error = %err, "request failed");

@@ -112,10 +112,15 @@ impl ResultsApi {
         let csv_err = |e: csv::Error| Error::Corrupt(format!("writing CSV: {e}"));
         csv.write_record(CSV_HEADER).map_err(csv_err)?;
         for (p, tally) in rows {
+            // Counts are JSON numbers (and `quorum_met` a boolean): written as they
+            // are; anything else would be text, and is neutralised like text.
             let count = |path: &[&str]| -> String {
                 path.iter()
                     .try_fold(&tally, |v, k| v.get(*k))
-                    .map(|v| v.to_string())
+                    .map(|v| match v {
+                        Value::Number(_) | Value::Bool(_) => v.to_string(),
+                        other => spreadsheet_safe(other.to_string()),
+                    })
                     .unwrap_or_default()
             };
             let part = sector.map(|s| s.as_str()).unwrap_or("");
@@ -140,11 +145,11 @@ impl ResultsApi {
                 .collect();
             csv.write_record([
                 p.row.id.to_string(),
-                p.row.title.clone(),
+                spreadsheet_safe(p.row.title.clone()),
                 p.spec.kind.name().to_owned(),
                 p.status.as_str().to_owned(),
                 closed_at(&p)?.to_rfc3339(),
-                tally["outcome"].as_str().unwrap_or_default().to_owned(),
+                spreadsheet_safe(tally["outcome"].as_str().unwrap_or_default().to_owned()),
                 count(&["quorum", "met"]),
                 count(&["eligible", "members"]),
                 count(&["eligible", "weight"]),
@@ -159,8 +164,8 @@ impl ResultsApi {
                 sector_count("yes"),
                 sector_count("no"),
                 sector_count("abstain"),
-                parameters.join(";"),
-                ranking.join(">"),
+                spreadsheet_safe(parameters.join(";")),
+                spreadsheet_safe(ranking.join(">")),
             ])
             .map_err(csv_err)?;
         }
@@ -169,6 +174,18 @@ impl ResultsApi {
             .map_err(|e| Error::Corrupt(e.to_string()))?;
         let text = String::from_utf8(bytes).map_err(|e| Error::Corrupt(e.to_string()))?;
         Ok(Csv::Ok(PlainText(text)))
+    }
+}
+
+/// A text cell that a spreadsheet would read as a formula (it begins with `=`, `+`,
+/// `-`, `@`, a tab or a carriage return) gets a leading `'`, as OWASP recommends
+/// against CSV injection. Numeric columns never pass through here: a count such as
+/// `-3` is a number, not a formula, and stays as it is.
+pub fn spreadsheet_safe(cell: String) -> String {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}")
+    } else {
+        cell
     }
 }
 
@@ -196,3 +213,18 @@ pub const CSV_HEADER: [&str; 22] = [
     "agreed_parameters",
     "ranking",
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::spreadsheet_safe;
+
+    #[test]
+    fn formula_cells_are_neutralised() {
+        for cell in ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"] {
+            assert_eq!(spreadsheet_safe(cell.into()), format!("'{cell}"));
+        }
+        for cell in ["", "Laptops 2027", "a=b", "'quoted"] {
+            assert_eq!(spreadsheet_safe(cell.into()), cell);
+        }
+    }
+}

@@ -23,6 +23,8 @@ pub enum ContentError {
     },
     #[error("statement member {0:?} is missing or wrong")]
     Field(&'static str),
+    #[error("statement member {0:?} holds control characters")]
+    ControlCharacters(&'static str),
     #[error("statement has an unexpected member {0:?}")]
     UnexpectedField(String),
     #[error("statement names member {found}, but the request is for member {expected}")]
@@ -165,6 +167,9 @@ pub(crate) fn optional_text(
 ) -> Result<Option<String>, ContentError> {
     match statement.body().get(name) {
         None => Ok(None),
+        Some(Value::String(s)) if !super::is_plain_text(s, false) => {
+            Err(ContentError::ControlCharacters(name))
+        }
         Some(Value::String(s)) if !s.trim().is_empty() && s.chars().count() <= MAX_TEXT => {
             Ok(Some(s.clone()))
         }

@@ -8,3 +8,35 @@ pub mod person;
 pub mod proposal;
 pub mod statement;
 pub mod tally;
+
+/// Whether text is free of control characters (Unicode category Cc: NUL, the other
+/// C0 controls, DEL and the C1 controls), which no text field has a use for and
+/// which PostgreSQL cannot store (NUL). A multi-line text may hold line feeds,
+/// carriage returns and tabs.
+pub fn is_plain_text(text: &str, multiline: bool) -> bool {
+    text.chars()
+        .all(|c| !c.is_control() || (multiline && matches!(c, '\n' | '\r' | '\t')))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_plain_text;
+
+    #[test]
+    fn plain_text_refuses_control_characters() {
+        assert!(is_plain_text("Stichting Één, 2027", false));
+        for bad in [
+            "a\u{0}b",
+            "a\u{7}",
+            "\u{1b}[31m",
+            "a\u{7f}",
+            "a\u{85}b",
+            "a\nb",
+            "a\tb",
+        ] {
+            assert!(!is_plain_text(bad, false), "{bad:?}");
+        }
+        assert!(is_plain_text("one\ntwo\r\n\tthree", true));
+        assert!(!is_plain_text("one\u{0}two", true));
+    }
+}

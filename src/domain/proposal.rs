@@ -21,8 +21,10 @@ pub const MAX_PARAMETERS: usize = 10;
 pub enum ProposalError {
     #[error("{0:?} is not a fraction n/d with 0 <= n <= d and d > 0")]
     BadFraction(String),
-    #[error("{field} must be 1 to {max} characters")]
+    #[error("{field} must be 1 to {max} characters without control characters")]
     Text { field: &'static str, max: usize },
+    #[error("{0} must not hold control characters other than line breaks and tabs")]
+    ControlCharacters(&'static str),
     #[error("{0:?} is not an identifier: 1 to 40 characters of a-z, 0-9, '-' and '_'")]
     BadIdentifier(String),
     #[error("identifier {0:?} is used twice")]
@@ -504,6 +506,9 @@ impl From<ProposalSpec> for SpecRepr {
 impl ProposalSpec {
     pub fn validate(&self) -> Result<(), ProposalError> {
         text("title", &self.title, 200)?;
+        if !super::is_plain_text(&self.description, true) {
+            return Err(ProposalError::ControlCharacters("description"));
+        }
         if self.description.chars().count() > 20_000 {
             return Err(ProposalError::Text {
                 field: "description",

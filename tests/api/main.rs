@@ -5,6 +5,7 @@
 mod access;
 mod audit;
 mod errors;
+mod hardening;
 mod health;
 mod helpers;
 mod import;
