@@ -19,7 +19,7 @@ use migration::{Migrator, MigratorTrait};
 
 mod people;
 
-pub use people::{NewSession, PeopleFilter, StoredInvitation, StoredSession};
+pub use people::{NewInvitation, NewSession, PeopleFilter, StoredInvitation, StoredSession};
 
 use crate::config::StorageConfig;
 use crate::domain::member::{

@@ -14,7 +14,7 @@ use crate::domain::person::{
     check_invitation,
 };
 use crate::error::{Error, Result};
-use crate::store::{NewSession, PeopleFilter, Store, StoredSession};
+use crate::store::{NewInvitation, NewSession, PeopleFilter, Store, StoredSession};
 
 /// How a session was opened.
 pub const SIGNED_IN_WITH_INVITATION: &str = "invitation";
@@ -78,8 +78,7 @@ impl People {
             created_by: by.subject().to_owned(),
             created_at: now,
         };
-        self.store.insert_person(&person).await?;
-        let (person, invitation) = self.reinvite(by, person.id, validity, now).await?;
+        let invitation = self.issue(by, &person, true, validity, now).await?;
         Ok((person, invitation))
     }
 
@@ -92,6 +91,18 @@ impl People {
         now: DateTime<Utc>,
     ) -> Result<(Person, IssuedInvitation)> {
         let person = self.store.person(person_id).await?;
+        let invitation = self.issue(by, &person, false, validity, now).await?;
+        Ok((person, invitation))
+    }
+
+    async fn issue(
+        &self,
+        by: &Principal,
+        person: &Person,
+        person_is_new: bool,
+        validity: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<IssuedInvitation> {
         let secret = Secret::generate().map_err(|e| Error::Corrupt(format!("randomness: {e}")))?;
         let invitation = IssuedInvitation {
             id: Uuid::new_v4(),
@@ -100,15 +111,18 @@ impl People {
         };
         self.store
             .insert_invitation(
-                invitation.id,
-                person_id,
-                &invitation.secret.hash(),
-                by.subject(),
-                now,
-                invitation.expires_at,
+                person_is_new.then_some(person),
+                NewInvitation {
+                    id: invitation.id,
+                    person_id: person.id,
+                    token_hash: &invitation.secret.hash(),
+                    created_by: by.subject(),
+                    now,
+                    expires_at: invitation.expires_at,
+                },
             )
             .await?;
-        Ok((person, invitation))
+        Ok(invitation)
     }
 
     /// Redeems an invitation: it is used up and a session opens for its person.

@@ -37,6 +37,16 @@ pub struct StoredSession {
     pub ended_at: Option<DateTime<Utc>>,
 }
 
+/// A new invitation to store; only the hash of its secret.
+pub struct NewInvitation<'a> {
+    pub id: Uuid,
+    pub person_id: Uuid,
+    pub token_hash: &'a SecretHash,
+    pub created_by: &'a str,
+    pub now: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
 /// A new session to store.
 pub struct NewSession<'a> {
     pub id: Uuid,
@@ -57,11 +67,6 @@ pub struct PeopleFilter {
 }
 
 impl Store {
-    pub async fn insert_person(&self, person: &Person) -> Result<()> {
-        to_active(person).insert(self.connection()).await?;
-        Ok(())
-    }
-
     pub async fn person(&self, id: Uuid) -> Result<Person> {
         person::Entity::find_by_id(id)
             .one(self.connection())
@@ -90,26 +95,29 @@ impl Store {
         Ok((people, total))
     }
 
+    /// Stores an invitation, and with it the person it invites when they are new:
+    /// in one transaction, so a failure leaves no person without a way in.
     pub async fn insert_invitation(
         &self,
-        id: Uuid,
-        person_id: Uuid,
-        token_hash: &SecretHash,
-        created_by: &str,
-        now: DateTime<Utc>,
-        expires_at: DateTime<Utc>,
+        new_person: Option<&Person>,
+        invitation: NewInvitation<'_>,
     ) -> Result<()> {
+        let txn = self.connection().begin().await?;
+        if let Some(person) = new_person {
+            to_active(person).insert(&txn).await?;
+        }
         invitation::ActiveModel {
-            id: Set(id),
-            person_id: Set(person_id),
-            token_hash: Set(token_hash.as_str().to_owned()),
-            created_by: Set(created_by.to_owned()),
-            created_at: Set(now),
-            expires_at: Set(expires_at),
+            id: Set(invitation.id),
+            person_id: Set(invitation.person_id),
+            token_hash: Set(invitation.token_hash.as_str().to_owned()),
+            created_by: Set(invitation.created_by.to_owned()),
+            created_at: Set(invitation.now),
+            expires_at: Set(invitation.expires_at),
             used_at: Set(None),
         }
-        .insert(self.connection())
+        .insert(&txn)
         .await?;
+        txn.commit().await?;
         Ok(())
     }
 
