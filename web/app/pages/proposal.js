@@ -37,6 +37,11 @@ export function chamberName(c) {
   return fmt.chamber(c);
 }
 
+/** A quorum of "0/d" means there is none; say so instead of "at least 0". */
+export function isZero(fraction) {
+  return /^0\//.test(fraction);
+}
+
 function fractionText(f) {
   return `${f} (${fmt.fraction(f)})`;
 }
@@ -45,7 +50,9 @@ export function electorateFacts(e) {
   return [
     [t('proposal.electorate.sectors'), e.sectors.map((s) => t(`sector.${s}`)).join(', ')],
     [t('proposal.electorate.weighting'), t(`weighting.${e.weighting}`)],
-    [t('proposal.electorate.quorum'), t('proposal.electorate.quorum-text', { fraction: fractionText(e.quorum) })],
+    [t('proposal.electorate.quorum'), isZero(e.quorum)
+      ? t('proposal.electorate.quorum-none')
+      : t('proposal.electorate.quorum-text', { fraction: fractionText(e.quorum) })],
     [t('proposal.electorate.majority'), t(`majority.${e.majority.kind}`, { fraction: fractionText(e.majority.fraction) })],
     [t('proposal.electorate.chamber-rule'), e.chamber_rule ? t('proposal.electorate.chamber-rule-yes') : t('proposal.electorate.chamber-rule-no')],
   ];

@@ -9,7 +9,7 @@ import { api } from '../api.js';
 import { href } from '../router.js';
 import * as fmt from '../fmt.js';
 import * as crypto from '../crypto.js';
-import { loadProposal, chamberName } from './proposal.js';
+import { loadProposal, chamberName, isZero } from './proposal.js';
 
 const dec = new TextDecoder();
 
@@ -215,11 +215,16 @@ function Tally({ p, tally, doc, ballots, ballotsError }) {
     </div>
     <section>
       <h2>${t('results.quorum.heading')}</h2>
-      <p>${t('results.quorum.text', {
-        required: `${tally.quorum.required} (${fmt.fraction(tally.quorum.required)})`,
-        needed: fmt.number(needed), voted: w(tally.voted), eligible: w(tally.eligible),
-        percent: pct(tally.voted.weight, tally.eligible.weight),
-      })} <strong>${tally.quorum.met ? t('results.met') : t('results.not-met')}</strong></p>
+      <p>${isZero(tally.quorum.required)
+        ? t('results.quorum.none', {
+          voted: w(tally.voted), eligible: w(tally.eligible),
+          percent: pct(tally.voted.weight, tally.eligible.weight),
+        })
+        : t('results.quorum.text', {
+          required: `${tally.quorum.required} (${fmt.fraction(tally.quorum.required)})`,
+          needed: fmt.number(needed), voted: w(tally.voted), eligible: w(tally.eligible),
+          percent: pct(tally.voted.weight, tally.eligible.weight),
+        })} <strong>${tally.quorum.met ? t('results.met') : t('results.not-met')}</strong></p>
       <${BarChart} title=${t('results.quorum.chart')} valueLabel=${t(`weighting.unit.${tally.weighting}`)} format=${fmt.number} max=${Math.max(1, tally.eligible.weight)}
         rows=${[{ label: t('results.quorum.voted'), value: tally.voted.weight, className: tally.quorum.met ? 'yes' : 'no' },
           { label: t('results.quorum.needed'), value: needed, className: 'abstain' },
