@@ -472,3 +472,482 @@ mod tests {
         );
     }
 }
+
+/// Property tests (issue 10): parsing and the canonical-form check never panic on
+/// arbitrary input, accept exactly the canonical form of a valid statement, and every
+/// accepted statement re-serialises to exactly its bytes.
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+    use proptest::test_runner::Config;
+    use std::fmt::Write as _;
+
+    const BYTE_SOUP_CASES: u32 = 2000;
+    const STRUCTURED_CASES: u32 = 500;
+
+    fn config(cases: u32) -> Config {
+        Config {
+            cases,
+            // A failing case is printed, shrunk; it is not written under src/.
+            failure_persistence: None,
+            ..Config::default()
+        }
+    }
+
+    fn dummy_key_id() -> KeyId {
+        KeyId([7; 32])
+    }
+
+    fn dummy_signature() -> Signature {
+        Signature::from_bytes(&[0; 64])
+    }
+
+    /// Everything the statement parsers do with `bytes`; none may panic, and whatever
+    /// is accepted must be its own canonical form.
+    fn check_bytes(bytes: &[u8]) {
+        if let Ok(map) = parse_canonical(bytes) {
+            let value = Value::Object(map);
+            assert_eq!(canonical_bytes(&value).unwrap(), bytes);
+            assert_eq!(serde_json_canonicalizer::to_vec(&value).unwrap(), bytes);
+        }
+        if let Ok(statement) =
+            SignedStatement::from_parts(bytes.to_vec(), dummy_key_id(), dummy_signature())
+        {
+            assert_eq!(statement.bytes(), bytes);
+            let value = Value::Object(statement.body().clone());
+            assert_eq!(canonical_bytes(&value).unwrap(), bytes);
+            assert_eq!(
+                statement.str_field("type"),
+                Some(statement.statement_type())
+            );
+        }
+        let wire = BASE64URL.encode(bytes);
+        let id = dummy_key_id().to_string();
+        let sig = BASE64URL.encode(dummy_signature().to_bytes());
+        match SignedStatement::from_wire(&wire, &id, &sig) {
+            Ok(statement) => {
+                assert!(bytes.len() <= MAX_STATEMENT_BYTES);
+                assert_eq!(statement.bytes(), bytes);
+            }
+            Err(StatementError::TooLarge) => assert!(bytes.len() > MAX_STATEMENT_BYTES),
+            Err(_) => {}
+        }
+        if let Ok(entry) = parse_entry(bytes) {
+            assert_eq!(entry.entry_bytes(), bytes);
+        }
+    }
+
+    // ---- strategies -------------------------------------------------------------
+
+    /// Characters that stress the string and key rules: escapes, controls, the
+    /// solidus, DEL, line separators, BMP private use (sorts after surrogates in
+    /// UTF-8 order but before them in UTF-16 order) and non-BMP characters.
+    fn tricky_char() -> impl Strategy<Value = char> {
+        prop_oneof![
+            3 => any::<char>(),
+            3 => prop::char::range('a', 'e'),
+            2 => (0u32..0x20).prop_map(|c| char::from_u32(c).unwrap()),
+            3 => prop::sample::select(vec![
+                '"', '\\', '/', '\u{7f}', '\u{80}', 'é', '\u{2028}', '\u{2029}', '\u{e000}',
+                '\u{ffff}', '\u{fffd}', '\u{10000}', '\u{1f600}', '\u{10ffff}', 'ﬀ',
+            ]),
+        ]
+    }
+
+    fn tricky_string(max: usize) -> impl Strategy<Value = String> {
+        prop::collection::vec(tricky_char(), 0..max).prop_map(|cs| cs.into_iter().collect())
+    }
+
+    fn integer() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            4 => (-1000i64..1000).prop_map(Value::from),
+            2 => (-3i64..=3).prop_map(|d| Value::from(MAX_SAFE_INTEGER + d)),
+            2 => (-3i64..=3).prop_map(|d| Value::from(-MAX_SAFE_INTEGER + d)),
+            1 => any::<i64>().prop_map(Value::from),
+            1 => any::<u64>().prop_map(Value::from),
+            1 => prop::sample::select(vec![i64::MIN, i64::MAX]).prop_map(Value::from),
+        ]
+    }
+
+    /// Leaves, including the ones statements refuse (null, floats), rarely.
+    fn leaf() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            4 => tricky_string(12).prop_map(Value::String),
+            3 => integer(),
+            2 => any::<bool>().prop_map(Value::Bool),
+            1 => Just(Value::Null),
+            // Never integral, so every serialisation writes a fraction or exponent.
+            1 => prop::sample::select(vec![0.5, -1.5, 1e-7, 1.5e300, 4503599627370495.5])
+                .prop_map(Value::from),
+        ]
+    }
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        leaf().prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::btree_map(tricky_string(6), inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// A statement-shaped object: mostly with a string `type`, sometimes without or
+    /// with a `type` that is not a string.
+    fn statement_value() -> impl Strategy<Value = Value> {
+        (
+            prop::collection::btree_map(tricky_string(6), json_value(), 0..6),
+            prop_oneof![
+                6 => tricky_string(20).prop_map(|t| Some(Value::String(t))),
+                1 => Just(None),
+                1 => json_value().prop_map(Some),
+            ],
+        )
+            .prop_map(|(members, ty)| {
+                let mut map: Map<String, Value> = members.into_iter().collect();
+                match ty {
+                    Some(t) => {
+                        map.insert("type".into(), t);
+                    }
+                    None => {
+                        map.remove("type");
+                    }
+                }
+                Value::Object(map)
+            })
+    }
+
+    /// The rules of docs/signing.md §1 other than size and `type`, decided
+    /// independently of the code under test.
+    fn obeys_value_rules(value: &Value) -> bool {
+        match value {
+            Value::Null => false,
+            Value::Bool(_) | Value::String(_) => true,
+            Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+                (Some(i), _) => i.unsigned_abs() <= MAX_SAFE_INTEGER as u64,
+                (None, Some(u)) => u <= MAX_SAFE_INTEGER as u64,
+                (None, None) => false,
+            },
+            Value::Array(items) => items.iter().all(obeys_value_rules),
+            Value::Object(map) => map.values().all(obeys_value_rules),
+        }
+    }
+
+    /// How to write a value other than canonically (all still parse to the same value).
+    #[derive(Debug, Clone, Copy)]
+    struct Style {
+        reverse_keys: bool,
+        ascii_only: bool,
+        upper_hex: bool,
+        spaces: bool,
+        duplicate_first_key: bool,
+    }
+
+    fn style() -> impl Strategy<Value = Style> {
+        any::<(bool, bool, bool, bool, bool)>().prop_map(
+            |(reverse_keys, ascii_only, upper_hex, spaces, duplicate_first_key)| Style {
+                reverse_keys,
+                ascii_only,
+                upper_hex,
+                spaces,
+                duplicate_first_key,
+            },
+        )
+    }
+
+    fn write_string(s: &str, style: Style, out: &mut String) {
+        out.push('"');
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\u{8}' => out.push_str("\\b"),
+                '\t' => out.push_str("\\t"),
+                '\n' => out.push_str("\\n"),
+                '\u{c}' => out.push_str("\\f"),
+                '\r' => out.push_str("\\r"),
+                c if (c as u32) < 0x20 || (style.ascii_only && !c.is_ascii()) => {
+                    let mut units = [0u16; 2];
+                    for unit in c.encode_utf16(&mut units) {
+                        if style.upper_hex {
+                            write!(out, "\\u{unit:04X}").unwrap();
+                        } else {
+                            write!(out, "\\u{unit:04x}").unwrap();
+                        }
+                    }
+                }
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+    }
+
+    fn write_styled(value: &Value, style: Style, out: &mut String) {
+        let (comma, colon) = if style.spaces {
+            (", ", ": ")
+        } else {
+            (",", ":")
+        };
+        match value {
+            Value::String(s) => write_string(s, style, out),
+            Value::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(comma);
+                    }
+                    write_styled(item, style, out);
+                }
+                out.push(']');
+            }
+            Value::Object(map) => {
+                let mut members: Vec<(&String, &Value)> = map.iter().collect();
+                if style.reverse_keys {
+                    members.reverse();
+                }
+                if style.duplicate_first_key {
+                    // serde_json keeps the last of duplicate members, so this parses to
+                    // the same value.
+                    if let Some(&first) = members.first() {
+                        members.insert(0, first);
+                    }
+                }
+                out.push('{');
+                for (i, (key, item)) in members.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(comma);
+                    }
+                    write_string(key, style, out);
+                    out.push_str(colon);
+                    write_styled(item, style, out);
+                }
+                out.push('}');
+            }
+            other => out.push_str(&serde_json::to_string(other).unwrap()),
+        }
+    }
+
+    /// A valid canonical statement, then mangled by a few random byte edits.
+    fn mutated_statement() -> impl Strategy<Value = Vec<u8>> {
+        (
+            statement_value(),
+            prop::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0u8..3), 0..4),
+        )
+            .prop_map(|(value, edits)| {
+                let mut bytes = serde_json_canonicalizer::to_vec(&value).unwrap();
+                for (at, byte, op) in edits {
+                    let i = at.index(bytes.len() + 1);
+                    match op {
+                        0 => bytes.insert(i, byte),
+                        1 if i < bytes.len() => bytes[i] = byte,
+                        _ if i < bytes.len() => {
+                            bytes.remove(i);
+                        }
+                        _ => {}
+                    }
+                }
+                bytes
+            })
+    }
+
+    /// Concatenations of JSON fragments: far more of these parse than of byte soup.
+    fn json_ish() -> impl Strategy<Value = String> {
+        let tokens = vec![
+            "{",
+            "}",
+            "[",
+            "]",
+            "\"",
+            ":",
+            ",",
+            "\"type\"",
+            "\"t\"",
+            "\"a\"",
+            "0",
+            "1",
+            "-",
+            "-0",
+            "01",
+            "9007199254740991",
+            "9007199254740992",
+            "18446744073709551616",
+            ".5",
+            "e1",
+            "E+2",
+            "true",
+            "false",
+            "null",
+            " ",
+            "\n",
+            "\\u0041",
+            "\\u00e9",
+            "\\ud83d\\ude00",
+            "\\ud800",
+            "\\/",
+            "\\u001F",
+            "é",
+            "😀",
+            "\u{0}",
+            "\u{1f}",
+        ];
+        prop::collection::vec(prop::sample::select(tokens), 0..40).prop_map(|ts| ts.concat())
+    }
+
+    fn base64url_ish(max: usize) -> impl Strategy<Value = String> {
+        let alphabet: Vec<char> =
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=+/ .\u{e9}"
+                .chars()
+                .collect();
+        prop_oneof![
+            4 => prop::collection::vec(prop::sample::select(alphabet), 0..max)
+                .prop_map(|cs| cs.into_iter().collect::<String>()),
+            1 => any::<String>(),
+        ]
+    }
+
+    fn key_id_ish() -> impl Strategy<Value = String> {
+        let hex: Vec<char> = "0123456789abcdefABCDEFg \u{e9}".chars().collect();
+        prop_oneof![
+            // Well-formed ids, so that the accepting path is taken too.
+            4 => any::<[u8; 32]>().prop_map(hex::encode),
+            2 => prop::collection::vec(prop::sample::select(hex.clone()), 64..=64)
+                .prop_map(|cs| cs.into_iter().collect::<String>()),
+            2 => prop::collection::vec(prop::sample::select(hex), 60..68)
+                .prop_map(|cs| cs.into_iter().collect::<String>()),
+            1 => any::<String>(),
+        ]
+    }
+
+    // ---- properties -------------------------------------------------------------
+
+    proptest! {
+        #![proptest_config(config(BYTE_SOUP_CASES))]
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+            check_bytes(&bytes);
+        }
+
+        #[test]
+        fn arbitrary_utf8_never_panics(s in any::<String>()) {
+            check_bytes(s.as_bytes());
+        }
+
+        #[test]
+        fn json_fragments_never_panic(s in json_ish()) {
+            check_bytes(s.as_bytes());
+        }
+
+        #[test]
+        fn mutated_statements_never_panic(bytes in mutated_statement()) {
+            check_bytes(&bytes);
+        }
+
+        #[test]
+        fn wire_form_never_panics(
+            statement in prop_oneof![
+                base64url_ish(120),
+                mutated_statement().prop_map(|b| BASE64URL.encode(b)),
+            ],
+            key_id in key_id_ish(),
+            signature in prop_oneof![
+                base64url_ish(90),
+                prop::collection::vec(any::<u8>(), 62..66).prop_map(|b| BASE64URL.encode(b)),
+            ],
+        ) {
+            if let Ok(parsed) = SignedStatement::from_wire(&statement, &key_id, &signature) {
+                // Each accepted wire value has exactly one encoding.
+                prop_assert_eq!(BASE64URL.encode(parsed.bytes()), statement);
+                prop_assert_eq!(parsed.key_id().to_string(), key_id);
+                prop_assert_eq!(BASE64URL.encode(parsed.signature().to_bytes()), signature);
+                let entry = parsed.entry_bytes();
+                let back = parse_entry(&entry).unwrap();
+                prop_assert_eq!(back.bytes(), parsed.bytes());
+                prop_assert_eq!(back.entry_bytes(), entry);
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(config(STRUCTURED_CASES))]
+
+        /// The canonical form of a statement value is accepted iff the value obeys
+        /// the rules, and then parses back to the same value and bytes.
+        #[test]
+        fn canonical_form_accepted_iff_valid(value in statement_value()) {
+            let bytes = serde_json_canonicalizer::to_vec(&value).unwrap();
+            let valid = obeys_value_rules(&value);
+            let typed = matches!(value.get("type"), Some(Value::String(_)));
+            let parsed = parse_canonical(&bytes);
+            prop_assert_eq!(parsed.is_ok(), valid, "{:?}", parsed);
+            if let Ok(map) = parsed {
+                prop_assert_eq!(&Value::Object(map), &value);
+                prop_assert_eq!(canonical_bytes(&value).unwrap(), bytes.clone());
+            }
+            let wire = SignedStatement::from_wire(
+                &BASE64URL.encode(&bytes),
+                &dummy_key_id().to_string(),
+                &BASE64URL.encode(dummy_signature().to_bytes()),
+            );
+            let fits = bytes.len() <= MAX_STATEMENT_BYTES;
+            prop_assert_eq!(wire.is_ok(), valid && typed && fits, "{:?}", wire);
+            check_bytes(&bytes);
+        }
+
+        /// Any other serialisation of the same value is refused; one that happens to
+        /// be byte-identical to the canonical form is accepted as such.
+        #[test]
+        fn other_serialisations_refused(value in statement_value(), style in style()) {
+            let canonical = serde_json_canonicalizer::to_vec(&value).unwrap();
+            let valid = obeys_value_rules(&value);
+            let mut styled = String::new();
+            write_styled(&value, style, &mut styled);
+            let candidates = [
+                styled.into_bytes(),
+                serde_json::to_vec(&value).unwrap(),
+                serde_json::to_vec_pretty(&value).unwrap(),
+            ];
+            for bytes in candidates {
+                // Each really is a serialisation of the value.
+                prop_assert_eq!(&serde_json::from_slice::<Value>(&bytes).unwrap(), &value);
+                let accepted = parse_canonical(&bytes).is_ok();
+                prop_assert_eq!(
+                    accepted,
+                    valid && bytes == canonical,
+                    "{}",
+                    String::from_utf8_lossy(&bytes)
+                );
+                check_bytes(&bytes);
+            }
+        }
+
+        /// The size limit is exact: canonical statements of up to 65,536 bytes pass
+        /// the wire check and one byte more does not.
+        #[test]
+        fn size_limit_is_exact(
+            slack in 0usize..16,
+            pad in prop::sample::select(vec!['x', 'é', '😀', '\n', '\u{1}']),
+        ) {
+            let one = serde_json_canonicalizer::to_vec(&Value::String(pad.to_string()))
+                .unwrap()
+                .len()
+                - 2;
+            let overhead = br#"{"pad":"","type":"t"}"#.len();
+            let count = (MAX_STATEMENT_BYTES + 8 - overhead - slack) / one;
+            let value = serde_json::json!({"pad": pad.to_string().repeat(count), "type": "t"});
+            let bytes = canonical_bytes(&value).unwrap();
+            let wire = SignedStatement::from_wire(
+                &BASE64URL.encode(&bytes),
+                &dummy_key_id().to_string(),
+                &BASE64URL.encode(dummy_signature().to_bytes()),
+            );
+            if bytes.len() <= MAX_STATEMENT_BYTES {
+                prop_assert!(wire.is_ok(), "{} bytes: {:?}", bytes.len(), wire);
+            } else {
+                prop_assert_eq!(wire.unwrap_err(), StatementError::TooLarge);
+            }
+        }
+    }
+}
