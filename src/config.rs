@@ -104,8 +104,62 @@ pub struct Config {
     #[arg(long, env = "MANDAAT_MAX_PROXIES_PER_HOLDER", default_value_t = 2)]
     pub max_proxies_per_holder: usize,
 
+    #[command(flatten)]
+    pub rate_limits: RateLimitConfig,
+
     #[arg(skip)]
     pub clock: SharedClock,
+}
+
+/// Request rate limits (see `crate::rate_limit`): per client address for requests
+/// without a credential, per credential (bearer token or session cookie) for the
+/// rest. A rate of 0 turns that limit off. Health probes and the web client's files
+/// are never limited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Args)]
+pub struct RateLimitConfig {
+    /// Requests per second allowed from one client address without a credential
+    /// (0: no limit).
+    #[arg(long = "rate-limit-anonymous", env = "MANDAAT_RATE_LIMIT_ANONYMOUS", default_value_t = RateLimitConfig::DEFAULT.anonymous)]
+    pub anonymous: u32,
+
+    /// How many requests one client address may make at once, above that rate.
+    #[arg(long = "rate-limit-anonymous-burst", env = "MANDAAT_RATE_LIMIT_ANONYMOUS_BURST", default_value_t = RateLimitConfig::DEFAULT.anonymous_burst)]
+    pub anonymous_burst: u32,
+
+    /// Requests per second allowed with one credential, a bearer token or a session
+    /// (0: no limit).
+    #[arg(long = "rate-limit-authenticated", env = "MANDAAT_RATE_LIMIT_AUTHENTICATED", default_value_t = RateLimitConfig::DEFAULT.authenticated)]
+    pub authenticated: u32,
+
+    /// How many requests one credential may make at once, above that rate.
+    #[arg(long = "rate-limit-authenticated-burst", env = "MANDAAT_RATE_LIMIT_AUTHENTICATED_BURST", default_value_t = RateLimitConfig::DEFAULT.authenticated_burst)]
+    pub authenticated_burst: u32,
+}
+
+impl RateLimitConfig {
+    /// Generous: a board's browser makes a few requests a second, and a whole
+    /// cooperative voting at the deadline (each board with its own credential) or an
+    /// admin's script creating a thousand members in one go stays below them.
+    pub const DEFAULT: RateLimitConfig = RateLimitConfig {
+        anonymous: 20,
+        anonymous_burst: 200,
+        authenticated: 100,
+        authenticated_burst: 1000,
+    };
+
+    /// No limits at all.
+    pub const OFF: RateLimitConfig = RateLimitConfig {
+        anonymous: 0,
+        anonymous_burst: 0,
+        authenticated: 0,
+        authenticated_burst: 0,
+    };
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
 }
 
 /// An absolute http(s) URL without a path, query or fragment; a trailing slash is dropped.

@@ -125,6 +125,10 @@ impl Application {
             },
         });
 
+        let rate_limits = crate::rate_limit::RateLimits::new(&config.rate_limits);
+        if let Some(limits) = &rate_limits {
+            limits.sweep_periodically();
+        }
         let max_body_bytes = config.max_body_bytes;
         let public_origin = config.public_url.clone();
         let api = api::service();
@@ -143,6 +147,20 @@ impl Application {
             .around(move |endpoint, request| {
                 let public_origin = public_origin.clone();
                 async move { csrf_guard(endpoint, request, public_origin.as_deref()).await }
+            })
+            // Before the CSRF check and the body are read; inside the cookie jar,
+            // whose session cookie is a credential.
+            .around(move |endpoint, request| {
+                let limits = rate_limits.clone();
+                async move {
+                    match limits {
+                        Some(limits) => crate::rate_limit::limit(endpoint, request, &limits).await,
+                        None => endpoint
+                            .call(request)
+                            .await
+                            .map(IntoResponse::into_response),
+                    }
+                }
             })
             .with(poem::middleware::CookieJarManager::new())
             // The API is nested at "/", whose catch-all would also take "/" itself;

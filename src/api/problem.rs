@@ -68,6 +68,10 @@ pub enum ApiError {
     /// Well-formed but invalid: a value out of range, a bad signature or statement.
     #[oai(status = 422, content_type = "application/problem+json")]
     Unprocessable(Json<Problem>),
+    /// Too many requests from this client address or with this credential; try again
+    /// after `Retry-After` seconds.
+    #[oai(status = 429, content_type = "application/problem+json")]
+    TooManyRequests(Json<Problem>, #[oai(header = "Retry-After")] u64),
     /// A fault on the server; the detail says no more than is safe.
     #[oai(status = 500, content_type = "application/problem+json")]
     Internal(Json<Problem>),
@@ -106,6 +110,7 @@ impl From<Problem> for ApiError {
             413 => ApiError::PayloadTooLarge(body),
             415 => ApiError::UnsupportedMediaType(body),
             422 => ApiError::Unprocessable(body),
+            429 => ApiError::TooManyRequests(body, 1),
             503 => ApiError::Unavailable(body),
             _ => ApiError::Internal(body),
         }
@@ -229,7 +234,7 @@ pub async fn render_error(err: poem::Error) -> Response {
     let problem = problem_for_framework_error(&err);
     if matches!(
         problem.status,
-        400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 500 | 503
+        400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 429 | 500 | 503
     ) {
         return ApiError::from(problem).into_response();
     }

@@ -13,6 +13,7 @@ mod keys;
 mod members;
 mod openapi;
 mod people;
+mod rate_limits;
 mod receipt_cli;
 mod startup;
 mod tokens;
