@@ -20,6 +20,7 @@ use crate::store::Store;
 pub struct Application {
     local_addr: SocketAddr,
     acceptor: poem::listener::BoxAcceptor,
+    idle_timeout: Duration,
     route: poem::endpoint::BoxEndpoint<'static>,
     state: Arc<AppState>,
     issuer: Arc<LocalIssuer>,
@@ -126,6 +127,7 @@ impl Application {
         });
 
         let max_body_bytes = config.max_body_bytes;
+        let request_timeout = config.connections.request_timeout;
         let public_origin = config.public_url.clone();
         let api = api::service();
         let allowed = Arc::new(AllowedMethods::from_spec(&api.spec())?);
@@ -161,6 +163,7 @@ impl Application {
                 }
             })
             .data(state.clone())
+            .around(move |endpoint, request| limit_time(endpoint, request, request_timeout))
             .with(CatchPanic::new().with_handler(panic_response))
             .catch_all_error(render_error)
             .around(move |endpoint, request| {
@@ -179,9 +182,16 @@ impl Application {
             .first()
             .and_then(|a| a.as_socket_addr().copied())
             .ok_or_else(|| anyhow::anyhow!("listener has no socket address"))?;
+        // The connection cap and the header-read timeout, which poem's `Server` lacks.
+        let acceptor = crate::connection::BoundedAcceptor::new(
+            acceptor,
+            config.connections.max_connections,
+            config.connections.header_read_timeout,
+        );
         Ok(Application {
             local_addr,
             acceptor: acceptor.boxed(),
+            idle_timeout: config.connections.idle_timeout,
             route,
             state,
             issuer: deployment.issuer,
@@ -202,7 +212,10 @@ impl Application {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send,
     ) -> std::io::Result<()> {
+        // poem's own idle timeout: a connection with no traffic either way for this
+        // long is shut down (gracefully: a request in progress still gets its answer).
         let result = Server::new_with_acceptor(self.acceptor)
+            .idle_timeout(self.idle_timeout)
             .run_with_graceful_shutdown(self.route, shutdown, Some(Duration::from_secs(10)))
             .await;
         // Let SQLite checkpoint its WAL and PostgreSQL see a clean disconnect.
@@ -296,6 +309,32 @@ async fn limit_body<E: Endpoint>(
         })?;
     request.set_body(body);
     endpoint.call(request).await
+}
+
+/// Answers a request that takes longer than `limit` (its body included) with a 503
+/// problem. The handler's future is dropped: a database transaction in it rolls back
+/// unless it had already committed.
+async fn limit_time<E: Endpoint>(
+    endpoint: Arc<E>,
+    request: Request,
+    limit: Duration,
+) -> poem::Result<poem::Response> {
+    let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+    match tokio::time::timeout(limit, endpoint.call(request)).await {
+        Ok(result) => result.map(IntoResponse::into_response),
+        Err(_) => {
+            tracing::warn!(%method, %path, limit_seconds = limit.as_secs_f32(), "a request took too long");
+            Ok(crate::api::problem::ApiError::problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "request-timeout",
+                format!(
+                    "the server did not finish this request within {} s; try again later",
+                    limit.as_secs()
+                ),
+            )
+            .into_response())
+        }
+    }
 }
 
 /// Where [`Application::build_with`] mounts routes that exist only in tests.
