@@ -167,14 +167,22 @@ impl TestApp {
 
     pub async fn spawn_with(data_dir: TempDir, db: TestDatabase, max_body_bytes: usize) -> TestApp {
         let clock = Arc::new(TestClock::fixed(chrono::Utc::now()));
-        Self::spawn_on(data_dir, db, max_body_bytes, clock).await
+        Self::spawn_on(data_dir, db, max_body_bytes, clock, |_| {}).await
     }
 
     /// A fresh app (as `spawn`) whose server reads this clock.
     pub async fn spawn_with_clock(clock: Arc<TestClock>) -> TestApp {
         let data_dir = tempfile::tempdir().expect("temp dir");
         let db = TestDatabase::new().await;
-        Self::spawn_on(data_dir, db, 256 * 1024, clock).await
+        Self::spawn_on(data_dir, db, 256 * 1024, clock, |_| {}).await
+    }
+
+    /// A fresh app (as `spawn`) whose configuration `adjust` changes first.
+    pub async fn spawn_with_config(adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let db = TestDatabase::new().await;
+        let clock = Arc::new(TestClock::fixed(chrono::Utc::now()));
+        Self::spawn_on(data_dir, db, 256 * 1024, clock, adjust).await
     }
 
     async fn spawn_on(
@@ -182,8 +190,9 @@ impl TestApp {
         db: TestDatabase,
         max_body_bytes: usize,
         clock: Arc<TestClock>,
+        adjust: impl FnOnce(&mut Config),
     ) -> TestApp {
-        let config = Config {
+        let mut config = Config {
             listen: "127.0.0.1:0".parse().expect("address"),
             storage: storage(data_dir.path(), &db),
             token: TokenConfig {
@@ -195,8 +204,10 @@ impl TestApp {
             max_proxies_per_holder: 2,
             public_url: None,
             session_idle: std::time::Duration::from_secs(8 * 3600),
+            connections: Default::default(),
             clock: mandaat::clock::SharedClock(clock.clone()),
         };
+        adjust(&mut config);
         let app = Application::build(config)
             .await
             .expect("application builds");
@@ -234,6 +245,7 @@ impl TestApp {
             max_proxies_per_holder: 2,
             public_url: None,
             session_idle: std::time::Duration::from_secs(8 * 3600),
+            connections: Default::default(),
             clock: Default::default(),
         }
     }
