@@ -727,7 +727,12 @@ function rootBytes(root) {
  *                           (mandaat.key.v1), whose key is in the statement: the
  *                           statement's signature verifies. Whether the key was an active
  *                           key of the signer is for the audit to check.
- * Resolves to {ok, checks: [{name, ok, detail}], checkpoint: {origin, size, root} | null}.
+ * Resolves to {ok, checks: [{name, ok, detail, ...facts}], checkpoint: {origin, size, root} | null}.
+ * `detail` is English (the CLI prints the same); the facts a check established are fields
+ * too, so a page can word them itself: leafHash (hex) on 'leaf-hash'; logKeyName, treeSize,
+ * root (base64) on 'checkpoint-signature'; index, treeSize on 'inclusion'; previousSize,
+ * treeSize on 'consistency'; keyId on 'statement-signature'. A failed check has only the
+ * facts established before it failed.
  * Never throws for a failed check, only for a call without arguments.
  */
 export async function verifyReceipt({ wire, receipt, logKey, previous, consistencyProof, publicKey } = {}) {
@@ -735,20 +740,25 @@ export async function verifyReceipt({ wire, receipt, logKey, previous, consisten
     throw new TypeError('verifyReceipt needs {wire, receipt, logKey}');
   }
   const checks = [];
+  // Each check also carries the facts it established (added fields, so the page can word
+  // them in its own language; `detail` stays the English text the CLI prints too).
   const run = async (name, fn) => {
+    const facts = {};
     try {
-      checks.push({ name, ok: true, detail: await fn() });
+      const detail = await fn(facts);
+      checks.push({ ...facts, name, ok: true, detail });
       return true;
     } catch (e) {
       if (!(e instanceof CheckError) && !(e instanceof TypeError)) throw e;
-      checks.push({ name, ok: false, detail: e.message });
+      checks.push({ ...facts, name, ok: false, detail: e.message });
       return false;
     }
   };
   const r = typeof receipt === 'object' && receipt !== null ? receipt : {};
 
-  await run('leaf-hash', async () => {
+  await run('leaf-hash', async (facts) => {
     const computed = hexEncode(await leafHash(entryBytes(wire)));
+    facts.leafHash = computed;
     if (computed !== r.leaf_hash) {
       throw new CheckError('leaf-hash', `the entry hashes to ${computed}, not to the receipt's leaf hash ${r.leaf_hash}`);
     }
@@ -756,12 +766,15 @@ export async function verifyReceipt({ wire, receipt, logKey, previous, consisten
   });
 
   let checkpoint = null;
-  await run('checkpoint-signature', async () => {
+  await run('checkpoint-signature', async (facts) => {
     checkpoint = await verifyCheckpoint(r.checkpoint, logKey);
+    facts.logKeyName = logKey.trim().split('+')[0];
+    facts.treeSize = checkpoint.size;
+    facts.root = b64Encode(checkpoint.root);
     return `signed by ${logKey.trim().split('+').slice(0, 2).join('+')}: tree size ${checkpoint.size}, root ${b64Encode(checkpoint.root)}`;
   });
 
-  await run('inclusion', async () => {
+  await run('inclusion', async (facts) => {
     if (checkpoint === null) throw new CheckError('inclusion', 'not checked: there is no verified checkpoint to check against');
     if (r.tree_size !== checkpoint.size) {
       throw new CheckError('inclusion', `the receipt's tree size ${r.tree_size} is not the signed size ${checkpoint.size}`);
@@ -777,11 +790,13 @@ export async function verifyReceipt({ wire, receipt, logKey, previous, consisten
     }
     const failure = await inclusionFailure({ leafHash: leaf, index: r.index, treeSize: checkpoint.size, proof, root: checkpoint.root });
     if (failure !== null) throw new CheckError('inclusion', failure);
+    facts.index = r.index;
+    facts.treeSize = checkpoint.size;
     return `entry ${r.index} is in the tree of size ${checkpoint.size}`;
   });
 
   if (previous !== undefined && previous !== null) {
-    await run('consistency', async () => {
+    await run('consistency', async (facts) => {
       if (checkpoint === null) throw new CheckError('consistency', 'not checked: there is no verified checkpoint to check against');
       let earlier;
       let proof;
@@ -794,6 +809,8 @@ export async function verifyReceipt({ wire, receipt, logKey, previous, consisten
       const later = { size: checkpoint.size, root: checkpoint.root };
       const [a, b] = earlier.size <= later.size ? [earlier, later] : [later, earlier];
       const failure = await consistencyFailure({ oldSize: a.size, newSize: b.size, oldRoot: a.root, newRoot: b.root, proof });
+      facts.previousSize = previous.size;
+      facts.treeSize = checkpoint.size;
       if (failure !== null) throw new CheckError('consistency', `not consistent with the checkpoint of size ${previous.size} seen before: ${failure}`);
       return `consistent with the checkpoint of size ${previous.size} seen before`;
     });
@@ -816,7 +833,8 @@ export async function verifyReceipt({ wire, receipt, logKey, previous, consisten
     }
   }
   if (signer !== undefined) {
-    await run('statement-signature', async () => {
+    await run('statement-signature', async (facts) => {
+      facts.keyId = wire?.key_id;
       if (!(await verifyStatement(wire, signer))) {
         throw new CheckError('statement-signature', `the statement's signature does not verify under key ${wire.key_id}`);
       }

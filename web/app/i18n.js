@@ -13,6 +13,11 @@
 //                             {name} placeholders replaced from params. A missing key shows
 //                             the key itself (and warns once in the console) so it is noticed.
 //   has(key)                  whether the current language has that key.
+//   plural(key, count, params?) the message `<key>.<category>` for count, the category chosen
+//                             by Intl.PluralRules for the current locale ('one', 'other', …;
+//                             falls back to `<key>.other`), with {count} the number formatted
+//                             for the locale plus any other params. E.g. "receipt.entries.one":
+//                             "{count} entry", "receipt.entries.other": "{count} entries".
 //
 // Bundles: common and board (shell), admin (admin helper). All three are merged into one
 // flat table per language; keys must therefore be unique across bundles.
@@ -95,4 +100,14 @@ export function t(key, params) {
     text = text.replace(/\{(\w+)\}/g, (m, name) => (name in params ? String(params[name]) : m));
   }
   return text;
+}
+
+const pluralRules = new Map();
+
+export function plural(key, count, params) {
+  const loc = locale();
+  if (!pluralRules.has(loc)) pluralRules.set(loc, new Intl.PluralRules(loc));
+  const exact = `${key}.${pluralRules.get(loc).select(count)}`;
+  const all = { ...params, count: new Intl.NumberFormat(loc).format(count) };
+  return t(has(exact) ? exact : `${key}.other`, all);
 }

@@ -9,8 +9,14 @@
 // Exports: verifyReceiptHere({wire, receipt, publicKey?})
 //            -> {ok, checks, logKey, fingerprint, pinnedAt, pinnedNow}
 //          <ReceiptPanel wire receipt kind="ballot"|"proxy"|"key"|"revocation" publicKey? />
+//
+// A check is {name, ok, detail?, ...facts} as crypto.verifyReceipt returns it (detail is
+// English, the same text the CLI prints), or one this page makes: {name, ok, say: message key,
+// sizes: {param: number of entries}}. What is shown is worded at render time in the current
+// language from the facts (checkWords); a failure gets a translated sentence per check and
+// the English detail on a smaller line marked lang="en".
 import { html, useEffect, useRef, useState, announce, saveFile } from '../ui.js';
-import { t } from '../i18n.js';
+import { t, has, plural } from '../i18n.js';
 import { api, problemText, ApiProblem } from '../api.js';
 import * as fmt from '../fmt.js';
 import * as crypto from '../crypto.js';
@@ -39,7 +45,7 @@ export async function verifyReceiptHere({ wire, receipt, publicKey }) {
   }
   const previous = signed ? await getLatestCheckpoint(signed.origin) : null;
   let consistencyProof;
-  const extra = [];
+  let proofError = null;
   if (signed && previous && previous.size !== signed.size) {
     const from = Math.min(previous.size, signed.size);
     const to = Math.max(previous.size, signed.size);
@@ -48,7 +54,7 @@ export async function verifyReceiptHere({ wire, receipt, publicKey }) {
     } catch (err) {
       // Without a proof the check cannot pass; verifyReceipt will name it as failed.
       consistencyProof = [];
-      extra.push({ name: 'consistency', ok: false, detail: `${problemText(err)} ${err instanceof ApiProblem ? err.detail : err.message || ''}` });
+      proofError = err;
     }
   }
   const r = await crypto.verifyReceipt({
@@ -57,12 +63,12 @@ export async function verifyReceiptHere({ wire, receipt, publicKey }) {
     consistencyProof,
   });
   const checks = [...r.checks];
-  if (extra.length) {
+  if (proofError) {
     const i = checks.findIndex((c) => c.name === 'consistency');
-    if (i >= 0 && !checks[i].ok) checks[i] = { ...checks[i], detail: `${checks[i].detail} (${extra[0].detail})` };
+    if (i >= 0 && !checks[i].ok) checks[i] = { ...checks[i], proofError };
   }
   if (signed && !previous) {
-    checks.push({ name: 'consistency', ok: true, detail: t('receipt.consistency.first', { size: fmt.number(signed.size) }) });
+    checks.push({ name: 'consistency', ok: true, say: 'receipt.consistency.first', sizes: { entries: signed.size } });
   }
   const ok = r.ok && checks.every((c) => c.ok);
   if (ok && signed && (!previous || signed.size > previous.size)) {
@@ -74,6 +80,74 @@ export async function verifyReceiptHere({ wire, receipt, publicKey }) {
 
 function checkName(name) {
   return CHECK_ORDER.includes(name) ? t(`receipt.check.${name}`) : name;
+}
+
+/** "6 entries" / "6 regels", "1 entry" / "1 regel". */
+function entries(n) {
+  return plural('receipt.entries', n);
+}
+
+const isCount = (n) => Number.isSafeInteger(n) && n >= 0;
+
+/**
+ * What a check established, in the reader's language: {text, technical}. `technical` is the
+ * English detail from crypto.js, shown only for a failure or when the facts to word it are
+ * missing.
+ */
+function checkWords(c) {
+  if (c.say) {
+    const params = Object.fromEntries(Object.entries(c.sizes || {}).map(([k, n]) => [k, entries(n)]));
+    return { text: t(c.say, params), technical: c.ok ? null : c.detail || null };
+  }
+  if (!c.ok) {
+    let text = has(`receipt.fail.${c.name}`) ? t(`receipt.fail.${c.name}`) : '';
+    let technical = c.detail || '';
+    if (c.proofError) {
+      const err = c.proofError;
+      text = `${text} ${problemText(err)}`.trim();
+      technical = `${technical} (${err instanceof ApiProblem ? err.detail : err.message || String(err)})`;
+    }
+    return { text, technical: technical || null };
+  }
+  let text = null;
+  switch (c.name) {
+    case 'leaf-hash':
+      if (c.leafHash) text = t('receipt.detail.leaf-hash', { hash: c.leafHash });
+      break;
+    case 'checkpoint-signature':
+      if (c.logKeyName && isCount(c.treeSize) && c.root) {
+        text = t('receipt.detail.checkpoint-signature', { key: c.logKeyName, entries: entries(c.treeSize), root: c.root });
+      }
+      break;
+    case 'inclusion':
+      if (isCount(c.index) && isCount(c.treeSize)) {
+        text = t('receipt.detail.inclusion', { index: fmt.number(c.index), entries: entries(c.treeSize) });
+      }
+      break;
+    case 'consistency':
+      if (isCount(c.previousSize)) text = t('receipt.detail.consistency', { entries: entries(c.previousSize) });
+      break;
+    case 'statement-signature':
+      if (c.keyId) text = t('receipt.detail.statement-signature', { key: c.keyId });
+      break;
+    default:
+  }
+  // Facts missing (an older crypto.js): show its English detail rather than nothing.
+  return text === null ? { text: null, technical: c.detail || null } : { text, technical: null };
+}
+
+/** The list of checks, each passed/failed for screen readers, its name and what it found. */
+function CheckList({ checks }) {
+  return html`<ul class="check-list" aria-label=${t('receipt.checks')}>
+    ${checks.map((c) => {
+      const w = checkWords(c);
+      return html`<li class=${c.ok ? 'ok' : 'bad'}>
+        <span class="visually-hidden">${c.ok ? t('receipt.check.passed') : t('receipt.check.failed')}: </span>
+        <strong>${checkName(c.name)}</strong>${w.text ? html` — <span class="wrap">${w.text}</span>` : null}
+        ${w.technical ? html`<span class="technical">${t('receipt.detail.technical')} <span class="wrap" lang="en">${w.technical}</span></span>` : null}
+      </li>`;
+    })}
+  </ul>`;
 }
 
 export function ReceiptPanel({ wire, receipt, kind = 'ballot', publicKey, extra }) {
@@ -115,7 +189,9 @@ export function ReceiptPanel({ wire, receipt, kind = 'ballot', publicKey, extra 
     return html`<div class="failure">
       <h2 tabindex="-1" ref=${headRef}>${t(`receipt.failed.${kind}`)}</h2>
       <p>${t('receipt.could-not-check')}</p>
-      <p class="error-detail">${error instanceof ApiProblem ? `${problemText(error)} ${error.detail}` : error.message}</p>
+      ${error instanceof ApiProblem
+        ? html`<p class="error-detail">${problemText(error)} <span lang="en">${error.detail}</span></p>`
+        : html`<p class="error-detail" lang="en">${error.message}</p>`}
     </div>`;
   }
   const failedCheck = state.checks.find((c) => !c.ok);
@@ -124,13 +200,8 @@ export function ReceiptPanel({ wire, receipt, kind = 'ballot', publicKey, extra 
     ${extra}
     ${failedCheck
       ? html`<p><strong>${t('receipt.failed.which', { check: checkName(failedCheck.name) })}</strong></p>`
-      : html`<p>${t('receipt.ok.explain', { index: fmt.number(receipt.index), size: fmt.number(receipt.tree_size) })}</p>`}
-    <ul class="check-list" aria-label=${t('receipt.checks')}>
-      ${state.checks.map((c) => html`<li class=${c.ok ? 'ok' : 'bad'}>
-        <span class="visually-hidden">${c.ok ? t('receipt.check.passed') : t('receipt.check.failed')}: </span>
-        <strong>${checkName(c.name)}</strong>${c.detail ? html` — <span class="break" lang=${c.name === 'consistency' && c.ok ? undefined : 'en'}>${c.detail}</span>` : null}
-      </li>`)}
-    </ul>
+      : html`<p>${t('receipt.ok.explain', { index: fmt.number(receipt.index), entries: entries(receipt.tree_size) })}</p>`}
+    <${CheckList} checks=${state.checks} />
     <p>${t('receipt.fingerprint', { fingerprint: state.fingerprint })}
       ${' '}${state.pinnedNow ? t('receipt.pinned-now') : t('receipt.pinned-since', { date: fmt.dateTime(state.pinnedAt) })}</p>
     <p class="meta">${t('receipt.compare')}</p>
@@ -149,30 +220,30 @@ export async function checkLogNow() {
   let cp = null;
   try {
     cp = await crypto.verifyCheckpoint(note, pin.logKey);
-    checks.push({ name: 'checkpoint-signature', ok: true, detail: t('logcheck.signed', { size: fmt.number(cp.size) }) });
+    checks.push({ name: 'checkpoint-signature', ok: true, say: 'logcheck.signed', sizes: { entries: cp.size } });
   } catch (err) {
     checks.push({ name: err.check || 'checkpoint-signature', ok: false, detail: err.message });
   }
   if (cp) {
     const prev = await getLatestCheckpoint(cp.origin);
     let ok = true;
-    let detail;
+    let say;
+    let sizes = { entries: cp.size };
     if (!prev) {
-      detail = t('receipt.consistency.first', { size: fmt.number(cp.size) });
+      say = 'receipt.consistency.first';
     } else if (prev.size === cp.size) {
       ok = crypto.b64Encode(cp.root) === prev.root;
-      detail = ok ? t('receipt.consistency.same', { size: fmt.number(cp.size) }) : t('receipt.consistency.fork', { size: fmt.number(cp.size) });
+      say = ok ? 'receipt.consistency.same' : 'receipt.consistency.fork';
     } else {
       const [a, b] = prev.size < cp.size
         ? [{ size: prev.size, root: crypto.b64Decode(prev.root) }, { size: cp.size, root: cp.root }]
         : [{ size: cp.size, root: cp.root }, { size: prev.size, root: crypto.b64Decode(prev.root) }];
       const proof = await api.get(`/api/v1/log/proof/consistency?from=${a.size}&to=${b.size}`);
       ok = await crypto.verifyConsistency({ oldSize: a.size, newSize: b.size, oldRoot: a.root, newRoot: b.root, proof: proof.proof.map((h) => crypto.b64Decode(h)) });
-      detail = ok
-        ? t('receipt.consistency.ok', { from: fmt.number(a.size), to: fmt.number(b.size) })
-        : t('receipt.consistency.bad', { from: fmt.number(a.size), to: fmt.number(b.size) });
+      say = ok ? 'receipt.consistency.ok' : 'receipt.consistency.bad';
+      sizes = { from: a.size, to: b.size };
     }
-    checks.push({ name: 'consistency', ok, detail });
+    checks.push({ name: 'consistency', ok, say, sizes });
     if (ok && (!prev || cp.size > prev.size)) {
       await putLatestCheckpoint({ origin: cp.origin, size: cp.size, root: crypto.b64Encode(cp.root), note });
     }
@@ -202,14 +273,12 @@ export function LogCheck() {
     <p>${t('logcheck.explain')}</p>
     <div class="actions"><button type="button" class="secondary" onClick=${run} disabled=${busy}>${busy ? t('logcheck.busy') : t('logcheck.button')}</button></div>
     ${error ? html`<div class="failure" role="alert"><p><strong>${t('logcheck.failed')}</strong></p>
-      <p>${error instanceof ApiProblem ? `${problemText(error)} ${error.detail}` : error.message}</p></div>` : null}
+      ${error instanceof ApiProblem
+        ? html`<p>${problemText(error)} <span lang="en">${error.detail}</span></p>`
+        : html`<p lang="en">${error.message}</p>`}</div>` : null}
     ${state ? html`<div class=${state.ok ? 'success' : 'failure'}>
       <p><strong>${state.ok ? t('logcheck.ok') : t('logcheck.failed')}</strong></p>
-      <ul class="check-list" aria-label=${t('receipt.checks')}>
-        ${state.checks.map((c) => html`<li class=${c.ok ? 'ok' : 'bad'}>
-          <span class="visually-hidden">${c.ok ? t('receipt.check.passed') : t('receipt.check.failed')}: </span>
-          <strong>${checkName(c.name)}</strong>${c.detail ? html` — <span class="break">${c.detail}</span>` : null}</li>`)}
-      </ul>
+      <${CheckList} checks=${state.checks} />
       <p>${t('receipt.fingerprint', { fingerprint: state.fingerprint })}
         ${' '}${state.pinnedNow ? t('receipt.pinned-now') : t('receipt.pinned-since', { date: fmt.dateTime(state.pinnedAt) })}</p>
     </div>` : null}
