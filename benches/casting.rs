@@ -71,6 +71,7 @@ async fn run(n: usize) {
         session_idle: std::time::Duration::from_secs(8 * 3600),
         // The defaults: the benchmark must never be throttled.
         rate_limits: Default::default(),
+        connections: Default::default(),
         clock: Default::default(),
     };
     let app = mandaat::Application::build(config).await.expect("app");

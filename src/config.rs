@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Args;
 
@@ -107,6 +108,9 @@ pub struct Config {
     #[command(flatten)]
     pub rate_limits: RateLimitConfig,
 
+    #[command(flatten)]
+    pub connections: ConnectionLimits,
+
     #[arg(skip)]
     pub clock: SharedClock,
 }
@@ -159,6 +163,60 @@ impl RateLimitConfig {
 impl Default for RateLimitConfig {
     fn default() -> Self {
         Self::DEFAULT
+    }
+}
+
+/// Bounds on what one client can hold: time and connections.
+#[derive(Debug, Clone, Args)]
+pub struct ConnectionLimits {
+    /// How long a client may take to send a request's headers, from their first byte;
+    /// a slower connection is closed.
+    #[arg(long, env = "MANDAAT_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = parse_timeout)]
+    pub header_read_timeout: Duration,
+
+    /// How long a connection may go without traffic either way (a keep-alive
+    /// connection between requests, say) before it is closed.
+    #[arg(long, env = "MANDAAT_IDLE_TIMEOUT", default_value = "60s", value_parser = parse_timeout)]
+    pub idle_timeout: Duration,
+
+    /// How long one request may take, reading its body included; after that it is
+    /// abandoned and answered with a 503 problem.
+    #[arg(long, env = "MANDAAT_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_timeout)]
+    pub request_timeout: Duration,
+
+    /// Most connections open at once; further clients wait (unanswered, in the
+    /// kernel's listen backlog) until one closes. Keep it well below the process's
+    /// open-file limit (`ulimit -n`).
+    #[arg(long, env = "MANDAAT_MAX_CONNECTIONS", default_value_t = 512, value_parser = parse_max_connections)]
+    pub max_connections: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            request_timeout: Duration::from_secs(30),
+            max_connections: 512,
+        }
+    }
+}
+
+/// A duration like 10s, 2m or 1h, between 1 second and 1 day.
+pub fn parse_timeout(text: &str) -> Result<Duration, String> {
+    match crate::cli::parse_ttl(text) {
+        Ok(d) if d <= Duration::from_secs(86_400) => Ok(d),
+        _ => Err(format!(
+            "{text:?} is not a duration between 1s and 1d, like 10s, 2m or 1h"
+        )),
+    }
+}
+
+/// At least 1; at most what a semaphore can count.
+fn parse_max_connections(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if (1..=1_000_000).contains(&n) => Ok(n),
+        _ => Err(format!("{text:?} is not a number from 1 to 1000000")),
     }
 }
 

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod connection;
 pub mod domain;
 pub mod duo;
 pub mod error;

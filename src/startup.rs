@@ -20,6 +20,7 @@ use crate::store::Store;
 pub struct Application {
     local_addr: SocketAddr,
     acceptor: poem::listener::BoxAcceptor,
+    idle_timeout: Duration,
     route: poem::endpoint::BoxEndpoint<'static>,
     state: Arc<AppState>,
     issuer: Arc<LocalIssuer>,
@@ -130,6 +131,7 @@ impl Application {
             limits.sweep_periodically();
         }
         let max_body_bytes = config.max_body_bytes;
+        let request_timeout = config.connections.request_timeout;
         let public_origin = config.public_url.clone();
         let api = api::service();
         let allowed = Arc::new(AllowedMethods::from_spec(&api.spec())?);
@@ -143,10 +145,26 @@ impl Application {
             route = route.nest(TEST_ROUTES, extra);
         }
         let route = route
-            .around(move |endpoint, request| limit_body(endpoint, request, max_body_bytes))
+            // One layer for the checks every request passes before routing (the
+            // stack's type must stay shallow enough for rustc): the app's entry page,
+            // which the API's catch-all nest at "/" would otherwise take; the CSRF
+            // check; the body limit.
             .around(move |endpoint, request| {
                 let public_origin = public_origin.clone();
-                async move { csrf_guard(endpoint, request, public_origin.as_deref()).await }
+                async move {
+                    if request.uri().path() == "/" {
+                        return crate::web::WebFiles::index()
+                            .call(request)
+                            .await
+                            .map(IntoResponse::into_response);
+                    }
+                    check_csrf(&request, public_origin.as_deref())?;
+                    let request = read_body(request, max_body_bytes).await?;
+                    endpoint
+                        .call(request)
+                        .await
+                        .map(IntoResponse::into_response)
+                }
             })
             // Before the CSRF check and the body are read; inside the cookie jar,
             // whose session cookie is a credential.
@@ -163,22 +181,8 @@ impl Application {
                 }
             })
             .with(poem::middleware::CookieJarManager::new())
-            // The API is nested at "/", whose catch-all would also take "/" itself;
-            // the app's entry page is answered before routing.
-            .around(|endpoint, request| async move {
-                if request.uri().path() == "/" {
-                    crate::web::WebFiles::index()
-                        .call(request)
-                        .await
-                        .map(IntoResponse::into_response)
-                } else {
-                    endpoint
-                        .call(request)
-                        .await
-                        .map(IntoResponse::into_response)
-                }
-            })
             .data(state.clone())
+            .around(move |endpoint, request| limit_time(endpoint, request, request_timeout))
             .with(CatchPanic::new().with_handler(panic_response))
             .catch_all_error(render_error)
             .around(move |endpoint, request| {
@@ -197,9 +201,16 @@ impl Application {
             .first()
             .and_then(|a| a.as_socket_addr().copied())
             .ok_or_else(|| anyhow::anyhow!("listener has no socket address"))?;
+        // The connection cap and the header-read timeout, which poem's `Server` lacks.
+        let acceptor = crate::connection::BoundedAcceptor::new(
+            acceptor,
+            config.connections.max_connections,
+            config.connections.header_read_timeout,
+        );
         Ok(Application {
             local_addr,
             acceptor: acceptor.boxed(),
+            idle_timeout: config.connections.idle_timeout,
             route,
             state,
             issuer: deployment.issuer,
@@ -220,7 +231,10 @@ impl Application {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send,
     ) -> std::io::Result<()> {
+        // poem's own idle timeout: a connection with no traffic either way for this
+        // long is shut down (gracefully: a request in progress still gets its answer).
         let result = Server::new_with_acceptor(self.acceptor)
+            .idle_timeout(self.idle_timeout)
             .run_with_graceful_shutdown(self.route, shutdown, Some(Duration::from_secs(10)))
             .await;
         // Let SQLite checkpoint its WAL and PostgreSQL see a clean disconnect.
@@ -239,11 +253,7 @@ impl Application {
 /// page's origin, it must be this service's. Bearer requests are not affected: a
 /// browser never attaches a bearer token by itself. (The cookie is also
 /// `SameSite=Strict`; this is the second, independent defence.)
-async fn csrf_guard<E: Endpoint>(
-    endpoint: Arc<E>,
-    request: Request,
-    public_origin: Option<&str>,
-) -> poem::Result<E::Output> {
+fn check_csrf(request: &Request, public_origin: Option<&str>) -> poem::Result<()> {
     use poem::http::Method;
     let safe = matches!(
         *request.method(),
@@ -283,7 +293,7 @@ async fn csrf_guard<E: Endpoint>(
             }
         }
     }
-    endpoint.call(request).await
+    Ok(())
 }
 
 /// The header that proves a cookie-authenticated write came from our own page.
@@ -292,11 +302,7 @@ pub const CSRF_HEADER: &str = "x-mandaat-csrf";
 /// Refuses request bodies over the limit, whether or not they declare a length
 /// (poem's `SizeLimit` needs a Content-Length even on a GET). Bodies are small JSON,
 /// so reading them here first costs nothing.
-async fn limit_body<E: Endpoint>(
-    endpoint: Arc<E>,
-    mut request: Request,
-    max: usize,
-) -> poem::Result<E::Output> {
+async fn read_body(mut request: Request, max: usize) -> poem::Result<Request> {
     let declared = request
         .header("content-length")
         .and_then(|v| v.parse::<usize>().ok());
@@ -313,7 +319,33 @@ async fn limit_body<E: Endpoint>(
             other => other.into(),
         })?;
     request.set_body(body);
-    endpoint.call(request).await
+    Ok(request)
+}
+
+/// Answers a request that takes longer than `limit` (its body included) with a 503
+/// problem. The handler's future is dropped: a database transaction in it rolls back
+/// unless it had already committed.
+async fn limit_time<E: Endpoint>(
+    endpoint: Arc<E>,
+    request: Request,
+    limit: Duration,
+) -> poem::Result<poem::Response> {
+    let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+    match tokio::time::timeout(limit, endpoint.call(request)).await {
+        Ok(result) => result.map(IntoResponse::into_response),
+        Err(_) => {
+            tracing::warn!(%method, %path, limit_seconds = limit.as_secs_f32(), "a request took too long");
+            Ok(crate::api::problem::ApiError::problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "request-timeout",
+                format!(
+                    "the server did not finish this request within {} s; try again later",
+                    limit.as_secs()
+                ),
+            )
+            .into_response())
+        }
+    }
 }
 
 /// Where [`Application::build_with`] mounts routes that exist only in tests.

@@ -103,6 +103,7 @@ async fn hardening_a_panicking_handler_is_a_500_problem() {
         public_url: None,
         session_idle: std::time::Duration::from_secs(3600),
         rate_limits: Default::default(),
+        connections: Default::default(),
         clock: Default::default(),
     };
     let app = Application::build_with(config, Some(poem::Route::new().at("/panic", panics)))

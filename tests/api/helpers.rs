@@ -205,6 +205,7 @@ impl TestApp {
             public_url: None,
             session_idle: std::time::Duration::from_secs(8 * 3600),
             rate_limits: Default::default(),
+            connections: Default::default(),
             clock: mandaat::clock::SharedClock(clock.clone()),
         };
         adjust(&mut config);
@@ -246,6 +247,7 @@ impl TestApp {
             public_url: None,
             session_idle: std::time::Duration::from_secs(8 * 3600),
             rate_limits: Default::default(),
+            connections: Default::default(),
             clock: Default::default(),
         }
     }

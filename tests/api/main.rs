@@ -4,6 +4,7 @@
 
 mod access;
 mod audit;
+mod connections;
 mod errors;
 mod hardening;
 mod health;
