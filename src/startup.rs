@@ -119,6 +119,7 @@ impl Application {
                 },
             },
             public_url: config.public_url.clone(),
+            known_members: Default::default(),
             voting: crate::service::voting::Voting {
                 signer: crate::service::ServerSigner::new(deployment.keys.log_signing.clone()),
                 frozen: Default::default(),

@@ -36,6 +36,8 @@ pub struct AppState {
     pub people: crate::service::people::People,
     /// The URL people use to reach this service (`--public-url`), when configured.
     pub public_url: Option<String>,
+    /// Members known to exist (see `require_member`).
+    pub known_members: std::sync::RwLock<std::collections::HashSet<uuid::Uuid>>,
 }
 
 pub type State = Arc<AppState>;
@@ -72,6 +74,32 @@ impl AppState {
         Ok(self.caller(credentials).await?.principal)
     }
 
+    /// A member named by a token must exist. Members are never deleted, so one seen
+    /// once is remembered and later requests (every ballot of a deadline rush) cost
+    /// no query.
+    async fn require_member(&self, member_id: uuid::Uuid) -> ApiResult<()> {
+        let known = |id| {
+            self.known_members
+                .read()
+                .is_ok_and(|known| known.contains(&id))
+        };
+        if known(member_id) {
+            return Ok(());
+        }
+        match self.store.member(member_id).await {
+            Ok(_) => {
+                if let Ok(mut known) = self.known_members.write() {
+                    known.insert(member_id);
+                }
+                Ok(())
+            }
+            Err(crate::error::Error::NotFound(_)) => {
+                Err(crate::auth::AuthError::UnknownMember.into())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
     async fn caller(&self, credentials: &Credentials) -> ApiResult<Caller> {
         use crate::service::people::SessionAuthError;
         match credentials {
@@ -80,13 +108,7 @@ impl AppState {
                 // A board token acts for a member: one that must exist (a second
                 // trusted issuer need not know our members).
                 if let Principal::Board { member_id, .. } = &principal {
-                    match self.store.member(*member_id).await {
-                        Ok(_) => {}
-                        Err(crate::error::Error::NotFound(_)) => {
-                            return Err(crate::auth::AuthError::UnknownMember.into());
-                        }
-                        Err(e) => return Err(e.into()),
-                    }
+                    self.require_member(*member_id).await?;
                 }
                 Ok(Caller {
                     principal,
