@@ -10,9 +10,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use mandaat::Application;
-use mandaat::config::{Config, TokenConfig};
 
-use crate::helpers::{AUDIENCE, ISSUER, TestApp, TestDatabase, assert_problem, storage};
+use crate::helpers::{TestApp, TestDatabase, assert_problem, test_config};
 
 const HEALTHZ: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: mandaat\r\n\r\n";
 
@@ -168,22 +167,7 @@ async fn slow_handler() -> &'static str {
 async fn connections_a_request_over_its_time_is_a_503_problem() {
     let data_dir = tempfile::tempdir().unwrap();
     let db = TestDatabase::new().await;
-    let mut config = Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        storage: storage(data_dir.path(), &db),
-        token: TokenConfig {
-            token_issuer: ISSUER.into(),
-            token_audience: AUDIENCE.into(),
-        },
-        log: Default::default(),
-        max_body_bytes: 64 * 1024,
-        max_proxies_per_holder: 2,
-        public_url: None,
-        session_idle: Duration::from_secs(3600),
-        rate_limits: Default::default(),
-        connections: Default::default(),
-        clock: Default::default(),
-    };
+    let mut config = test_config(data_dir.path(), &db);
     config.connections.request_timeout = Duration::from_secs(1);
     let app = Application::build_with(config, Some(poem::Route::new().at("/slow", slow_handler)))
         .await

@@ -10,9 +10,10 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use mandaat::Application;
-use mandaat::config::{Config, TokenConfig};
 
-use crate::helpers::{AUDIENCE, BoardKey, ISSUER, TestApp, TestDatabase, assert_problem, storage};
+use crate::helpers::{
+    AUDIENCE, BoardKey, ISSUER, TestApp, TestDatabase, assert_problem, test_config,
+};
 use crate::voting::{board, cast, close, draft_and_open, electorate, resolution, spec};
 
 // ---- Finding 2: numeric parameters, panics ----
@@ -90,22 +91,7 @@ fn panics() -> &'static str {
 async fn hardening_a_panicking_handler_is_a_500_problem() {
     let data_dir = tempfile::tempdir().unwrap();
     let db = TestDatabase::new().await;
-    let config = Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        storage: storage(data_dir.path(), &db),
-        token: TokenConfig {
-            token_issuer: ISSUER.into(),
-            token_audience: AUDIENCE.into(),
-        },
-        log: Default::default(),
-        max_body_bytes: 64 * 1024,
-        max_proxies_per_holder: 2,
-        public_url: None,
-        session_idle: std::time::Duration::from_secs(3600),
-        rate_limits: Default::default(),
-        connections: Default::default(),
-        clock: Default::default(),
-    };
+    let config = test_config(data_dir.path(), &db);
     let app = Application::build_with(config, Some(poem::Route::new().at("/panic", panics)))
         .await
         .unwrap();

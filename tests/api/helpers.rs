@@ -192,22 +192,9 @@ impl TestApp {
         clock: Arc<TestClock>,
         adjust: impl FnOnce(&mut Config),
     ) -> TestApp {
-        let mut config = Config {
-            listen: "127.0.0.1:0".parse().expect("address"),
-            storage: storage(data_dir.path(), &db),
-            token: TokenConfig {
-                token_issuer: ISSUER.into(),
-                token_audience: AUDIENCE.into(),
-            },
-            log: Default::default(),
-            max_body_bytes,
-            max_proxies_per_holder: 2,
-            public_url: None,
-            session_idle: std::time::Duration::from_secs(8 * 3600),
-            rate_limits: Default::default(),
-            connections: Default::default(),
-            clock: mandaat::clock::SharedClock(clock.clone()),
-        };
+        let mut config = test_config(data_dir.path(), &db);
+        config.max_body_bytes = max_body_bytes;
+        config.clock = mandaat::clock::SharedClock(clock.clone());
         adjust(&mut config);
         let app = Application::build(config)
             .await
@@ -234,22 +221,9 @@ impl TestApp {
 
     /// The configuration of another server on this app's data: a restart.
     pub fn restart_config(&self) -> Config {
-        Config {
-            listen: "127.0.0.1:0".parse().expect("address"),
-            storage: storage(self.data_dir.path(), &self.db),
-            token: TokenConfig {
-                token_issuer: ISSUER.into(),
-                token_audience: AUDIENCE.into(),
-            },
-            log: Default::default(),
-            max_body_bytes: 1024,
-            max_proxies_per_holder: 2,
-            public_url: None,
-            session_idle: std::time::Duration::from_secs(8 * 3600),
-            rate_limits: Default::default(),
-            connections: Default::default(),
-            clock: Default::default(),
-        }
+        let mut config = test_config(self.data_dir.path(), &self.db);
+        config.max_body_bytes = 1024;
+        config
     }
 
     pub fn token(&self, role: Role, member_id: Option<Uuid>, sector: Option<Sector>) -> String {
@@ -381,6 +355,27 @@ impl TestApp {
     /// Path to one of the server's key files.
     pub fn key_file(&self, purpose: &str) -> PathBuf {
         self.data_dir.path().join(format!("{purpose}.key.pem"))
+    }
+}
+
+/// The configuration every test server starts from: port 0, this data directory
+/// and database, the system clock and the defaults otherwise.
+pub fn test_config(data_dir: &Path, db: &TestDatabase) -> Config {
+    Config {
+        listen: "127.0.0.1:0".parse().expect("address"),
+        storage: storage(data_dir, db),
+        token: TokenConfig {
+            token_issuer: ISSUER.into(),
+            token_audience: AUDIENCE.into(),
+        },
+        log: Default::default(),
+        max_body_bytes: 256 * 1024,
+        max_proxies_per_holder: 2,
+        public_url: None,
+        session_idle: std::time::Duration::from_secs(8 * 3600),
+        rate_limits: Default::default(),
+        connections: Default::default(),
+        clock: Default::default(),
     }
 }
 
