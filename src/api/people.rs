@@ -180,10 +180,7 @@ impl PeopleApi {
             .people
             .invite(&by, new, validity, state.clock.now())
             .await?;
-        Ok(Invited::Created(Json(InvitedDto {
-            person: PersonDto::new(&person, 0),
-            invitation: invitation_dto(&state, request, invitation),
-        })))
+        Ok(invited(&state, request, &person, 0, invitation))
     }
 
     /// People in the register, by name. Admin only.
@@ -236,10 +233,7 @@ impl PeopleApi {
         let now = state.clock.now();
         let (person, invitation) = state.people.reinvite(&by, id.0, validity, now).await?;
         let live = state.people.sessions_of(id.0, now).await?.len() as u64;
-        Ok(Invited::Created(Json(InvitedDto {
-            person: PersonDto::new(&person, live),
-            invitation: invitation_dto(&state, request, invitation),
-        })))
+        Ok(invited(&state, request, &person, live, invitation))
     }
 
     /// A person's live sessions. Admin only.
@@ -279,14 +273,24 @@ impl PeopleApi {
     }
 }
 
-fn invitation_dto(state: &State, request: &Request, invitation: IssuedInvitation) -> InvitationDto {
+/// The answer to an invitation: the person and their link, shown this once.
+fn invited(
+    state: &State,
+    request: &Request,
+    person: &Person,
+    active_sessions: u64,
+    invitation: IssuedInvitation,
+) -> Invited {
     let base = public_base(state, request);
-    InvitationDto {
-        id: invitation.id,
-        expires_at: invitation.expires_at,
-        link: invitation_link(&base, invitation.secret.as_str()),
-        token: invitation.secret.as_str().to_owned(),
-    }
+    Invited::Created(Json(InvitedDto {
+        person: PersonDto::new(person, active_sessions),
+        invitation: InvitationDto {
+            id: invitation.id,
+            expires_at: invitation.expires_at,
+            link: invitation_link(&base, invitation.secret.as_str()),
+            token: invitation.secret.as_str().to_owned(),
+        },
+    }))
 }
 
 /// The link a person opens. The secret sits in the fragment, which browsers never
