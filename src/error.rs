@@ -138,4 +138,21 @@ impl From<DbErr> for Error {
     }
 }
 
+impl From<crate::domain::lifecycle::LifecycleError> for Error {
+    fn from(err: crate::domain::lifecycle::LifecycleError) -> Self {
+        use crate::domain::lifecycle::LifecycleError as L;
+        match err {
+            L::NotAllowed { .. } => Error::rule(Rule::WrongState, err.to_string()),
+            // Statuses are written only by this server: an unknown one is damage.
+            L::UnknownStatus(_) => Error::Corrupt(err.to_string()),
+        }
+    }
+}
+
+impl From<crate::domain::lifecycle::FrozenError> for Error {
+    fn from(err: crate::domain::lifecycle::FrozenError) -> Self {
+        Error::Corrupt(err.to_string())
+    }
+}
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;

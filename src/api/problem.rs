@@ -149,7 +149,9 @@ impl From<Error> for ApiError {
                 };
                 (status, rule.slug())
             }
-            Error::Choice(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid-choice"),
+            Error::Choice(_) | Error::StatementContent(ContentError::BadChoice) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "invalid-choice")
+            }
             Error::Proposal(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation-failed"),
             Error::Invitation(_) => (StatusCode::UNAUTHORIZED, "invitation-invalid"),
             Error::Member(_) | Error::Person(_) | Error::Invalid(_) => {

@@ -14,10 +14,11 @@ use super::members::SectorDto;
 use super::problem::{ApiError, ApiResult};
 use super::{ApiTags, Credentials, State, require_admin};
 use crate::auth::Principal;
+use crate::domain::lifecycle::Status;
 use crate::domain::proposal::ProposalSpec;
 use crate::domain::statement::BASE64URL;
 use crate::error::Error;
-use crate::service::voting::{self, Proposal, Status};
+use crate::service::voting::{self, Proposal};
 
 pub struct ProposalsApi;
 

@@ -26,10 +26,12 @@ use crate::domain::keys::{
     ADMIN_KEY_REVOCATION_STATEMENT, KEY_REVOCATION_STATEMENT, KEY_STATEMENT, KeyRegistration,
     KeyRevocation, expect_shape, optional_text,
 };
-use crate::domain::statement::{BASE64URL, KeyId, MemberPublicKey, SignedStatement, parse_entry};
+use crate::domain::lifecycle::{Frozen, Status};
+use crate::domain::statement::{
+    BASE64URL, KeyId, MemberPublicKey, SignedStatement, canonical_uuid, parse_entry,
+};
 use crate::domain::tally::Event;
 use crate::service::log::{BUNDLE_FORMAT, Bundle, BundleEntry, BundleKey, BundleProposal};
-use crate::service::voting::{Frozen, Status};
 use crate::transparency::checkpoint::Checkpoint;
 use crate::transparency::merkle::{Hash, MerkleTree, leaf_hash};
 use crate::transparency::note::NoteVerifier;
@@ -919,9 +921,9 @@ fn on_roll(proposal: &LoggedProposal<'_>, members: &[Uuid]) -> Result<(), String
 }
 
 fn uuid_field(st: &SignedStatement, name: &str) -> Result<Uuid, String> {
-    st.str_field(name)
-        .and_then(|s| Uuid::parse_str(s).ok())
-        .ok_or_else(|| format!("statement member {name:?} is missing or not a UUID"))
+    st.str_field(name).and_then(canonical_uuid).ok_or_else(|| {
+        format!("statement member {name:?} is missing or not a lowercase hyphenated UUID")
+    })
 }
 
 fn key_id_field(st: &SignedStatement) -> Result<KeyId, String> {
@@ -1069,7 +1071,7 @@ fn check_logged_proposal(
             format!("the bundle's frozen document, digest or opening entry of proposal {id} differs from this entry"),
         );
     }
-    let Ok(status) = Status::parse(&b.status) else {
+    let Ok(status) = b.status.parse::<Status>() else {
         findings.at(
             p.opened,
             format!("proposal {id} has an unknown status {:?}", b.status),
@@ -1158,7 +1160,7 @@ fn check_unlogged_proposal(b: &BundleProposal, size: u64, findings: &mut Finding
     }
     let opened_later = b.opened_entry.is_some_and(|e| e >= size);
     let drafted = matches!(
-        Status::parse(&b.status),
+        b.status.parse::<Status>(),
         Ok(Status::Draft | Status::Withdrawn)
     );
     let frozen = b.digest.is_some() || b.document.is_some() || b.result.is_some();
@@ -1244,13 +1246,11 @@ fn check_certified(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::lifecycle::FrozenDocument;
     use crate::domain::member::Sector;
-    use crate::domain::proposal::{
-        Electorate, Majority, ProposalKind, ProposalSpec, RollEntry, Weighting,
-    };
+    use crate::domain::proposal::RollEntry;
     use crate::domain::statement::canonical_bytes;
     use crate::domain::tally::tally;
-    use crate::service::voting::FrozenDocument;
     use crate::transparency::note::NoteSigner;
     use ed25519_dalek::{Signer, SigningKey};
     use serde_json::json;
@@ -1309,26 +1309,7 @@ mod tests {
                 chamber: "po-small".to_owned(),
             })
             .to_vec();
-        FrozenDocument {
-            statement_type: PROPOSAL_STATEMENT.to_owned(),
-            proposal: Uuid::from_u128(PROPOSAL),
-            spec: ProposalSpec {
-                title: "Begroting 2027".to_owned(),
-                description: String::new(),
-                kind: ProposalKind::Resolution,
-                electorate: Electorate {
-                    sectors: [Sector::Po].into(),
-                    weighting: Weighting::OneMemberOneVote,
-                    quorum: "1/2".parse().unwrap(),
-                    majority: Majority::simple(),
-                    chamber_rule: false,
-                },
-                opens_at: "2026-12-01T09:00:00Z".parse().unwrap(),
-                closes_at: "2026-12-15T17:00:00Z".parse().unwrap(),
-            },
-            voter_roll: roll,
-            opened_at: "2026-12-01T09:00:00Z".to_owned(),
-        }
+        crate::domain::lifecycle::example_document(Uuid::from_u128(PROPOSAL), roll)
     }
 
     /// What happens between opening and closing, by member number (1 or 2).

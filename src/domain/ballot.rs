@@ -6,9 +6,9 @@ use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::keys::{ContentError, expect_shape};
+use super::keys::{ContentError, expect_shape, uuid_field};
 use super::proposal::Choice;
-use super::statement::{BASE64URL, SignedStatement};
+use super::statement::{BASE64URL, SignedStatement, canonical_time};
 
 pub const BALLOT_STATEMENT: &str = "mandaat.ballot.v1";
 pub const PROXY_STATEMENT: &str = "mandaat.proxy.v1";
@@ -62,8 +62,7 @@ impl BallotStatement {
             proposal_digest: digest_field(statement)?,
             voter: uuid_field(statement, "voter")?,
             for_member: uuid_field(statement, "for")?,
-            choice: serde_json::from_value(choice)
-                .map_err(|e| ContentError::BadChoice(e.to_string()))?,
+            choice: serde_json::from_value(choice).map_err(|_| ContentError::BadChoice)?,
             nonce: nonce_field(statement)?,
             cast_at: time_field(statement, "cast_at")?,
         })
@@ -116,13 +115,6 @@ impl ProxyStatement {
     }
 }
 
-fn uuid_field(statement: &SignedStatement, name: &'static str) -> Result<Uuid, ContentError> {
-    statement
-        .str_field(name)
-        .and_then(|s| Uuid::parse_str(s).ok())
-        .ok_or(ContentError::Field(name))
-}
-
 fn digest_field(statement: &SignedStatement) -> Result<String, ContentError> {
     statement
         .str_field("proposal_digest")
@@ -147,11 +139,8 @@ fn time_field(
     statement: &SignedStatement,
     name: &'static str,
 ) -> Result<DateTime<Utc>, ContentError> {
-    statement
-        .str_field(name)
-        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-        .map(|t| t.with_timezone(&Utc))
-        .ok_or(ContentError::Field(name))
+    let text = statement.str_field(name).ok_or(ContentError::Field(name))?;
+    canonical_time(text).ok_or(ContentError::Time(name))
 }
 
 #[cfg(test)]
@@ -210,7 +199,7 @@ mod tests {
         bad_choice["choice"] = json!({"vote": "perhaps"});
         assert!(matches!(
             BallotStatement::from_statement(&signed(bad_choice)),
-            Err(ContentError::BadChoice(_))
+            Err(ContentError::BadChoice)
         ));
     }
 }

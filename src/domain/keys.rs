@@ -6,7 +6,9 @@ use base64::Engine as _;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::statement::{BASE64URL, KeyError, KeyId, MemberPublicKey, SignedStatement};
+use super::statement::{
+    BASE64URL, KeyError, KeyId, MemberPublicKey, SignedStatement, canonical_uuid,
+};
 
 pub const KEY_STATEMENT: &str = "mandaat.key.v1";
 pub const KEY_REVOCATION_STATEMENT: &str = "mandaat.key-revocation.v1";
@@ -23,6 +25,10 @@ pub enum ContentError {
     },
     #[error("statement member {0:?} is missing or wrong")]
     Field(&'static str),
+    #[error("statement member {0:?} must be a UUID written in lowercase, hyphenated form")]
+    Uuid(&'static str),
+    #[error("statement member {0:?} must be a UTC time written as YYYY-MM-DDTHH:MM:SSZ")]
+    Time(&'static str),
     #[error("statement member {0:?} holds control characters")]
     ControlCharacters(&'static str),
     #[error("statement has an unexpected member {0:?}")]
@@ -33,8 +39,10 @@ pub enum ContentError {
     OtherKey { expected: KeyId, found: KeyId },
     #[error("key_id {given} is not the id of the registered public key ({actual})")]
     KeyIdMismatch { given: KeyId, actual: KeyId },
-    #[error("statement member \"choice\" does not parse: {0}")]
-    BadChoice(String),
+    #[error(
+        "statement member \"choice\" must be {{\"vote\": \"yes\"|\"no\"|\"abstain\"}}, with \"parameters\" for a yes vote on a mandate, or {{\"ranking\": [<option>, …]}}"
+    )]
+    BadChoice,
     #[error("statement is signed with key {0}, which is not an active key of this member")]
     SignerNotActive(KeyId),
     #[error(transparent)]
@@ -151,14 +159,20 @@ pub(crate) fn expect_member(
     statement: &SignedStatement,
     expected: Uuid,
 ) -> Result<(), ContentError> {
-    let found: Uuid = statement
-        .str_field("member")
-        .and_then(|m| Uuid::parse_str(m).ok())
-        .ok_or(ContentError::Field("member"))?;
+    let found = uuid_field(statement, "member")?;
     if found != expected {
         return Err(ContentError::OtherMember { expected, found });
     }
     Ok(())
+}
+
+/// A required identifier, in its one accepted spelling.
+pub(crate) fn uuid_field(
+    statement: &SignedStatement,
+    name: &'static str,
+) -> Result<Uuid, ContentError> {
+    let text = statement.str_field(name).ok_or(ContentError::Field(name))?;
+    canonical_uuid(text).ok_or(ContentError::Uuid(name))
 }
 
 pub(crate) fn optional_text(

@@ -3,6 +3,7 @@
 
 pub mod ballot;
 pub mod keys;
+pub mod lifecycle;
 pub mod member;
 pub mod person;
 pub mod proposal;

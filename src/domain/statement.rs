@@ -225,6 +225,24 @@ impl SignedStatement {
     }
 }
 
+/// The one spelling of an identifier in a signed statement: a UUID in lowercase,
+/// hyphenated form (`xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`). Braces, `urn:uuid:`,
+/// upper case and the simple form are refused, so that a server and a verifier
+/// comparing ids as strings can never disagree about who a statement names.
+pub fn canonical_uuid(text: &str) -> Option<uuid::Uuid> {
+    let id = uuid::Uuid::try_parse(text).ok()?;
+    (id.hyphenated().to_string() == text).then_some(id)
+}
+
+/// The one spelling of a time in a signed statement: RFC 3339 in UTC with whole
+/// seconds, `YYYY-MM-DDTHH:MM:SSZ` (upper-case `T` and `Z`, no fraction, no offset).
+pub fn canonical_time(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    let time = chrono::DateTime::parse_from_rfc3339(text)
+        .ok()?
+        .with_timezone(&chrono::Utc);
+    (time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true) == text).then_some(time)
+}
+
 /// See [`SignedStatement::entry_bytes`]. Every member is a string, so the canonical
 /// form is plain concatenation in sorted key order.
 pub fn entry_bytes(statement: &[u8], key_id: KeyId, signature: &[u8]) -> Vec<u8> {
@@ -948,6 +966,40 @@ mod properties {
             } else {
                 prop_assert_eq!(wire.unwrap_err(), StatementError::TooLarge);
             }
+        }
+    }
+
+    #[test]
+    fn identifiers_and_times_have_one_spelling() {
+        let id = "0b0e6a6e-54c5-4c1c-9a43-2f1e0d5e7a10";
+        assert_eq!(
+            canonical_uuid(id).map(|u| u.to_string()),
+            Some(id.to_owned())
+        );
+        for other in [
+            "0B0E6A6E-54C5-4C1C-9A43-2F1E0D5E7A10",
+            "0b0e6a6e54c54c1c9a432f1e0d5e7a10",
+            "{0b0e6a6e-54c5-4c1c-9a43-2f1e0d5e7a10}",
+            "urn:uuid:0b0e6a6e-54c5-4c1c-9a43-2f1e0d5e7a10",
+            " 0b0e6a6e-54c5-4c1c-9a43-2f1e0d5e7a10",
+        ] {
+            assert_eq!(canonical_uuid(other), None, "{other}");
+        }
+        let at = "2026-12-01T14:03:07Z";
+        assert_eq!(
+            canonical_time(at).map(|t| t.timestamp()),
+            Some(1_796_133_787)
+        );
+        for other in [
+            "2026-12-01t14:03:07z",
+            "2026-12-01 14:03:07Z",
+            "2026-12-01T14:03:07+00:00",
+            "2026-12-01T15:03:07+01:00",
+            "2026-12-01T14:03:07.000Z",
+            "2026-12-01T14:03:07.5Z",
+            "2026-12-01T14:03Z",
+        ] {
+            assert_eq!(canonical_time(other), None, "{other}");
         }
     }
 }

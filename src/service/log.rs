@@ -12,9 +12,9 @@ use uuid::Uuid;
 use entity::{log_entry, member_key, proposal};
 
 use crate::domain::ballot::BALLOT_STATEMENT;
+use crate::domain::lifecycle::Status;
 use crate::domain::statement::{BASE64URL, KeyId, entry_bytes};
 use crate::error::{Error, Result};
-use crate::service::voting::Status;
 use crate::store::{SignedCheckpoint, Store};
 use crate::transparency::merkle::Hash;
 use crate::transparency::note::NoteSigner;
@@ -104,7 +104,7 @@ async fn proposal_statuses(store: &Store) -> Result<HashMap<Uuid, Status>> {
         .all(store.connection())
         .await?
         .into_iter()
-        .map(|p| Ok((p.id, Status::parse(&p.status)?)))
+        .map(|p| Ok((p.id, p.status.parse::<Status>()?)))
         .collect()
 }
 
@@ -247,7 +247,7 @@ pub async fn bundle(store: &Store, log_key: String, origin: &str) -> Result<Bund
         .await?
         .into_iter()
         .map(|p| {
-            let status = Status::parse(&p.status)?;
+            let status = p.status.parse::<Status>()?;
             Ok(BundleProposal {
                 id: p.id,
                 status: p.status,

@@ -8,12 +8,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use base64::Engine as _;
-use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
     QueryOrder,
 };
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -27,111 +26,13 @@ use crate::domain::ballot::{
     ProxyStatement, RESULT_STATEMENT,
 };
 use crate::domain::keys::ContentError;
+use crate::domain::lifecycle::{Frozen, FrozenDocument, Status, Step, within_clock_skew};
 use crate::domain::member::{MemberStatus, Sector};
-use crate::domain::proposal::{ProposalSpec, RollEntry};
+use crate::domain::proposal::ProposalSpec;
 use crate::domain::statement::{KeyId, MemberPublicKey, SignedStatement, canonical_bytes};
-use crate::domain::tally::{Event, Tally, tally};
+use crate::domain::tally::Event;
 use crate::error::{ConflictKind, Error, Result, Rule};
 use crate::store::{NewEntry, Store, WriteTxn, member_by_id, members_ordered};
-
-/// How far a ballot's `cast_at` (or a proxy's `signed_at`) may be from the server's clock.
-pub const CLOCK_SKEW: Duration = Duration::minutes(5);
-
-/// Lifecycle: draft → open → closed → final, or withdrawn from draft or open.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    Draft,
-    Open,
-    Closed,
-    Final,
-    Withdrawn,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Draft => "draft",
-            Status::Open => "open",
-            Status::Closed => "closed",
-            Status::Final => "final",
-            Status::Withdrawn => "withdrawn",
-        }
-    }
-
-    pub fn parse(s: &str) -> Result<Self> {
-        Ok(match s {
-            "draft" => Status::Draft,
-            "open" => Status::Open,
-            "closed" => Status::Closed,
-            "final" => Status::Final,
-            "withdrawn" => Status::Withdrawn,
-            other => return Err(Error::Corrupt(format!("unknown proposal status {other:?}"))),
-        })
-    }
-
-    /// Whether choices and tallies may be shown.
-    pub fn result_visible(self) -> bool {
-        matches!(self, Status::Closed | Status::Final)
-    }
-}
-
-/// The document frozen when a proposal opens. Its canonical bytes are signed by the
-/// server and their SHA-256 is the proposal's digest.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FrozenDocument {
-    #[serde(rename = "type")]
-    pub statement_type: String,
-    pub proposal: Uuid,
-    pub spec: ProposalSpec,
-    /// Every eligible member at opening, ordered by bevoegd-gezag number.
-    pub voter_roll: Vec<RollEntry>,
-    pub opened_at: String,
-}
-
-/// An open (or closed) proposal as voting needs it; immutable, so cached.
-#[derive(Debug)]
-pub struct Frozen {
-    pub id: Uuid,
-    pub digest: String,
-    pub document: FrozenDocument,
-    roll_index: HashMap<Uuid, usize>,
-}
-
-impl Frozen {
-    pub fn parse(id: Uuid, bytes: &[u8]) -> Result<Self> {
-        let document: FrozenDocument = serde_json::from_slice(bytes)
-            .map_err(|e| Error::Corrupt(format!("frozen document of {id}: {e}")))?;
-        let roll_index = document
-            .voter_roll
-            .iter()
-            .enumerate()
-            .map(|(i, e)| (e.member, i))
-            .collect();
-        Ok(Frozen {
-            id,
-            digest: hex::encode(Sha256::digest(bytes)),
-            document,
-            roll_index,
-        })
-    }
-
-    pub fn roll_entry(&self, member: Uuid) -> Option<&RollEntry> {
-        self.roll_index
-            .get(&member)
-            .map(|i| &self.document.voter_roll[*i])
-    }
-
-    pub fn tally(&self, events: &[Event]) -> Tally {
-        let spec = &self.document.spec;
-        tally(
-            &spec.kind,
-            &spec.electorate,
-            &self.document.voter_roll,
-            events,
-        )
-    }
-}
 
 /// Frozen proposals by id. Entries never change once written, so a stale read is
 /// impossible; the cache only saves parsing the roll on every ballot.
@@ -169,7 +70,7 @@ impl Proposal {
         let spec = serde_json::from_str(&row.spec)
             .map_err(|e| Error::Corrupt(format!("spec of proposal {}: {e}", row.id)))?;
         Ok(Proposal {
-            status: Status::parse(&row.status)?,
+            status: row.status.parse()?,
             spec,
             row,
         })
@@ -280,7 +181,7 @@ pub async fn update_proposal(
     spec.validate()?;
     let write = store.write().await?;
     let row = locked_proposal(&write.txn, id).await?;
-    expect_status(&row, &[Status::Draft], "only a draft can be changed")?;
+    expect_step(&row, Step::Edit)?;
     let mut active = row.into_active_model();
     active.kind = Set(spec.kind.name().to_owned());
     active.title = Set(spec.title.clone());
@@ -301,16 +202,12 @@ async fn locked_proposal(txn: &sea_orm::DatabaseTransaction, id: Uuid) -> Result
         .ok_or_else(|| Error::NotFound(format!("proposal {id}")))
 }
 
-fn expect_status(row: &proposal::Model, allowed: &[Status], why: &str) -> Result<Status> {
-    let status = Status::parse(&row.status)?;
-    if allowed.contains(&status) {
-        Ok(status)
-    } else {
-        Err(Error::rule(
-            Rule::WrongState,
-            format!("proposal {} is {}; {why}", row.id, status.as_str()),
-        ))
-    }
+/// The status `step` leads to from the row's, or the refusal naming the proposal.
+fn expect_step(row: &proposal::Model, step: Step) -> Result<Status> {
+    let status: Status = row.status.parse()?;
+    status
+        .after(step)
+        .map_err(|e| Error::rule(Rule::WrongState, format!("proposal {}: {e}", row.id)))
 }
 
 /// Opens a draft: freezes its document with the voter roll as it is now, signs it,
@@ -323,7 +220,7 @@ pub async fn open_proposal(
 ) -> Result<Proposal> {
     let mut write = store.write().await?;
     let row = locked_proposal(&write.txn, id).await?;
-    expect_status(&row, &[Status::Draft], "only a draft can be opened")?;
+    let opened = expect_step(&row, Step::Open)?;
     let current = Proposal::from_row(row.clone())?;
     let spec = current.spec;
     if now >= spec.closes_at {
@@ -357,7 +254,7 @@ pub async fn open_proposal(
     let frozen = Frozen::parse(id, statement.bytes())?;
 
     let mut active = row.into_active_model();
-    active.status = Set(Status::Open.as_str().to_owned());
+    active.status = Set(opened.as_str().to_owned());
     active.document = Set(Some(statement.bytes().to_vec()));
     active.digest = Set(Some(frozen.digest.clone()));
     active.opened_entry = Set(Some(entry));
@@ -395,7 +292,7 @@ pub async fn close_proposal(
     let frozen = frozen(store, voting, id).await?;
     let mut write = store.write().await?;
     let row = locked_proposal(&write.txn, id).await?;
-    expect_status(&row, &[Status::Open], "only an open proposal can be closed")?;
+    let closed = expect_step(&row, Step::Close)?;
     if now < row.closes_at {
         return Err(Error::rule(
             Rule::OutsideWindow,
@@ -421,7 +318,7 @@ pub async fn close_proposal(
     .map_err(|e| Error::Corrupt(e.to_string()))?;
 
     let mut active = row.into_active_model();
-    active.status = Set(Status::Closed.as_str().to_owned());
+    active.status = Set(closed.as_str().to_owned());
     active.closed_entry = Set(Some(entry));
     active.closed_at = Set(Some(now));
     active.result = Set(Some(result));
@@ -432,15 +329,7 @@ pub async fn close_proposal(
 }
 
 pub async fn withdraw_proposal(store: &Store, id: Uuid, now: DateTime<Utc>) -> Result<Proposal> {
-    transition(
-        store,
-        id,
-        &[Status::Draft, Status::Open],
-        Status::Withdrawn,
-        now,
-        "only a draft or open proposal can be withdrawn",
-    )
-    .await
+    transition(store, id, Step::Withdraw, now).await
 }
 
 /// Finalises a closed proposal: the server signs a `mandaat.result.v1` statement with
@@ -455,11 +344,7 @@ pub async fn finalize_proposal(
     let frozen = frozen(store, voting, id).await?;
     let mut write = store.write().await?;
     let row = locked_proposal(&write.txn, id).await?;
-    expect_status(
-        &row,
-        &[Status::Closed],
-        "only a closed proposal can be finalised",
-    )?;
+    let finalised = expect_step(&row, Step::Finalise)?;
     let closed_entry = row
         .closed_entry
         .ok_or_else(|| Error::Corrupt(format!("closed proposal {id} has no closing entry")))?;
@@ -482,7 +367,7 @@ pub async fn finalize_proposal(
     let statement = voting.signer.sign(&body)?;
     let entry = append_server_entry(&mut write, &statement, id, now).await?;
     let mut active = row.into_active_model();
-    active.status = Set(Status::Final.as_str().to_owned());
+    active.status = Set(finalised.as_str().to_owned());
     active.finalized_at = Set(Some(now));
     active.result_entry = Set(Some(entry));
     active.updated_at = Set(now);
@@ -491,17 +376,10 @@ pub async fn finalize_proposal(
     Proposal::from_row(row)
 }
 
-async fn transition(
-    store: &Store,
-    id: Uuid,
-    from: &[Status],
-    to: Status,
-    now: DateTime<Utc>,
-    why: &str,
-) -> Result<Proposal> {
+async fn transition(store: &Store, id: Uuid, step: Step, now: DateTime<Utc>) -> Result<Proposal> {
     let write = store.write().await?;
     let row = locked_proposal(&write.txn, id).await?;
-    expect_status(&row, from, why)?;
+    let to = expect_step(&row, step)?;
     let mut active = row.into_active_model();
     active.status = Set(to.as_str().to_owned());
     match to {
@@ -598,7 +476,9 @@ async fn status_of(store: &Store, id: Uuid) -> Result<Status> {
         .into_tuple()
         .one(store.connection())
         .await?;
-    Status::parse(&status.ok_or_else(|| Error::NotFound(format!("proposal {id}")))?)
+    Ok(status
+        .ok_or_else(|| Error::NotFound(format!("proposal {id}")))?
+        .parse()?)
 }
 
 /// What a ballot or proxy statement claims about itself.
@@ -634,7 +514,7 @@ async fn check_signed(
         ));
     }
     let spec = &frozen.document.spec;
-    if now < spec.opens_at || now > spec.closes_at {
+    if !frozen.window_contains(now) {
         return Err(Error::rule(
             Rule::OutsideWindow,
             format!(
@@ -662,7 +542,7 @@ async fn check_signed(
             "the statement must be signed by the token's own member",
         ));
     }
-    if (at - now).abs() > CLOCK_SKEW {
+    if !within_clock_skew(at, now) {
         return Err(Error::rule(
             Rule::ClockSkew,
             format!(

@@ -1041,3 +1041,98 @@ async fn the_same_ballots_give_byte_identical_results() {
         String::from_utf8_lossy(&results[1])
     );
 }
+
+/// Every identifier and time in a signed statement has exactly one accepted spelling,
+/// so a server and a verifier that compare them as strings can never disagree: a ballot
+/// `for` `{<uuid>}` was once counted by the server and ignored by an outside verifier.
+#[tokio::test]
+async fn identifiers_and_times_in_statements_have_one_spelling() {
+    let app = TestApp::spawn().await;
+    let (p, b) = draft_and_open_with(&app, resolution()).await;
+    let path = format!("/api/v1/proposals/{}/ballots", p.id);
+    let id = b[0].id.to_string();
+    let at = now(&app);
+    let variants = [
+        ("for", format!("{{{id}}}")),
+        ("for", id.to_uppercase()),
+        ("for", id.replace('-', "")),
+        ("voter", format!("urn:uuid:{id}")),
+        ("proposal", p.id.to_string().to_uppercase()),
+        ("cast_at", at.replace('T', "t")),
+        ("cast_at", at.replace('T', " ")),
+        ("cast_at", at.replace('Z', "z")),
+        ("cast_at", at.replace('Z', "+00:00")),
+        ("cast_at", at.replace('Z', ".000Z")),
+    ];
+    for (field, spelling) in variants {
+        let mut body = ballot_body(&app, &p, &b[0], b[0].id, json!({"vote": "yes"}));
+        body[field] = json!(spelling);
+        let signed = b[0].key.sign(&body);
+        let (status, problem) = app.post(&path, &app.board(b[0].id), &signed).await;
+        assert_problem(
+            status,
+            &problem,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "statement-mismatch",
+        );
+        let detail = problem["detail"].as_str().unwrap();
+        assert!(detail.contains(field), "{field}={spelling}: {detail}");
+    }
+
+    // A proxy names members the same way.
+    let body = b[0].key.sign(
+        &json!({"type": "mandaat.proxy.v1", "proposal": p.id.to_string(),
+        "proposal_digest": p.digest, "grantor": id, "holder": b[1].id.to_string().to_uppercase(),
+        "nonce": nonce(), "signed_at": at}),
+    );
+    let (status, problem) = app
+        .post(
+            &format!("/api/v1/proposals/{}/proxies", p.id),
+            &app.board(b[0].id),
+            &body,
+        )
+        .await;
+    assert_problem(
+        status,
+        &problem,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "statement-mismatch",
+    );
+
+    // So does a key registration.
+    let key = BoardKey::generate();
+    let proof = key.sign(
+        &json!({"type": "mandaat.key.v1", "member": id.to_uppercase(),
+        "public_key": key.public_b64()}),
+    );
+    let (status, problem) = app
+        .post(
+            &format!("/api/v1/members/{id}/keys"),
+            &app.board(b[0].id),
+            &proof,
+        )
+        .await;
+    assert_problem(
+        status,
+        &problem,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "statement-mismatch",
+    );
+
+    // A choice that is no choice at all is an invalid choice, said in our words.
+    let (status, problem) = cast(&app, &p, &b[0], json!({"vote": "maybe"})).await;
+    assert_problem(
+        status,
+        &problem,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid-choice",
+    );
+    assert!(
+        !problem["detail"].as_str().unwrap().contains("untagged"),
+        "{problem}"
+    );
+
+    // The one spelling is accepted.
+    let (status, receipt) = cast(&app, &p, &b[0], json!({"vote": "yes"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{receipt}");
+}
