@@ -14,11 +14,11 @@ use base64::Engine as _;
 use ed25519_dalek::{Signer, SigningKey};
 use serde_json::{Value, json};
 
+use mandaat::audit::bundle::Bundle;
 use mandaat::audit::{VerifyOptions, verify};
 use mandaat::auth::{Role, TokenRequest};
 use mandaat::config::{Config, StorageConfig, TokenConfig};
 use mandaat::domain::statement::{BASE64URL, KeyId, SignedStatement};
-use mandaat::service::log::Bundle;
 
 struct Board {
     id: String,

@@ -4,10 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::audit::bundle::Bundle;
 use crate::audit::{VerifyOptions, verify};
 use crate::cli::{ExportArgs, VerifyArgs};
 use crate::clock::SharedClock;
-use crate::service::log::{Bundle, bundle};
+use crate::service::log::bundle;
 use crate::startup::Deployment;
 use crate::transparency::checkpoint::Checkpoint;
 use crate::transparency::merkle::verify_consistency;
@@ -162,7 +163,7 @@ async fn check_live_consistency(
         .flatten()
         .map(|h| {
             h.as_str()
-                .and_then(crate::service::log::hash_from_b64)
+                .and_then(crate::transparency::merkle::hash_from_b64)
                 .ok_or_else(|| anyhow::anyhow!("bad hash in proof"))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;

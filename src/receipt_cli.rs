@@ -12,9 +12,9 @@ use sha2::{Digest, Sha256};
 use crate::cli::ReceiptVerifyArgs;
 use crate::domain::keys::KEY_STATEMENT;
 use crate::domain::statement::{BASE64URL, MemberPublicKey, SignedStatement};
-use crate::service::log::{b64, hash_from_b64};
 use crate::transparency::checkpoint::Checkpoint;
 use crate::transparency::merkle::{Hash, leaf_hash, verify_inclusion};
+use crate::transparency::merkle::{b64, hash_from_b64};
 use crate::transparency::note::NoteVerifier;
 
 pub const RECEIPT_FORMAT: &str = "mandaat.receipt.v1";

@@ -10,7 +10,8 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use super::problem::{ApiError, ApiResult};
 use super::{ApiTags, Credentials, State};
 use crate::domain::statement::BASE64URL;
-use crate::service::log::{self as log_service, MAX_ENTRIES_PER_PAGE, Receipt, b64};
+use crate::service::log::{self as log_service, MAX_ENTRIES_PER_PAGE, Receipt};
+use crate::transparency::merkle::b64;
 
 pub struct LogApi;
 

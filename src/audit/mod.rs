@@ -1,9 +1,10 @@
-//! The independent audit: checks an audit bundle (`service::log::Bundle`) without
+//! The independent audit: checks an audit bundle ([`bundle::Bundle`]) without
 //! trusting the server that produced it. Everything is derived again from the signed
 //! entries: the Merkle root, the signatures, which keys were valid when, what each
 //! proposal froze, and every tally. The bundle's own summaries (keys, proposals,
 //! stored results) are only compared against that derivation, never believed.
 
+pub mod bundle;
 mod verify;
 
 pub use verify::{Failure, Report, VerifyOptions, verify};

@@ -18,6 +18,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::bundle::{BUNDLE_FORMAT, Bundle, BundleEntry, BundleKey, BundleProposal};
 use crate::domain::ballot::{
     BALLOT_STATEMENT, BallotStatement, PROPOSAL_CLOSED_STATEMENT, PROPOSAL_STATEMENT,
     PROXY_REVOCATION_STATEMENT, PROXY_STATEMENT, ProxyStatement, RESULT_STATEMENT,
@@ -31,7 +32,6 @@ use crate::domain::statement::{
     BASE64URL, KeyId, MemberPublicKey, SignedStatement, canonical_uuid, parse_entry,
 };
 use crate::domain::tally::Event;
-use crate::service::log::{BUNDLE_FORMAT, Bundle, BundleEntry, BundleKey, BundleProposal};
 use crate::transparency::checkpoint::Checkpoint;
 use crate::transparency::merkle::{Hash, MerkleTree, leaf_hash};
 use crate::transparency::note::NoteVerifier;

@@ -6,11 +6,11 @@ use std::collections::HashMap;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use sea_orm::{EntityTrait, QueryOrder};
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use entity::{log_entry, member_key, proposal};
 
+pub use crate::audit::bundle::{BUNDLE_FORMAT, Bundle, BundleEntry, BundleKey, BundleProposal};
 use crate::domain::ballot::BALLOT_STATEMENT;
 use crate::domain::lifecycle::Status;
 use crate::domain::statement::{BASE64URL, KeyId, entry_bytes};
@@ -21,8 +21,6 @@ use crate::transparency::note::NoteSigner;
 
 /// Most entries one request returns.
 pub const MAX_ENTRIES_PER_PAGE: u64 = 1000;
-
-pub const BUNDLE_FORMAT: &str = "mandaat.audit-bundle.v1";
 
 /// The log's identity: its origin line and the key that signs its checkpoints.
 pub struct Log {
@@ -137,66 +135,6 @@ pub async fn entries(store: &Store, start: u64, end: u64) -> Result<Vec<EntryVie
         .collect()
 }
 
-/// Everything an auditor needs to check the log and every count without trusting
-/// the server (docs/audit.md).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Bundle {
-    pub format: String,
-    pub origin: String,
-    /// The log's verifier key, `name+hexid+base64(0x01‖key)`.
-    pub log_key: String,
-    /// The latest signed checkpoint; the bundle holds exactly the entries it covers.
-    pub checkpoint: String,
-    pub entries: Vec<BundleEntry>,
-    pub keys: Vec<BundleKey>,
-    pub proposals: Vec<BundleProposal>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BundleEntry {
-    pub index: u64,
-    /// Hex SHA-256(0x00 ‖ entry), as recorded when the entry was accepted.
-    pub leaf_hash: String,
-    /// Base64url of the entry bytes; absent while they hold a secret ballot.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub entry: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BundleKey {
-    pub member: Uuid,
-    pub key_id: String,
-    /// Base64url of the 32-byte public key.
-    pub public_key: String,
-    pub registration_entry: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub revocation_entry: Option<u64>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BundleProposal {
-    pub id: Uuid,
-    pub status: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub digest: Option<String>,
-    /// Base64url of the frozen document (the statement of `opened_entry`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub document: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub opened_entry: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub closed_entry: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub result_entry: Option<u64>,
-    /// The tally the server stored at closing.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub result: Option<serde_json::Value>,
-}
-
 fn index(i: i64) -> u64 {
     u64::try_from(i).unwrap_or(u64::MAX)
 }
@@ -274,17 +212,4 @@ pub async fn bundle(store: &Store, log_key: String, origin: &str) -> Result<Bund
         keys,
         proposals,
     })
-}
-
-/// Base64 (standard, padded) as in checkpoints, for hashes in proofs and receipts.
-pub fn b64(hash: &Hash) -> String {
-    base64::engine::general_purpose::STANDARD.encode(hash)
-}
-
-/// Reads a hash written by [`b64`]; `None` unless it is exactly 32 bytes.
-pub fn hash_from_b64(text: &str) -> Option<Hash> {
-    base64::engine::general_purpose::STANDARD
-        .decode(text)
-        .ok()
-        .and_then(|b| b.try_into().ok())
 }

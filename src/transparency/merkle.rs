@@ -4,6 +4,7 @@
 //! proof is decided by ct-merkle's index functions, so we do not maintain a second copy
 //! of that subtle logic; we only supply the node hashes, computed from perfect subtrees.
 
+use base64::Engine as _;
 use ct_merkle::{
     ConsistencyProof, ConsistencyVerifError, RootHash, indices_for_consistency_proof,
     indices_for_inclusion_proof,
@@ -293,6 +294,19 @@ pub fn verify_consistency(
             ConsistencyVerifError::VerificationFailure => MerkleError::RootMismatch,
             _ => MerkleError::InvalidRange { from, to },
         })
+}
+
+/// Base64 (standard, padded) as in checkpoints, for hashes in proofs and receipts.
+pub fn b64(hash: &Hash) -> String {
+    base64::engine::general_purpose::STANDARD.encode(hash)
+}
+
+/// Reads a hash written by [`b64`]; `None` unless it is exactly 32 bytes.
+pub fn hash_from_b64(text: &str) -> Option<Hash> {
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .ok()
+        .and_then(|b| b.try_into().ok())
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use crate::helpers::{TestApp, assert_problem, storage};
 use crate::voting::{Board, Open, board, cast, draft_and_open, electorate, resolution, spec};
 
 fn hash(text: &str) -> Hash {
-    mandaat::service::log::hash_from_b64(text).unwrap()
+    mandaat::transparency::merkle::hash_from_b64(text).unwrap()
 }
 
 fn hashes(v: &Value) -> Vec<Hash> {

@@ -24,8 +24,8 @@ use mandaat::receipt_cli::{
     self, Outcome, RECEIPT_FORMAT, ReceiptBody, ReceiptFile, WireStatement, fingerprint,
     verify_checkpoint,
 };
-use mandaat::service::log::b64;
 use mandaat::transparency::checkpoint::Checkpoint;
+use mandaat::transparency::merkle::b64;
 use mandaat::transparency::merkle::{
     Hash, MerkleTree, leaf_hash, verify_consistency, verify_inclusion,
 };
