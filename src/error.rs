@@ -24,8 +24,12 @@ pub enum Error {
     /// A well-formed statement that says something other than the request.
     #[error(transparent)]
     StatementContent(#[from] ContentError),
+    /// A request value that no domain type could parse (a client mistake).
     #[error("{0}")]
-    Invalid(String),
+    Validation(String),
+    /// A log range or position that the log cannot answer for (a client mistake).
+    #[error(transparent)]
+    LogRange(#[from] crate::transparency::merkle::MerkleError),
     /// A voting rule refused the request; `rule` names which.
     #[error("{detail}")]
     Rule { rule: Rule, detail: String },
@@ -40,6 +44,10 @@ pub enum Error {
     Invitation(#[from] crate::domain::person::InvitationRefusal),
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
+    /// A fault of the server itself (serialising its own values, say): logged with
+    /// detail, answered as 500 without it.
+    #[error("internal error: {0}")]
+    Internal(String),
     #[error("database error: {0}")]
     Db(DbErr),
 }
@@ -123,6 +131,12 @@ impl Error {
             kind,
             detail: detail.into(),
         }
+    }
+}
+
+impl Error {
+    pub fn internal(err: impl std::fmt::Display) -> Self {
+        Error::Internal(err.to_string())
     }
 }
 

@@ -508,7 +508,7 @@ impl SignedCheckpoint {
 }
 
 fn to_idx(n: u64) -> Result<i64> {
-    i64::try_from(n).map_err(|_| Error::Invalid(format!("{n} is not a log index")))
+    i64::try_from(n).map_err(|_| Error::Validation(format!("{n} is not a log index")))
 }
 
 /// Builds the tree from the leaf hashes recorded at acceptance, and checks it against

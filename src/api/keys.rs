@@ -191,7 +191,7 @@ impl KeysApi {
         if let Some(reason) = &body.reason
             && !crate::domain::is_plain_text(reason, false)
         {
-            return Err(Error::Invalid("reason must not hold control characters".into()).into());
+            return Err(Error::Validation("reason must not hold control characters".into()).into());
         }
         let statement = body
             .revocation

@@ -10,6 +10,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use super::problem::{ApiError, ApiResult};
 use super::{ApiTags, Credentials, State};
 use crate::domain::statement::BASE64URL;
+use crate::error::Error;
 use crate::service::log::{self as log_service, MAX_ENTRIES_PER_PAGE, Receipt};
 use crate::transparency::merkle::b64;
 
@@ -166,13 +167,12 @@ impl LogApi {
         #[oai(validator(maximum(value = "9007199254740991")))] size: Query<u64>,
     ) -> ApiResult<Json<InclusionDto>> {
         state.authenticate(&auth).await?;
-        let proof = log_service::inclusion_proof(&state.store, index.0, size.0)
-            .map_err(|e| bad(e.to_string()))?;
+        let proof = log_service::inclusion_proof(&state.store, index.0, size.0)?;
         let tree = state.store.tree()?;
         let leaf = tree
             .leaf(index.0)
             .ok_or_else(|| bad(format!("no entry {}", index.0)))?;
-        let root = tree.root_at(size.0).map_err(|e| bad(e.to_string()))?;
+        let root = tree.root_at(size.0).map_err(Error::from)?;
         Ok(Json(InclusionDto {
             index: index.0,
             size: size.0,
@@ -192,13 +192,12 @@ impl LogApi {
         #[oai(validator(maximum(value = "9007199254740991")))] to: Query<u64>,
     ) -> ApiResult<Json<ConsistencyDto>> {
         state.authenticate(&auth).await?;
-        let proof = log_service::consistency_proof(&state.store, from.0, to.0)
-            .map_err(|e| bad(e.to_string()))?;
+        let proof = log_service::consistency_proof(&state.store, from.0, to.0)?;
         let tree = state.store.tree()?;
         let root = |n| {
             tree.root_at(n)
                 .map(|r| b64(&r))
-                .map_err(|e| bad(e.to_string()))
+                .map_err(|e| ApiError::from(Error::from(e)))
         };
         Ok(Json(ConsistencyDto {
             from: from.0,

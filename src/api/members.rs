@@ -201,7 +201,7 @@ impl MembersApi {
                 .as_deref()
                 .is_some_and(|t| !crate::domain::is_plain_text(t, false))
             {
-                return Err(crate::error::Error::Invalid(format!(
+                return Err(crate::error::Error::Validation(format!(
                     "{parameter} must not hold control characters"
                 ))
                 .into());

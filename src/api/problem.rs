@@ -154,7 +154,8 @@ impl From<Error> for ApiError {
             }
             Error::Proposal(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation-failed"),
             Error::Invitation(_) => (StatusCode::UNAUTHORIZED, "invitation-invalid"),
-            Error::Member(_) | Error::Person(_) | Error::Invalid(_) => {
+            Error::LogRange(_) => (StatusCode::UNPROCESSABLE_ENTITY, "bad-range"),
+            Error::Member(_) | Error::Person(_) | Error::Validation(_) => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "validation-failed")
             }
             Error::Key(_) | Error::StatementContent(ContentError::Key(_)) => {
@@ -172,7 +173,7 @@ impl From<Error> for ApiError {
                 (StatusCode::UNPROCESSABLE_ENTITY, "validation-failed")
             }
             Error::StatementContent(_) => (StatusCode::UNPROCESSABLE_ENTITY, "statement-mismatch"),
-            Error::Corrupt(_) | Error::Db(_) => {
+            Error::Corrupt(_) | Error::Internal(_) | Error::Db(_) => {
                 tracing::error!(error = %err, "request failed");
                 return Self::problem(
                     StatusCode::INTERNAL_SERVER_ERROR,

@@ -182,9 +182,9 @@ impl SpecDto {
     /// The API and the domain share one JSON shape, so serde converts between them
     /// and the domain's constructors validate.
     fn parse(&self) -> Result<ProposalSpec, Error> {
-        let value = serde_json::to_value(self).map_err(|e| Error::Invalid(e.to_string()))?;
+        let value = serde_json::to_value(self).map_err(Error::internal)?;
         let spec: ProposalSpec =
-            serde_json::from_value(value).map_err(|e| Error::Invalid(e.to_string()))?;
+            serde_json::from_value(value).map_err(|e| Error::Validation(e.to_string()))?;
         spec.validate()?;
         Ok(spec)
     }

@@ -46,7 +46,7 @@ impl Log {
             .ok_or_else(|| Error::NotFound(format!("log entry {index}")))?;
         let proof = tree
             .inclusion_proof(index, checkpoint.size)
-            .map_err(|e| Error::Invalid(e.to_string()))?;
+            .map_err(Error::internal)?;
         Ok(Receipt {
             index,
             leaf_hash: leaf,
@@ -76,14 +76,14 @@ pub fn inclusion_proof(store: &Store, index: u64, size: u64) -> Result<Vec<Hash>
     store
         .tree()?
         .inclusion_proof(index, size)
-        .map_err(|e| Error::Invalid(e.to_string()))
+        .map_err(Error::from)
 }
 
 pub fn consistency_proof(store: &Store, from: u64, to: u64) -> Result<Vec<Hash>> {
     store
         .tree()?
         .consistency_proof(from, to)
-        .map_err(|e| Error::Invalid(e.to_string()))
+        .map_err(Error::from)
 }
 
 /// One entry as shown outside: its bytes, unless they hold a ballot of a proposal
@@ -146,7 +146,7 @@ pub async fn bundle(store: &Store, log_key: String, origin: &str) -> Result<Bund
     let checkpoint = store
         .latest_checkpoint()
         .await?
-        .ok_or_else(|| Error::Invalid("the log has no signed checkpoint yet".into()))?;
+        .ok_or_else(|| Error::Corrupt("the log has no signed checkpoint yet".into()))?;
     let statuses = proposal_statuses(store).await?;
     let entries = store
         .entries(0, index(checkpoint.size))

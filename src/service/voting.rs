@@ -168,7 +168,7 @@ pub async fn create_proposal(
 }
 
 fn spec_json(spec: &ProposalSpec) -> Result<String> {
-    serde_json::to_string(spec).map_err(|e| Error::Invalid(e.to_string()))
+    serde_json::to_string(spec).map_err(Error::internal)
 }
 
 /// Replaces a draft's spec. Nothing about a proposal changes once it is open.
@@ -248,7 +248,7 @@ pub async fn open_proposal(
         voter_roll: roll,
         opened_at: secs(now),
     };
-    let body = serde_json::to_value(&document).map_err(|e| Error::Invalid(e.to_string()))?;
+    let body = serde_json::to_value(&document).map_err(Error::internal)?;
     let statement = voting.signer.sign(&body)?;
     let entry = append_server_entry(&mut write, &statement, id, now).await?;
     let frozen = Frozen::parse(id, statement.bytes())?;
@@ -313,7 +313,7 @@ pub async fn close_proposal(
     let events = events(&write.txn, id).await?;
     let result = frozen.tally(&events);
     let result = String::from_utf8(canonical_bytes(
-        &serde_json::to_value(&result).map_err(|e| Error::Invalid(e.to_string()))?,
+        &serde_json::to_value(&result).map_err(Error::internal)?,
     )?)
     .map_err(|e| Error::Corrupt(e.to_string()))?;
 
@@ -629,7 +629,7 @@ pub async fn cast_ballot(
     }
     ballot.choice.validate(&frozen.document.spec.kind)?;
     let choice = String::from_utf8(canonical_bytes(
-        &serde_json::to_value(&ballot.choice).map_err(|e| Error::Invalid(e.to_string()))?,
+        &serde_json::to_value(&ballot.choice).map_err(Error::internal)?,
     )?)
     .map_err(|e| Error::Corrupt(e.to_string()))?;
     let ballot_hash = hex::encode(Sha256::digest(statement.bytes()));
