@@ -63,6 +63,14 @@ pub enum ConflictKind {
 }
 
 impl ConflictKind {
+    pub const ALL: [ConflictKind; 5] = [
+        ConflictKind::DuplicateBgNumber,
+        ConflictKind::KeyAlreadyRegistered,
+        ConflictKind::KeyRevoked,
+        ConflictKind::MemberSuspended,
+        ConflictKind::Concurrent,
+    ];
+
     pub fn slug(self) -> &'static str {
         match self {
             ConflictKind::DuplicateBgNumber => "duplicate-bg-number",
@@ -99,6 +107,22 @@ pub enum Rule {
 }
 
 impl Rule {
+    pub const ALL: [Rule; 13] = [
+        Rule::WrongState,
+        Rule::OutsideWindow,
+        Rule::DigestMismatch,
+        Rule::NotTokenMember,
+        Rule::KeyNotValid,
+        Rule::ClockSkew,
+        Rule::NonceReused,
+        Rule::NotEligible,
+        Rule::NoProxy,
+        Rule::ProxyExists,
+        Rule::ProxyCapReached,
+        Rule::ResultNotAvailable,
+        Rule::EmptyRoll,
+    ];
+
     pub fn slug(self) -> &'static str {
         match self {
             Rule::WrongState => "proposal-state",

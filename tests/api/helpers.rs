@@ -294,7 +294,9 @@ impl TestApp {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_owned();
-        (status, content_type, resp.text().await.expect("body"))
+        let body = resp.text().await.expect("body");
+        check_problem(status, &content_type, &body);
+        (status, content_type, body)
     }
 
     pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
@@ -437,6 +439,32 @@ impl BoardKey {
         )
         .await
     }
+}
+
+/// Every problem the server sends is in the catalogue (docs/problems.md) with the
+/// status it was sent with.
+pub fn check_problem(status: StatusCode, content_type: &str, body: &str) {
+    if !content_type.starts_with("application/problem+json") {
+        assert!(
+            status.is_success() || status.is_redirection() || status == StatusCode::NOT_MODIFIED,
+            "a {status} answer that is not a problem: {content_type} {body}"
+        );
+        return;
+    }
+    let problem: Value = serde_json::from_str(body).expect("problem is JSON");
+    let type_ = problem["type"].as_str().unwrap_or_default();
+    let slug = type_
+        .strip_prefix("urn:mandaat:problem:")
+        .unwrap_or_else(|| panic!("problem type {type_:?} is not a urn:mandaat:problem"));
+    let entry = mandaat::api::catalogue::lookup(slug)
+        .unwrap_or_else(|| panic!("problem type {slug:?} is not in docs/problems.md"));
+    assert_eq!(
+        entry.status,
+        status.as_u16(),
+        "{slug} is catalogued as {} but was sent as {status}",
+        entry.status
+    );
+    assert_eq!(problem["status"], status.as_u16(), "{body}");
 }
 
 /// Asserts an RFC 9457 problem with the given status and `type` slug.
