@@ -20,7 +20,8 @@ pub async fn export(args: ExportArgs) -> anyhow::Result<()> {
     if let Some(problem) = deployment.store.log_problem() {
         eprintln!("warning: {problem}; exporting it as it is for `audit verify` to examine");
     }
-    let log = deployment.log(&args.log)?;
+    // A log that never signed a checkpoint has nothing to export; no URL is needed.
+    let log = deployment.log(&args.log, None).await?;
     let bundle = bundle(&deployment.store, log.verifier_key(), &log.origin).await?;
     std::fs::create_dir_all(&args.out)?;
     let path = args.out.join("bundle.json");
@@ -46,11 +47,25 @@ pub async fn verify_command(args: VerifyArgs) -> anyhow::Result<bool> {
         (None, None) => anyhow::bail!("give a bundle path or --url"),
     };
     let state = State::new(args.state_dir.clone(), &bundle.origin)?;
-    let remembered_key = state.read("key")?;
-    let trusted_log_key = args
-        .log_key
-        .clone()
-        .or(remembered_key.map(|k| k.trim().to_owned()));
+    let remembered_key = state.read("key")?.map(|k| k.trim().to_owned());
+    if let Some(remembered) = &remembered_key
+        && *remembered != bundle.log_key
+    {
+        let fingerprint = crate::receipt_cli::fingerprint;
+        println!(
+            "FAILED: this bundle's log is called {origin:?}, like a log verified before from {dir}, \
+             but its key is another: fingerprint {new} here, {old} before. Either these are two \
+             different logs that share a name (verify this one with its own --state-dir and the \
+             --log-key its operator publishes), or the log's key was replaced, which an honest \
+             log never does.",
+            origin = bundle.origin,
+            dir = state.dir.display(),
+            new = fingerprint(&bundle.log_key),
+            old = fingerprint(remembered),
+        );
+        return Ok(false);
+    }
+    let trusted_log_key = args.log_key.clone().or(remembered_key);
     let mut earlier_checkpoints = Vec::new();
     for path in &args.since {
         earlier_checkpoints.push(

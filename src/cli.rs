@@ -113,6 +113,9 @@ pub struct LogKeyArgs {
     pub token: TokenConfig,
     #[command(flatten)]
     pub log: LogConfig,
+    /// As for `serve`: a new log's origin derives from it.
+    #[arg(long, env = "MANDAAT_PUBLIC_URL", value_parser = crate::config::parse_public_url)]
+    pub public_url: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -44,22 +44,61 @@ pub struct TokenConfig {
 /// The transparency log's identity.
 #[derive(Debug, Clone, Args)]
 pub struct LogConfig {
-    /// This deployment's name, e.g. the cooperative's domain; the log origin derives from it.
-    #[arg(long = "name", env = "MANDAAT_NAME", default_value = "mandaat")]
+    /// This deployment's name, e.g. the cooperative's domain; a new log's origin
+    /// derives from it (`<name>/log`) unless `--public-url` names the deployment.
+    #[arg(long = "name", env = "MANDAAT_NAME", default_value = DEFAULT_NAME)]
     pub deployment_name: String,
 
-    /// The log's origin line in checkpoints (default: `<name>/log`); also the name of
-    /// its signing key. No spaces or '+'.
+    /// The log's origin line in checkpoints; also the name of its signing key. Fixed
+    /// at first start (kept in `<data-dir>/log.origin`) and refused if changed later. Default for a new log: `<host>/log` from
+    /// `--public-url`, else `<name>/log` when `--name` is given, else
+    /// `mandaat/log/<random>`, so that no two deployments share one. No spaces or '+'.
     #[arg(long, env = "MANDAAT_LOG_ORIGIN")]
     pub log_origin: Option<String>,
 }
 
+const DEFAULT_NAME: &str = "mandaat";
+
 impl LogConfig {
-    pub fn origin(&self) -> String {
-        self.log_origin
-            .clone()
-            .unwrap_or_else(|| format!("{}/log", self.deployment_name))
+    /// The log's origin: the one it already has (`known`, kept in the data directory
+    /// and in its checkpoints), which a configured one must equal; for a new log, the
+    /// configured one or a default that names this deployment alone.
+    pub fn resolve_origin(
+        &self,
+        known: Option<&str>,
+        public_url: Option<&str>,
+    ) -> anyhow::Result<String> {
+        match (known, &self.log_origin) {
+            (Some(known), Some(configured)) if known != configured => anyhow::bail!(
+                "this log is called {known:?}, but --log-origin is {configured:?}; a log \
+                 keeps its origin for life (leave --log-origin out, or set it to {known:?})"
+            ),
+            (Some(known), _) => Ok(known.to_owned()),
+            (None, Some(configured)) => Ok(configured.clone()),
+            (None, None) => Ok(match public_url {
+                Some(url) => format!("{}/log", schemeless(url)),
+                None if self.deployment_name != DEFAULT_NAME => {
+                    format!("{}/log", self.deployment_name)
+                }
+                None => {
+                    let mut random = [0u8; 8];
+                    getrandom::fill(&mut random)
+                        .map_err(|e| anyhow::anyhow!("no randomness for the log origin: {e}"))?;
+                    format!("{DEFAULT_NAME}/log/{}", hex::encode(random))
+                }
+            }),
+        }
     }
+}
+
+/// `https://stem.example.nl/mandaat/` → `stem.example.nl/mandaat`: C2SP's convention
+/// for an origin is a schema-less URL.
+fn schemeless(url: &str) -> &str {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .unwrap_or(url);
+    rest.trim_end_matches('/')
 }
 
 impl Default for LogConfig {

@@ -200,9 +200,12 @@ async fn invite(args: mandaat::cli::InviteArgs) -> anyhow::Result<()> {
 }
 
 async fn log_key(args: mandaat::cli::LogKeyArgs) -> anyhow::Result<()> {
-    let deployment =
-        Deployment::open(&args.storage, &args.token, SharedClock::default().now()).await?;
-    let key = deployment.log(&args.log)?.verifier_key();
+    let now = SharedClock::default().now();
+    let deployment = Deployment::open(&args.storage, &args.token, now).await?;
+    let log = deployment
+        .log(&args.log, args.public_url.as_deref())
+        .await?;
+    let key = log.verifier_key();
     // The key on stdout for scripts; the fingerprint people compare with the web page.
     eprintln!("fingerprint: {}", mandaat::receipt_cli::fingerprint(&key));
     println!("{key}");

@@ -26,10 +26,15 @@ pub struct Application {
     issuer: Arc<LocalIssuer>,
 }
 
+/// The file in the data directory that holds the log's origin, fixed at first start.
+pub const LOG_ORIGIN_FILE: &str = "log.origin";
+
 /// What `serve` needs from storage, shared with the CLI commands that work on the
 /// same data: the store, the chamber rules and this server's token issuer.
 pub struct Deployment {
     pub store: Store,
+    /// Where the server keys and the log's origin are kept.
+    pub data_dir: std::path::PathBuf,
     pub rules: crate::domain::member::ChamberRules,
     pub keys: ServerKeys,
     pub issuer: Arc<LocalIssuer>,
@@ -60,18 +65,44 @@ impl Deployment {
         )?);
         Ok(Deployment {
             store,
+            data_dir: storage.data_dir.clone(),
             rules,
             keys,
             issuer,
         })
     }
 
-    /// The transparency log, signing with the log key under the configured origin.
-    pub fn log(
+    /// The transparency log, signing with the log key under its origin (see
+    /// [`LogConfig::resolve_origin`](crate::config::LogConfig::resolve_origin)).
+    pub async fn log(
         &self,
         config: &crate::config::LogConfig,
+        public_url: Option<&str>,
     ) -> anyhow::Result<crate::service::log::Log> {
-        let origin = config.origin();
+        let signed = self
+            .store
+            .latest_checkpoint()
+            .await?
+            .map(|c| c.note.split('\n').next().unwrap_or_default().to_owned());
+        let path = self.data_dir.join(LOG_ORIGIN_FILE);
+        let stored = match std::fs::read_to_string(&path) {
+            Ok(text) => Some(text.trim().to_owned()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => anyhow::bail!("cannot read {}: {e}", path.display()),
+        };
+        if let (Some(stored), Some(signed)) = (&stored, &signed)
+            && stored != signed
+        {
+            anyhow::bail!(
+                "{} names the log {stored:?}, but its checkpoints are signed as {signed:?}",
+                path.display()
+            );
+        }
+        let origin = config.resolve_origin(stored.as_deref().or(signed.as_deref()), public_url)?;
+        if stored.is_none() {
+            std::fs::write(&path, format!("{origin}\n"))
+                .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+        }
         let signer =
             crate::transparency::note::NoteSigner::new(&origin, self.keys.log_signing.clone())
                 .map_err(|e| anyhow::anyhow!("log origin {origin:?}: {e}"))?;
@@ -98,7 +129,9 @@ impl Application {
                  `mandaat audit verify`."
             );
         }
-        let log = deployment.log(&config.log)?;
+        let log = deployment
+            .log(&config.log, config.public_url.as_deref())
+            .await?;
         deployment
             .store
             .sign_checkpoints_with(crate::store::Checkpointer {

@@ -92,7 +92,11 @@ pub const CATALOGUE: &[ProblemType] = &[
         409,
         "This public key is registered already (to this member or another).",
     ),
-    p("key-revoked", 409, "The key is revoked; revoked keys stay revoked."),
+    p(
+        "key-revoked",
+        409,
+        "The key is revoked; revoked keys stay revoked.",
+    ),
     p(
         "member-suspended",
         409,

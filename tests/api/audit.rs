@@ -208,7 +208,7 @@ async fn checkpoints_and_proofs_follow_the_public_standards() {
     let app = TestApp::spawn().await;
     let vote = finished_vote(&app).await;
     let key = log_key(&app).await;
-    assert!(key.starts_with("mandaat/log+"), "{key}");
+    let origin = key.split('+').next().unwrap().to_owned();
     let verifier = NoteVerifier::from_key_string(&key).unwrap();
 
     let (status, content_type, note) = app
@@ -222,9 +222,9 @@ async fn checkpoints_and_proofs_follow_the_public_standards() {
     assert_eq!(status, StatusCode::OK);
     assert!(content_type.starts_with("text/plain"));
     let checkpoint = Checkpoint::parse(&verifier.verify(&note).unwrap()).unwrap();
-    assert_eq!(checkpoint.origin, "mandaat/log");
-    assert!(note.lines().next().unwrap() == "mandaat/log");
-    assert!(note.contains("\n\n— mandaat/log "), "{note}");
+    assert_eq!(checkpoint.origin, origin);
+    assert!(note.lines().next().unwrap() == origin);
+    assert!(note.contains(&format!("\n\n— {origin} ")), "{note}");
     let (status, _) = app
         .request(Method::GET, "/api/v1/log/checkpoint", None, None)
         .await;
@@ -699,4 +699,111 @@ async fn a_server_refuses_to_start_on_a_log_that_no_longer_matches_its_checkpoin
         Err(e) => e.to_string(),
     };
     assert!(error.contains("does not match the checkpoint"), "{error}");
+}
+
+/// C2SP expects an origin that names one log: two deployments never share one by
+/// default, and a log keeps its name across restarts and configuration changes.
+#[tokio::test]
+async fn every_deployment_names_its_own_log_and_keeps_the_name() {
+    let a = TestApp::spawn().await;
+    let b = TestApp::spawn().await;
+    let origin = |key: &str| key.split('+').next().unwrap().to_owned();
+    let key = log_key(&a).await;
+    let name = origin(&key);
+    let random = name.strip_prefix("mandaat/log/").expect("default origin");
+    assert!(
+        random.len() == 16 && random.bytes().all(|c| c.is_ascii_hexdigit()),
+        "{name}"
+    );
+    assert_ne!(name, origin(&log_key(&b).await));
+
+    // The CLI on the same data names the same log; so does a restart, even when the
+    // operator adds --public-url later.
+    let cli = a.cli(&["log", "key"]);
+    assert!(
+        cli.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cli.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&cli.stdout).trim(), key);
+    let mut config = a.restart_config();
+    config.public_url = Some("https://stem.example.nl".into());
+    let restarted = mandaat::Application::build(config).await.unwrap();
+    let base = format!("http://{}", restarted.local_addr());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(restarted.run_until(async {
+        let _ = rx.await;
+    }));
+    let again = a
+        .client
+        .get(format!("{base}/api/v1/log/key"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(again.trim(), key);
+    let _ = tx.send(());
+
+    // Renaming a log is refused, plainly.
+    let mut config = a.restart_config();
+    config.log.log_origin = Some("other.example/log".into());
+    let error = match mandaat::Application::build(config).await {
+        Ok(_) => panic!("started under another name"),
+        Err(e) => e.to_string(),
+    };
+    assert!(error.contains("keeps its origin for life"), "{error}");
+}
+
+#[tokio::test]
+async fn a_new_log_is_named_after_the_public_url() {
+    let app = TestApp::spawn_with_config(|c| {
+        c.public_url = Some("https://stem.example.nl/".into());
+    })
+    .await;
+    assert!(
+        log_key(&app).await.starts_with("stem.example.nl/log+"),
+        "{}",
+        log_key(&app).await
+    );
+}
+
+/// An auditor who checks two cooperatives' logs that were given the same name hears
+/// that these are two logs, not a forged signature.
+#[tokio::test]
+async fn audit_verify_says_plainly_when_a_bundle_is_another_log_of_the_same_name() {
+    let same = |c: &mut mandaat::Config| c.log.log_origin = Some("cooperatie.example/log".into());
+    let first = TestApp::spawn_with_config(same).await;
+    let second = TestApp::spawn_with_config(same).await;
+    finished_vote(&first).await;
+    finished_vote(&second).await;
+    let state = tempfile::tempdir().unwrap();
+    let verify = |app: &TestApp| {
+        let out = tempfile::tempdir().unwrap();
+        let export = app.cli(&["audit", "export", "--out", out.path().to_str().unwrap()]);
+        assert!(export.status.success());
+        let run = std::process::Command::new(env!("CARGO_BIN_EXE_mandaat"))
+            .args([
+                "audit",
+                "verify",
+                out.path().to_str().unwrap(),
+                "--state-dir",
+            ])
+            .arg(state.path())
+            .output()
+            .unwrap();
+        (
+            run.status.code(),
+            String::from_utf8_lossy(&run.stdout).into_owned(),
+        )
+    };
+    let (code, output) = verify(&first);
+    assert_eq!(code, Some(0), "{output}");
+    let (code, output) = verify(&second);
+    assert_eq!(code, Some(1), "{output}");
+    assert!(
+        output.contains("two different logs that share a name"),
+        "{output}"
+    );
 }
