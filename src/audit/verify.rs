@@ -25,9 +25,12 @@ use crate::domain::ballot::{
 };
 use crate::domain::keys::{
     ADMIN_KEY_REVOCATION_STATEMENT, KEY_REVOCATION_STATEMENT, KEY_STATEMENT, KeyRegistration,
-    KeyRevocation, expect_shape, optional_text,
+    KeyRevocation,
 };
 use crate::domain::lifecycle::{Frozen, Status};
+use crate::domain::server_statement::{
+    AdminKeyRevocation, CertifiedResult as ServerResult, ProposalClosed,
+};
 use crate::domain::statement::{
     BASE64URL, KeyId, MemberPublicKey, SignedStatement, canonical_uuid, parse_entry,
 };
@@ -612,20 +615,8 @@ impl<'a> Walk<'a> {
         st: &SignedStatement,
     ) -> Result<MemberPublicKey, String> {
         let server = self.server_signed(st)?;
-        expect_shape(
-            st,
-            ADMIN_KEY_REVOCATION_STATEMENT,
-            &["member", "key_id", "revoked_by"],
-            &["reason"],
-        )
-        .map_err(|e| e.to_string())?;
-        let member = uuid_field(st, "member")?;
-        let key_id = key_id_field(st)?;
-        if st.str_field("revoked_by").is_none_or(str::is_empty) {
-            return Err("statement member \"revoked_by\" is missing or wrong".into());
-        }
-        optional_text(st, "reason").map_err(|e| e.to_string())?;
-        self.revoke(member, key_id, index)?;
+        let revocation = AdminKeyRevocation::from_statement(st).map_err(|e| e.to_string())?;
+        self.revoke(revocation.member, revocation.key_id, index)?;
         Ok(server)
     }
 
@@ -705,16 +696,8 @@ impl<'a> Walk<'a> {
         st: &SignedStatement,
     ) -> Result<MemberPublicKey, String> {
         let server = self.server_signed(st)?;
-        expect_shape(
-            st,
-            PROPOSAL_CLOSED_STATEMENT,
-            &["proposal", "proposal_digest", "closed_at"],
-            &[],
-        )
-        .map_err(|e| e.to_string())?;
-        let id = uuid_field(st, "proposal")?;
-        let digest = st.str_field("proposal_digest").unwrap_or_default();
-        let proposal = self.open_at(id, digest)?;
+        let closing = ProposalClosed::from_statement(st).map_err(|e| e.to_string())?;
+        let proposal = self.open_at(closing.proposal, &closing.proposal_digest)?;
         proposal.closed = Some(index);
         Ok(server)
     }
@@ -722,21 +705,8 @@ impl<'a> Walk<'a> {
     /// A certified result; its tally and log root are checked after the pass.
     fn certify(&mut self, index: u64, st: &SignedStatement) -> Result<MemberPublicKey, String> {
         let server = self.server_signed(st)?;
-        expect_shape(
-            st,
-            RESULT_STATEMENT,
-            &[
-                "proposal",
-                "proposal_digest",
-                "tally",
-                "log",
-                "finalized_at",
-            ],
-            &[],
-        )
-        .map_err(|e| e.to_string())?;
-        let id = uuid_field(st, "proposal")?;
-        let (log_size, log_root) = log_field(st)?;
+        let result = ServerResult::from_statement(st).map_err(|e| e.to_string())?;
+        let id = result.proposal;
         let proposal = self
             .proposals
             .get_mut(&id)
@@ -744,7 +714,7 @@ impl<'a> Walk<'a> {
         if proposal.closed.is_none() {
             return Err(format!("certifies proposal {id} before it was closed"));
         }
-        if st.str_field("proposal_digest") != Some(proposal.frozen.digest.as_str()) {
+        if result.proposal_digest != proposal.frozen.digest {
             return Err(format!(
                 "proposal_digest is not the digest of proposal {id}"
             ));
@@ -756,9 +726,9 @@ impl<'a> Walk<'a> {
         self.results.push(CertifiedResult {
             index,
             proposal: id,
-            tally: st.body().get("tally").cloned().unwrap_or_default(),
-            log_size,
-            log_root,
+            tally: result.tally,
+            log_size: result.log.size,
+            log_root: result.log.root,
         });
         Ok(server)
     }
@@ -930,22 +900,6 @@ fn key_id_field(st: &SignedStatement) -> Result<KeyId, String> {
     st.str_field("key_id")
         .and_then(|k| k.parse().ok())
         .ok_or_else(|| "statement member \"key_id\" is missing or wrong".to_owned())
-}
-
-/// `"log": {"size": <n>, "root": <base64>}` of a certified result.
-fn log_field(st: &SignedStatement) -> Result<(u64, String), String> {
-    let bad = || "statement member \"log\" must be {\"size\":<n>,\"root\":<base64>}".to_owned();
-    let log = st
-        .body()
-        .get("log")
-        .and_then(Value::as_object)
-        .ok_or_else(bad)?;
-    let size = log.get("size").and_then(Value::as_u64).ok_or_else(bad)?;
-    let root = log.get("root").and_then(Value::as_str).ok_or_else(bad)?;
-    if log.len() != 2 {
-        return Err(bad());
-    }
-    Ok((size, root.to_owned()))
 }
 
 /// Verifies every signature with `verify_strict`, spread over the available cores,

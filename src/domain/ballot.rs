@@ -115,7 +115,7 @@ impl ProxyStatement {
     }
 }
 
-fn digest_field(statement: &SignedStatement) -> Result<String, ContentError> {
+pub(crate) fn digest_field(statement: &SignedStatement) -> Result<String, ContentError> {
     statement
         .str_field("proposal_digest")
         .filter(|d| d.len() == 64 && d.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
@@ -135,7 +135,7 @@ fn nonce_field(statement: &SignedStatement) -> Result<String, ContentError> {
         .ok_or(ContentError::Field("nonce"))
 }
 
-fn time_field(
+pub(crate) fn time_field(
     statement: &SignedStatement,
     name: &'static str,
 ) -> Result<DateTime<Utc>, ContentError> {

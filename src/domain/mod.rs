@@ -7,6 +7,7 @@ pub mod lifecycle;
 pub mod member;
 pub mod person;
 pub mod proposal;
+pub mod server_statement;
 pub mod statement;
 pub mod tally;
 

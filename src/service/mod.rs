@@ -11,12 +11,11 @@ use uuid::Uuid;
 
 use entity::member_key;
 
-use crate::domain::keys::{
-    ADMIN_KEY_REVOCATION_STATEMENT, ContentError, KeyRegistration, KeyRevocation,
-};
+use crate::domain::keys::{ContentError, KeyRegistration, KeyRevocation};
 use crate::domain::member::{
     BgNumber, ChamberRules, Member, MemberName, MemberStatus, SectorPupils,
 };
+use crate::domain::server_statement::AdminKeyRevocation;
 use crate::domain::statement::{KeyId, MemberPublicKey, SignedStatement, canonical_bytes};
 use crate::error::{ConflictKind, Error, Result};
 use crate::store::{NewEntry, Store};
@@ -227,15 +226,13 @@ pub async fn revoke_key(
             // The server vouches for an admin's revocation with its log key, so that
             // key validity can be derived from the log alone.
             let revoked_by = format!("admin:{subject}");
-            let mut body = serde_json::json!({
-                "type": ADMIN_KEY_REVOCATION_STATEMENT,
-                "member": member_id.to_string(),
-                "key_id": key_hex,
-                "revoked_by": revoked_by,
-            });
-            if let Some(reason) = &reason {
-                body["reason"] = serde_json::Value::String(reason.clone());
+            let body = AdminKeyRevocation {
+                member: member_id,
+                key_id,
+                revoked_by: revoked_by.clone(),
+                reason: reason.clone(),
             }
+            .body();
             admin_statement = signer.sign(&body)?;
             (revoked_by, reason, &admin_statement)
         }

@@ -7,13 +7,11 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use base64::Engine as _;
 use chrono::{DateTime, SecondsFormat, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
     QueryOrder,
 };
-use serde_json::json;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -22,13 +20,13 @@ use entity::{ballot, member_key, nonce, proposal, proxy};
 use super::ServerSigner;
 use crate::auth::Principal;
 use crate::domain::ballot::{
-    BALLOT_STATEMENT, BallotStatement, PROPOSAL_CLOSED_STATEMENT, PROPOSAL_STATEMENT,
-    ProxyStatement, RESULT_STATEMENT,
+    BALLOT_STATEMENT, BallotStatement, PROPOSAL_STATEMENT, ProxyStatement,
 };
 use crate::domain::keys::ContentError;
 use crate::domain::lifecycle::{Frozen, FrozenDocument, Status, Step, within_clock_skew};
 use crate::domain::member::{MemberStatus, Sector};
 use crate::domain::proposal::ProposalSpec;
+use crate::domain::server_statement::{CertifiedResult, LogPoint, ProposalClosed};
 use crate::domain::statement::{KeyId, MemberPublicKey, SignedStatement, canonical_bytes};
 use crate::domain::tally::Event;
 use crate::error::{ConflictKind, Error, Result, Rule};
@@ -302,13 +300,12 @@ pub async fn close_proposal(
             ),
         ));
     }
-    let body = json!({
-        "type": PROPOSAL_CLOSED_STATEMENT,
-        "proposal": id.to_string(),
-        "proposal_digest": frozen.digest,
-        "closed_at": secs(now),
-    });
-    let statement = voting.signer.sign(&body)?;
+    let closing = ProposalClosed {
+        proposal: id,
+        proposal_digest: frozen.digest.clone(),
+        closed_at: now,
+    };
+    let statement = voting.signer.sign(&closing.body())?;
     let entry = append_server_entry(&mut write, &statement, id, now).await?;
     let events = events(&write.txn, id).await?;
     let result = frozen.tally(&events);
@@ -356,15 +353,17 @@ pub async fn finalize_proposal(
         .tree()?
         .root_at(size)
         .map_err(|e| Error::Corrupt(format!("log root at {size}: {e}")))?;
-    let body = json!({
-        "type": RESULT_STATEMENT,
-        "proposal": id.to_string(),
-        "proposal_digest": frozen.digest,
-        "tally": tally,
-        "log": {"size": size, "root": base64::engine::general_purpose::STANDARD.encode(root)},
-        "finalized_at": secs(now),
-    });
-    let statement = voting.signer.sign(&body)?;
+    let result = CertifiedResult {
+        proposal: id,
+        proposal_digest: frozen.digest.clone(),
+        tally,
+        log: LogPoint {
+            size,
+            root: crate::transparency::merkle::b64(&root),
+        },
+        finalized_at: now,
+    };
+    let statement = voting.signer.sign(&result.body())?;
     let entry = append_server_entry(&mut write, &statement, id, now).await?;
     let mut active = row.into_active_model();
     active.status = Set(finalised.as_str().to_owned());
