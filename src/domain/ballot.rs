@@ -146,19 +146,11 @@ pub(crate) fn time_field(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::statement::{KeyId, canonical_bytes};
-    use ed25519_dalek::{Signer, SigningKey};
+    use ed25519_dalek::SigningKey;
     use serde_json::json;
 
     fn signed(body: serde_json::Value) -> SignedStatement {
-        let key = SigningKey::from_bytes(&[3; 32]);
-        let bytes = canonical_bytes(&body).unwrap();
-        SignedStatement::from_parts(
-            bytes.clone(),
-            KeyId::of(key.verifying_key().as_bytes()),
-            key.sign(&bytes),
-        )
-        .unwrap()
+        crate::domain::statement::signed_for_test(&SigningKey::from_bytes(&[3; 32]), &body)
     }
 
     fn ballot() -> serde_json::Value {

@@ -194,18 +194,11 @@ pub(crate) fn optional_text(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::statement::canonical_bytes;
-    use ed25519_dalek::{Signer, SigningKey};
+    use ed25519_dalek::SigningKey;
     use serde_json::json;
 
     fn signed(key: &SigningKey, body: serde_json::Value) -> SignedStatement {
-        let bytes = canonical_bytes(&body).unwrap();
-        SignedStatement::from_parts(
-            bytes.clone(),
-            KeyId::of(key.verifying_key().as_bytes()),
-            key.sign(&bytes),
-        )
-        .unwrap()
+        crate::domain::statement::signed_for_test(key, &body)
     }
 
     #[test]

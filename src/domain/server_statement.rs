@@ -181,18 +181,10 @@ impl AdminKeyRevocation {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::statement::canonical_bytes;
-    use ed25519_dalek::{Signer, SigningKey};
+    use ed25519_dalek::SigningKey;
 
     fn signed(body: &Value) -> SignedStatement {
-        let key = SigningKey::from_bytes(&[9; 32]);
-        let bytes = canonical_bytes(body).unwrap();
-        SignedStatement::from_parts(
-            bytes.clone(),
-            KeyId::of(key.verifying_key().as_bytes()),
-            key.sign(&bytes),
-        )
-        .unwrap()
+        crate::domain::statement::signed_for_test(&SigningKey::from_bytes(&[9; 32]), body)
     }
 
     #[test]

@@ -341,6 +341,20 @@ fn check_numbers(value: &Value, path: &mut String) -> Result<(), StatementError>
     }
 }
 
+/// Signs `body`'s canonical form with `key`, for tests of the statement parsers.
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) fn signed_for_test(key: &ed25519_dalek::SigningKey, body: &Value) -> SignedStatement {
+    use ed25519_dalek::Signer as _;
+    let bytes = canonical_bytes(body).unwrap();
+    SignedStatement::from_parts(
+        bytes.clone(),
+        KeyId::of(key.verifying_key().as_bytes()),
+        key.sign(&bytes),
+    )
+    .unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
