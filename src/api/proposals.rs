@@ -589,6 +589,8 @@ impl ProposalsApi {
         let who = state.authenticate(&auth).await?;
         let p = visible(&who, voting::proposal(&state.store, id.0).await?)?;
         let result = voting::result_for(&state.store, &state.voting, &who, &p).await?;
-        Ok(Json(Any(result)))
+        Ok(Json(Any(
+            serde_json::to_value(result).map_err(crate::error::Error::internal)?
+        )))
     }
 }

@@ -7,13 +7,13 @@ use poem_openapi::param::Query;
 use poem_openapi::payload::{Json, PlainText};
 use poem_openapi::types::Any;
 use poem_openapi::{ApiResponse, Object, OpenApi};
-use serde_json::Value;
 use uuid::Uuid;
 
 use super::members::SectorDto;
 use super::problem::ApiResult;
 use super::proposals::{KindDto, StatusDto};
 use super::{ApiTags, Credentials, State};
+use crate::domain::tally::{Breakdown, Count, Outcome, PriorityResult};
 use crate::error::Error;
 use crate::service::voting::{self, Proposal};
 
@@ -35,9 +35,9 @@ pub struct ResultDto {
     /// The requested sector, when one was given (a council's always is).
     pub sector: Option<SectorDto>,
     /// That sector's breakdown from the tally.
-    pub sector_breakdown: Option<Any<Value>>,
-    /// The full tally (docs/voting.md); a council sees only its own sector in `by_sector`.
-    pub tally: Any<Value>,
+    pub sector_breakdown: Option<Any<serde_json::Value>>,
+    /// The full tally (docs/voting.md), as certified.
+    pub tally: Any<serde_json::Value>,
 }
 
 #[derive(ApiResponse)]
@@ -78,6 +78,11 @@ impl ResultsApi {
                 .await?;
         let mut out = Vec::new();
         for (p, tally) in rows {
+            let breakdown = sector
+                .and_then(|s| tally.by_sector.get(&s))
+                .map(|b| serde_json::to_value(b).map(Any))
+                .transpose()
+                .map_err(Error::internal)?;
             out.push(ResultDto {
                 proposal: p.row.id,
                 title: p.row.title.clone(),
@@ -85,12 +90,10 @@ impl ResultsApi {
                 status: p.status.into(),
                 digest: p.row.digest.clone().unwrap_or_default(),
                 closed_at: closed_at(&p)?,
-                outcome: tally["outcome"].as_str().unwrap_or_default().to_owned(),
+                outcome: outcome_name(tally.outcome).to_owned(),
                 sector: sector.map(Into::into),
-                sector_breakdown: sector
-                    .and_then(|s| tally["by_sector"].get(s.as_str()).cloned())
-                    .map(Any),
-                tally: Any(tally),
+                sector_breakdown: breakdown,
+                tally: Any(serde_json::to_value(&tally).map_err(Error::internal)?),
             });
         }
         Ok(Json(out))
@@ -112,60 +115,50 @@ impl ResultsApi {
         let csv_err = |e: csv::Error| Error::Corrupt(format!("writing CSV: {e}"));
         csv.write_record(CSV_HEADER).map_err(csv_err)?;
         for (p, tally) in rows {
-            // Counts are JSON numbers (and `quorum_met` a boolean): written as they
-            // are; anything else would be text, and is neutralised like text.
-            let count = |path: &[&str]| -> String {
-                path.iter()
-                    .try_fold(&tally, |v, k| v.get(*k))
-                    .map(|v| match v {
-                        Value::Number(_) | Value::Bool(_) => v.to_string(),
-                        other => spreadsheet_safe(other.to_string()),
-                    })
+            let number = |n: u64| n.to_string();
+            let in_sector = |group: fn(&Breakdown) -> Count| {
+                sector
+                    .and_then(|s| tally.by_sector.get(&s))
+                    .map(|b| number(group(b).weight))
                     .unwrap_or_default()
             };
-            let part = sector.map(|s| s.as_str()).unwrap_or("");
-            let sector_count = |group: &str| {
-                if part.is_empty() {
-                    String::new()
-                } else {
-                    count(&["by_sector", part, group, "weight"])
-                }
-            };
-            let parameters: Vec<String> = tally["parameters"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|p| format!("{}={}", p["name"].as_str().unwrap_or(""), p["agreed"]))
-                .collect();
-            let ranking: Vec<String> = tally["priority"]["ranking"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|r| r["id"].as_str().unwrap_or("").to_owned())
+            let parameters: Vec<String> = tally
+                .parameters
+                .iter()
+                .map(|p| match p.agreed {
+                    Some(value) => format!("{}={value}", p.name),
+                    None => format!("{}=", p.name),
+                })
                 .collect();
             csv.write_record([
                 p.row.id.to_string(),
                 spreadsheet_safe(p.row.title.clone()),
                 p.spec.kind.name().to_owned(),
                 p.status.as_str().to_owned(),
-                closed_at(&p)?.to_rfc3339(),
-                spreadsheet_safe(tally["outcome"].as_str().unwrap_or_default().to_owned()),
-                count(&["quorum", "met"]),
-                count(&["eligible", "members"]),
-                count(&["eligible", "weight"]),
-                count(&["voted", "members"]),
-                count(&["voted", "weight"]),
-                count(&["yes", "weight"]),
-                count(&["no", "weight"]),
-                count(&["abstain", "weight"]),
-                part.to_owned(),
-                sector_count("eligible"),
-                sector_count("voted"),
-                sector_count("yes"),
-                sector_count("no"),
-                sector_count("abstain"),
+                closed_at(&p)?.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                outcome_name(tally.outcome).to_owned(),
+                tally.quorum.met.to_string(),
+                number(tally.eligible.members),
+                number(tally.eligible.weight),
+                number(tally.voted.members),
+                number(tally.voted.weight),
+                number(tally.yes.weight),
+                number(tally.no.weight),
+                number(tally.abstain.weight),
+                sector.map(|s| s.as_str().to_owned()).unwrap_or_default(),
+                in_sector(|b| b.eligible),
+                in_sector(|b| b.voted),
+                in_sector(|b| b.yes),
+                in_sector(|b| b.no),
+                in_sector(|b| b.abstain),
                 spreadsheet_safe(parameters.join(";")),
-                spreadsheet_safe(ranking.join(">")),
+                spreadsheet_safe(
+                    tally
+                        .priority
+                        .as_ref()
+                        .map(ranking_cell)
+                        .unwrap_or_default(),
+                ),
             ])
             .map_err(csv_err)?;
         }
@@ -174,6 +167,31 @@ impl ResultsApi {
             .map_err(|e| Error::Corrupt(e.to_string()))?;
         let text = String::from_utf8(bytes).map_err(|e| Error::Corrupt(e.to_string()))?;
         Ok(Csv::Ok(PlainText(text)))
+    }
+}
+
+/// The ranking as `a=b>c`: options in ranking order, `>` between ranks and `=` between
+/// options that share one, so a tie is visible.
+fn ranking_cell(priority: &PriorityResult) -> String {
+    let mut cell = String::new();
+    let mut previous = None;
+    for option in &priority.ranking {
+        match previous {
+            None => {}
+            Some(rank) if rank == option.rank => cell.push('='),
+            Some(_) => cell.push('>'),
+        }
+        cell.push_str(&option.id.to_string());
+        previous = Some(option.rank);
+    }
+    cell
+}
+
+fn outcome_name(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Adopted => "adopted",
+        Outcome::Rejected => "rejected",
+        Outcome::NoQuorum => "no-quorum",
     }
 }
 

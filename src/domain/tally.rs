@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::member::Sector;
@@ -44,7 +44,8 @@ impl Event {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Count {
     pub members: u64,
     pub weight: u64,
@@ -59,7 +60,7 @@ impl Count {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Outcome {
     Adopted,
@@ -67,7 +68,8 @@ pub enum Outcome {
     NoQuorum,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Breakdown {
     pub eligible: Count,
     pub voted: Count,
@@ -79,26 +81,30 @@ pub struct Breakdown {
     pub in_favour: Option<bool>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct QuorumResult {
     pub required: Fraction,
     pub met: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct MajorityResult {
     pub rule: Majority,
     pub carried: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ChamberRuleResult {
     pub chambers_voted: u64,
     pub chambers_in_favour: u64,
     pub met: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ParameterResult {
     pub name: Ident,
     pub unit: String,
@@ -111,7 +117,8 @@ pub struct ParameterResult {
     pub values_given: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RankedOption {
     pub id: Ident,
     /// 1-based; shared by options that tie (equal wins, neither beats the other).
@@ -119,7 +126,8 @@ pub struct RankedOption {
     pub wins: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PriorityResult {
     /// The options in declared order; the matrices use this order.
     pub options: Vec<Ident>,
@@ -131,7 +139,8 @@ pub struct PriorityResult {
     pub strongest_paths: Vec<Vec<u64>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Tally {
     /// "mandate", "priority" or "resolution".
     pub kind: String,
@@ -1216,5 +1225,23 @@ mod tests {
             !serde_json::to_string(&t).unwrap().contains('.'),
             "no floats"
         );
+    }
+
+    /// A stored or certified tally reads back into the same `Tally`, and a tally with a
+    /// member this version does not know is refused rather than silently dropped.
+    #[test]
+    fn tallies_read_back_exactly() {
+        let events = [rank(1, 1, &["b", "a"]), rank(2, 2, &["a"]), rank(3, 3, &[])];
+        let t = tally(
+            &priority(&["a", "b", "c"]),
+            &electorate("1/2", Majority::simple()),
+            &plain_roll(3),
+            &events,
+        );
+        let json = serde_json::to_value(&t).unwrap();
+        assert_eq!(serde_json::from_value::<Tally>(json.clone()).unwrap(), t);
+        let mut extra = json;
+        extra["surprise"] = serde_json::json!(1);
+        assert!(serde_json::from_value::<Tally>(extra).is_err());
     }
 }

@@ -28,7 +28,7 @@ use crate::domain::member::{MemberStatus, Sector};
 use crate::domain::proposal::ProposalSpec;
 use crate::domain::server_statement::{CertifiedResult, LogPoint, ProposalClosed};
 use crate::domain::statement::{KeyId, MemberPublicKey, SignedStatement, canonical_bytes};
-use crate::domain::tally::Event;
+use crate::domain::tally::{Event, Tally};
 use crate::error::{ConflictKind, Error, Result, Rule};
 use crate::store::{NewEntry, Store, WriteTxn, member_by_id, members_ordered};
 
@@ -345,8 +345,13 @@ pub async fn finalize_proposal(
     let closed_entry = row
         .closed_entry
         .ok_or_else(|| Error::Corrupt(format!("closed proposal {id} has no closing entry")))?;
-    let tally: serde_json::Value = serde_json::from_str(row.result.as_deref().unwrap_or("null"))
-        .map_err(|e| Error::Corrupt(format!("result of {id}: {e}")))?;
+    // Certify exactly the tally stored at closing; a closed proposal always has one.
+    let stored = row
+        .result
+        .as_deref()
+        .ok_or_else(|| Error::Corrupt(format!("closed proposal {id} has no stored result")))?;
+    let tally: serde_json::Value =
+        serde_json::from_str(stored).map_err(|e| Error::Corrupt(format!("result of {id}: {e}")))?;
     // The tally counts the entries up to and including the closing statement.
     let size = seq(closed_entry)? + 1;
     let root = store
@@ -862,7 +867,7 @@ pub async fn proxies(store: &Store, id: Uuid) -> Result<Vec<proxy::Model>> {
 }
 
 /// The stored result of a closed or final proposal; refused while voting is open.
-pub fn result_of(p: &Proposal) -> Result<serde_json::Value> {
+pub fn result_of(p: &Proposal) -> Result<Tally> {
     if !p.status.result_visible() {
         return Err(Error::rule(
             Rule::ResultNotAvailable,
@@ -878,7 +883,8 @@ pub fn result_of(p: &Proposal) -> Result<serde_json::Value> {
         .result
         .as_deref()
         .ok_or_else(|| Error::Corrupt(format!("closed proposal {} has no result", p.row.id)))?;
-    serde_json::from_str(text).map_err(|e| Error::Corrupt(e.to_string()))
+    serde_json::from_str(text)
+        .map_err(|e| Error::Corrupt(format!("stored result of {}: {e}", p.row.id)))
 }
 
 /// Who may see a proposal at all: drafts only their proposer board, admins and
@@ -917,7 +923,7 @@ pub async fn result_for(
     voting: &Voting,
     who: &Principal,
     p: &Proposal,
-) -> Result<serde_json::Value> {
+) -> Result<Tally> {
     let result = result_of(p)?;
     if !may_see_result(store, voting, who, p).await? {
         return Err(Error::Forbidden(
@@ -928,14 +934,15 @@ pub async fn result_for(
 }
 
 /// Every closed or final result this viewer may see, concerning `sector` when given.
-/// A council always gets its own sector (asking for another is refused), and its
-/// tallies' `by_sector` holds only that sector.
+/// A council always gets its own sector (asking for another is refused). Tallies are
+/// whole, as certified, for every viewer: what a council receives can be checked
+/// against the log.
 pub async fn results_for(
     store: &Store,
     voting: &Voting,
     who: &Principal,
     sector: Option<Sector>,
-) -> Result<(Option<Sector>, Vec<(Proposal, serde_json::Value)>)> {
+) -> Result<(Option<Sector>, Vec<(Proposal, Tally)>)> {
     let sector = match (who, sector) {
         (Principal::Council { sector: own, .. }, Some(asked)) if asked != *own => {
             return Err(Error::Forbidden(format!(
@@ -953,15 +960,7 @@ pub async fn results_for(
         {
             continue;
         }
-        let mut tally = result_of(&p)?;
-        if let (Principal::Council { sector: own, .. }, Some(by_sector)) = (
-            who,
-            tally
-                .get_mut("by_sector")
-                .and_then(serde_json::Value::as_object_mut),
-        ) {
-            by_sector.retain(|k, _| k == own.as_str());
-        }
+        let tally = result_of(&p)?;
         rows.push((p, tally));
     }
     Ok((sector, rows))

@@ -1136,3 +1136,52 @@ async fn identifiers_and_times_in_statements_have_one_spelling() {
     let (status, receipt) = cast(&app, &p, &b[0], json!({"vote": "yes"})).await;
     assert_eq!(status, StatusCode::CREATED, "{receipt}");
 }
+
+/// Ties are numbered as standard competition ranks (1, 1, 3) and shown in the CSV as
+/// `a=b>c`; a council receives the same whole tally from every endpoint.
+#[tokio::test]
+async fn ties_show_and_councils_see_one_tally_everywhere() {
+    let app = TestApp::spawn().await;
+    let options = json!({"kind": "priority", "priority": {"options": [
+        {"id": "devices", "label": "Devices"},
+        {"id": "licenties", "label": "Licenties"},
+        {"id": "netwerk", "label": "Netwerk"}]}});
+    let (p, boards) = draft_and_open_with(&app, options).await;
+    // One member one vote: devices and licenties each beat netwerk 2–0 and tie 1–1.
+    for (b, ranking) in boards
+        .iter()
+        .zip([json!(["devices"]), json!(["licenties"])])
+    {
+        let (status, body) = cast(&app, &p, b, json!({"ranking": ranking})).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let tally = close(&app, &p).await;
+    let ranks: Vec<(&str, u64)> = tally["priority"]["ranking"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["id"].as_str().unwrap(), r["rank"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(ranks, [("devices", 1), ("licenties", 1), ("netwerk", 3)]);
+
+    let council = app.council(Sector::Po);
+    let (_, listed) = app.get("/api/v1/results", &council).await;
+    let (_, single) = app
+        .get(&format!("/api/v1/proposals/{}/result", p.id), &council)
+        .await;
+    assert_eq!(listed[0]["tally"], single);
+    assert_eq!(single, tally);
+    assert_eq!(listed[0]["sector_breakdown"], tally["by_sector"]["PO"]);
+
+    let (_, _, csv) = app
+        .raw(Method::GET, "/api/v1/results.csv", Some(&council), None)
+        .await;
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let header = reader.headers().unwrap().clone();
+    let row = reader.records().next().unwrap().unwrap();
+    let cell = |name: &str| row[header.iter().position(|h| h == name).unwrap()].to_owned();
+    assert_eq!(cell("ranking"), "devices=licenties>netwerk");
+    assert_eq!(cell("sector"), "PO");
+    assert_eq!(cell("voted_members"), "2");
+    assert!(cell("closed_at").ends_with('Z'), "{}", cell("closed_at"));
+}
