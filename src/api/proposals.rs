@@ -326,14 +326,22 @@ fn visible(who: &Principal, p: Proposal) -> ApiResult<Proposal> {
     }
 }
 
+/// One proposal as shown, with its turnout.
 async fn to_dto(state: &State, p: Proposal, with_document: bool) -> ApiResult<ProposalDto> {
-    let (eligible_members, voted_members) = match p.status {
-        Status::Draft => (None, None),
-        _ => {
-            let frozen = voting::frozen(&state.store, &state.voting, p.row.id).await?;
-            let voted = voting::turnout(&state.store, p.row.id).await?;
+    let voted = match p.status {
+        Status::Draft => 0,
+        _ => voting::turnout(&state.store, p.row.id).await?,
+    };
+    dto(state, p, with_document, voted)
+}
+
+/// `voted`: how many members voted (ignored for a draft, which has no roll yet).
+fn dto(state: &State, p: Proposal, with_document: bool, voted: u64) -> ApiResult<ProposalDto> {
+    let (eligible_members, voted_members) = match voting::frozen_of(&state.voting, &p)? {
+        Some(frozen) if p.status != Status::Draft => {
             (Some(frozen.document.voter_roll.len() as u64), Some(voted))
         }
+        _ => (None, None),
     };
     Ok(ProposalDto {
         id: p.row.id,
@@ -380,10 +388,13 @@ impl ProposalsApi {
         auth: Credentials,
     ) -> ApiResult<Json<Vec<ProposalDto>>> {
         let who = state.authenticate(&auth).await?;
+        // Two queries for the whole list, whatever its length.
+        let turnouts = voting::turnouts(&state.store).await?;
         let mut out = Vec::new();
         for p in voting::proposals(&state.store).await? {
             if voting::may_see(&who, &p) {
-                out.push(to_dto(&state, p, false).await?);
+                let voted = turnouts.get(&p.row.id).copied().unwrap_or(0);
+                out.push(dto(&state, p, false, voted)?);
             }
         }
         Ok(Json(out))

@@ -471,6 +471,40 @@ pub async fn turnout(store: &Store, id: Uuid) -> Result<u64> {
         .await?)
 }
 
+/// Turnout of every proposal that has ballots, in one query (for lists).
+pub async fn turnouts(store: &Store) -> Result<HashMap<Uuid, u64>> {
+    use sea_orm::QuerySelect;
+    use sea_orm::sea_query::{Expr, ExprTrait};
+    let rows: Vec<(Uuid, i64)> = ballot::Entity::find()
+        .select_only()
+        .column(ballot::Column::ProposalId)
+        .column_as(Expr::col(ballot::Column::ForId).count_distinct(), "voted")
+        .group_by(ballot::Column::ProposalId)
+        .into_tuple()
+        .all(store.connection())
+        .await?;
+    rows.into_iter()
+        .map(|(id, voted)| {
+            u64::try_from(voted)
+                .map(|v| (id, v))
+                .map_err(|_| Error::Corrupt(format!("turnout {voted} of proposal {id}")))
+        })
+        .collect()
+}
+
+/// The frozen proposal from the cache or from the row already read: no query.
+pub fn frozen_of(voting: &Voting, p: &Proposal) -> Result<Option<Arc<Frozen>>> {
+    if let Some(f) = voting.frozen.get(p.row.id) {
+        return Ok(Some(f));
+    }
+    let Some(bytes) = &p.row.document else {
+        return Ok(None);
+    };
+    let frozen = Arc::new(Frozen::parse(p.row.id, bytes)?);
+    voting.frozen.insert(frozen.clone());
+    Ok(Some(frozen))
+}
+
 /// Only the status: the hot path must not read the frozen document and result along.
 async fn status_of(store: &Store, id: Uuid) -> Result<Status> {
     use sea_orm::QuerySelect;

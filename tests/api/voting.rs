@@ -1185,3 +1185,56 @@ async fn ties_show_and_councils_see_one_tally_everywhere() {
     assert_eq!(cell("voted_members"), "2");
     assert!(cell("closed_at").ends_with('Z'), "{}", cell("closed_at"));
 }
+
+/// The list answers with every proposal the caller may see, a draft withdrawn before
+/// it ever opened included (it has no roll, so no turnout).
+#[tokio::test]
+async fn the_list_shows_every_state_with_turnout_where_there_is_a_roll() {
+    let app = TestApp::spawn().await;
+    let (open, boards) = draft_and_open_with(&app, resolution()).await;
+    cast(&app, &open, &boards[0], json!({"vote": "yes"})).await;
+    cast(&app, &open, &boards[1], json!({"vote": "no"})).await;
+    let (status, draft) = app
+        .post(
+            "/api/v1/proposals",
+            &app.admin(),
+            &spec(
+                &app,
+                "Ingetrokken",
+                resolution(),
+                electorate(&["PO"], "pupils", "1/2", "more-than", "1/2"),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let draft_id = draft["id"].as_str().unwrap();
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/proposals/{draft_id}/withdraw"),
+            &app.admin(),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let (status, list) = app.get("/api/v1/proposals", &app.admin()).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    let find = |id: &str| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    let listed_open = find(&open.id.to_string());
+    assert_eq!(listed_open["eligible_members"], 5);
+    assert_eq!(listed_open["voted_members"], 2);
+    let (_, single) = app
+        .get(&format!("/api/v1/proposals/{}", open.id), &app.admin())
+        .await;
+    assert_eq!(single["voted_members"], 2);
+    let withdrawn = find(draft_id);
+    assert_eq!(withdrawn["status"], "withdrawn");
+    assert!(withdrawn.get("eligible_members").is_none_or(Value::is_null));
+}
