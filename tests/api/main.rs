@@ -16,6 +16,7 @@ mod openapi;
 mod people;
 mod rate_limits;
 mod receipt_cli;
+mod schema;
 mod startup;
 mod tokens;
 mod vectors;
