@@ -6,8 +6,7 @@ use std::collections::BTreeMap;
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
-    ConnectionTrait, Database, DatabaseConnection, DbBackend, EntityName, EntityTrait, Schema,
-    Statement,
+    ConnectionTrait, Database, DatabaseConnection, DbBackend, EntityTrait, Schema, Statement,
 };
 
 use crate::helpers::TestDatabase;
