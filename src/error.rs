@@ -187,6 +187,12 @@ impl From<crate::domain::lifecycle::LifecycleError> for Error {
     }
 }
 
+impl From<crate::access::Denied> for Error {
+    fn from(denied: crate::access::Denied) -> Self {
+        Error::Forbidden(denied.0)
+    }
+}
+
 impl From<crate::domain::lifecycle::FrozenError> for Error {
     fn from(err: crate::domain::lifecycle::FrozenError) -> Self {
         Error::Corrupt(err.to_string())

@@ -1,8 +1,10 @@
 //! Mandaat: governance and voting for a purchasing cooperative of school boards.
 //!
-//! Layers: `domain` (pure rules), `store` (sea-orm), `service` (use cases), `api`
-//! (poem-openapi handlers), `startup` (wiring, shared by `main` and the tests).
+//! Layers: `domain` (pure rules), `access` (who may do what), `store` (sea-orm),
+//! `service` (use cases), `api` (poem-openapi handlers), `startup` (wiring, shared by
+//! `main` and the tests).
 
+pub mod access;
 pub mod api;
 pub mod audit;
 pub mod audit_cli;

@@ -599,7 +599,7 @@ impl ProposalsApi {
     ) -> ApiResult<Json<Any<serde_json::Value>>> {
         let who = state.authenticate(&auth).await?;
         let p = visible(&who, voting::proposal(&state.store, id.0).await?)?;
-        let result = voting::result_for(&state.store, &state.voting, &who, &p).await?;
+        let result = voting::result_for(&state.voting, &who, &p).await?;
         Ok(Json(Any(
             serde_json::to_value(result).map_err(crate::error::Error::internal)?
         )))

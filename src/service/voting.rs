@@ -18,6 +18,7 @@ use uuid::Uuid;
 use entity::{ballot, member_key, nonce, proposal, proxy};
 
 use super::ServerSigner;
+use crate::access::{self, Operation, ProposalFacts};
 use crate::auth::Principal;
 use crate::domain::ballot::{
     BALLOT_STATEMENT, BallotStatement, PROPOSAL_STATEMENT, ProxyStatement,
@@ -72,6 +73,15 @@ impl Proposal {
             spec,
             row,
         })
+    }
+
+    /// What the access rules need to know of it.
+    pub fn facts(&self) -> ProposalFacts<'_> {
+        ProposalFacts {
+            status: self.status,
+            sectors: &self.spec.electorate.sectors,
+            proposer_member: self.row.proposer_member,
+        }
     }
 
     /// Whether the proposal concerns this sector.
@@ -921,49 +931,34 @@ pub fn result_of(p: &Proposal) -> Result<Tally> {
         .map_err(|e| Error::Corrupt(format!("stored result of {}: {e}", p.row.id)))
 }
 
-/// Who may see a proposal at all: drafts only their proposer board, admins and
-/// auditors; a council only proposals of its sector.
+/// Who may see a proposal at all (see [`access`](crate::access)).
 pub fn may_see(who: &Principal, p: &Proposal) -> bool {
-    match who {
-        Principal::Admin { .. } | Principal::Auditor { .. } => true,
-        Principal::Board { member_id, .. } => {
-            p.status != Status::Draft || p.row.proposer_member == Some(*member_id)
-        }
-        Principal::Council { sector, .. } => {
-            p.status != Status::Draft && p.concerns_sector(*sector)
-        }
-    }
+    access::check(who, Operation::SeeProposal(p.facts())).is_ok()
 }
 
-/// A board sees results only of proposals it was on the roll of.
-async fn may_see_result(
-    store: &Store,
-    voting: &Voting,
-    who: &Principal,
-    p: &Proposal,
-) -> Result<bool> {
-    match who {
-        Principal::Board { member_id, .. } => Ok(frozen(store, voting, p.row.id)
-            .await?
-            .roll_entry(*member_id)
-            .is_some()),
-        _ => Ok(true),
-    }
+/// Whether this viewer may see the proposal's result: a board only if it was on the
+/// roll. Reads the roll from the cache or the row, never from another query.
+fn may_see_result(voting: &Voting, who: &Principal, p: &Proposal) -> Result<()> {
+    let on_roll = match who {
+        Principal::Board { member_id, .. } => {
+            frozen_of(voting, p)?.is_some_and(|f| f.roll_entry(*member_id).is_some())
+        }
+        _ => false,
+    };
+    access::check(
+        who,
+        Operation::SeeResult {
+            proposal: p.facts(),
+            on_roll,
+        },
+    )?;
+    Ok(())
 }
 
 /// The result of one proposal for this viewer; refused while voting is open.
-pub async fn result_for(
-    store: &Store,
-    voting: &Voting,
-    who: &Principal,
-    p: &Proposal,
-) -> Result<Tally> {
+pub async fn result_for(voting: &Voting, who: &Principal, p: &Proposal) -> Result<Tally> {
     let result = result_of(p)?;
-    if !may_see_result(store, voting, who, p).await? {
-        return Err(Error::Forbidden(
-            "a board sees results of proposals it was eligible for".into(),
-        ));
-    }
+    may_see_result(voting, who, p)?;
     Ok(result)
 }
 
@@ -977,20 +972,12 @@ pub async fn results_for(
     who: &Principal,
     sector: Option<Sector>,
 ) -> Result<(Option<Sector>, Vec<(Proposal, Tally)>)> {
-    let sector = match (who, sector) {
-        (Principal::Council { sector: own, .. }, Some(asked)) if asked != *own => {
-            return Err(Error::Forbidden(format!(
-                "a {own} council sees only {own} results"
-            )));
-        }
-        (Principal::Council { sector: own, .. }, _) => Some(*own),
-        (_, asked) => asked,
-    };
+    let sector = access::results_sector(who, sector)?;
     let mut rows = Vec::new();
     for p in proposals(store).await? {
         if !p.status.result_visible()
             || sector.is_some_and(|s| !p.concerns_sector(s))
-            || !may_see_result(store, voting, who, &p).await?
+            || may_see_result(voting, who, &p).is_err()
         {
             continue;
         }
