@@ -50,6 +50,34 @@ pub enum Command {
     /// Check receipts of accepted statements.
     #[command(subcommand)]
     Receipt(ReceiptCommand),
+    /// Write a consistent copy of the SQLite database while the server runs.
+    Backup(BackupArgs),
+    /// Replace the SQLite database with a backup, after checking that the data
+    /// directory's keys signed it and that its whole log verifies.
+    Restore(RestoreArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// The file to write (never overwritten).
+    #[arg(long)]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub storage: StorageConfig,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The backup file written by `mandaat backup`.
+    #[arg(long)]
+    pub from: PathBuf,
+    /// Replace the database the data directory holds (stop the server first).
+    #[arg(long)]
+    pub replace: bool,
+    #[command(flatten)]
+    pub storage: StorageConfig,
+    #[command(flatten)]
+    pub token: TokenConfig,
 }
 
 #[derive(Debug, Args)]

@@ -9,6 +9,7 @@ pub mod api;
 pub mod audit;
 pub mod audit_cli;
 pub mod auth;
+pub mod backup;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -31,6 +31,8 @@ async fn main() -> ExitCode {
         }
         Some(Command::Log(LogCommand::Key(args))) => log_key(args).await,
         Some(Command::Invite(args)) => invite(args).await,
+        Some(Command::Backup(args)) => mandaat::backup::backup(args).await,
+        Some(Command::Restore(args)) => mandaat::backup::restore(args).await,
         Some(Command::Audit(AuditCommand::Export(args))) => mandaat::audit_cli::export(args).await,
         Some(Command::Audit(AuditCommand::Verify(args))) => {
             return match mandaat::audit_cli::verify_command(args).await {
