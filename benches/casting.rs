@@ -69,6 +69,7 @@ async fn run(n: usize) {
         max_proxies_per_holder: 2,
         public_url: None,
         session_idle: std::time::Duration::from_secs(8 * 3600),
+        log_format: Default::default(),
         // The defaults: the benchmark must never be throttled.
         rate_limits: Default::default(),
         connections: Default::default(),

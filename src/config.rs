@@ -41,6 +41,13 @@ pub struct TokenConfig {
     pub token_audience: String,
 }
 
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
 /// The transparency log's identity.
 #[derive(Debug, Clone, Args)]
 pub struct LogConfig {
@@ -143,6 +150,11 @@ pub struct Config {
     /// How many proxies one member may hold per proposal (SIVON: 2).
     #[arg(long, env = "MANDAAT_MAX_PROXIES_PER_HOLDER", default_value_t = 2)]
     pub max_proxies_per_holder: usize,
+
+    /// How the server writes its log to stderr: `text` for people (coloured only on a
+    /// terminal) or `json`, one object per line, for log collectors.
+    #[arg(long, env = "MANDAAT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 
     #[command(flatten)]
     pub rate_limits: RateLimitConfig,

@@ -11,15 +11,36 @@ use mandaat::clock::SharedClock;
 use mandaat::startup::Deployment;
 use mandaat::{Application, Config, import};
 
+/// Logs go to stderr: text for people (colour only on a terminal), or JSON lines with
+/// the span fields (request id, method, path, status, duration) for collectors.
+fn init_logging(format: mandaat::config::LogFormat) {
+    use std::io::IsTerminal as _;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        mandaat::config::LogFormat::Text => {
+            builder.with_ansi(std::io::stderr().is_terminal()).init()
+        }
+        mandaat::config::LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    let format = match &cli.command {
+        None => cli.serve.log_format,
+        Some(Command::Serve(config)) => config.log_format,
+        Some(_) => mandaat::config::LogFormat::Text,
+    };
+    init_logging(format);
     let result = match cli.command {
         None => serve(cli.serve).await,
         Some(Command::Serve(config)) => serve(config).await,
