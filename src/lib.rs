@@ -18,6 +18,7 @@ pub mod domain;
 pub mod duo;
 pub mod error;
 pub mod import;
+pub mod observe;
 pub mod rate_limit;
 pub mod receipt_cli;
 pub mod server_keys;
