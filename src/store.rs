@@ -3,7 +3,6 @@
 //! rows to domain types and keeps every multi-row change in one transaction.
 
 use std::sync::{Arc, OnceLock, RwLock};
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
@@ -168,8 +167,14 @@ impl Store {
             None => format!("sqlite://{}?mode=rwc", storage.sqlite_path().display()),
         };
         let mut options = ConnectOptions::new(url.clone());
+        // sqlx retries a refused connection until this deadline, then reports a pool
+        // timeout: a request waits at most this long for an unreachable database.
+        // SQLite waits as long for a lock another process holds on the file.
+        let timeout = storage.database_timeout;
         options
-            .connect_timeout(Duration::from_secs(10))
+            .connect_timeout(timeout)
+            .acquire_timeout(timeout)
+            .map_sqlx_sqlite_opts(move |sqlite| sqlite.busy_timeout(timeout))
             .sqlx_logging(false);
         let db = Database::connect(options)
             .await

@@ -384,6 +384,7 @@ pub fn storage(data_dir: &Path, db: &TestDatabase) -> StorageConfig {
         data_dir: data_dir.to_owned(),
         database_url: db.url().map(str::to_owned),
         chamber_rules: None,
+        database_timeout: std::time::Duration::from_secs(5),
     }
 }
 
