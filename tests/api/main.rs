@@ -6,6 +6,7 @@ mod access;
 mod audit;
 mod connections;
 mod errors;
+mod faults;
 mod hardening;
 mod health;
 mod helpers;
