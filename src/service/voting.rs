@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use base64::Engine as _;
-use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use chrono::{DateTime, Duration, SecondsFormat, SubsecRound, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
     QueryOrder,
@@ -717,6 +717,9 @@ pub async fn cast_ballot(
     token_member: Uuid,
     now: DateTime<Utc>,
 ) -> Result<Receipt> {
+    // Microseconds, as PostgreSQL stores them: the `accepted_at` answered now is the
+    // one a ballot sent again is answered with later, on either database.
+    let now = now.trunc_subsecs(6);
     let frozen = frozen(store, voting, id).await?;
     if statement.statement_type() != BALLOT_STATEMENT {
         return Err(ContentError::WrongType {
