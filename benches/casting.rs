@@ -59,6 +59,7 @@ async fn run(n: usize) {
             data_dir: dir.path().to_owned(),
             database_url: std::env::var("MANDAAT_BENCH_DATABASE_URL").ok(),
             chamber_rules: None,
+            database_timeout: std::time::Duration::from_secs(5),
         },
         token: TokenConfig {
             token_issuer: "mandaat".into(),

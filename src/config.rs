@@ -27,6 +27,12 @@ pub struct StorageConfig {
     /// Members' chambers are re-derived at every start.
     #[arg(long, env = "MANDAAT_CHAMBER_RULES")]
     pub chamber_rules: Option<PathBuf>,
+
+    /// How long a request waits for a database connection, connecting included; when
+    /// the database cannot be reached in that time the request is answered with a 503
+    /// problem (`database-unavailable`) instead of waiting for the request timeout.
+    #[arg(long, env = "MANDAAT_DATABASE_TIMEOUT", default_value = "5s", value_parser = parse_timeout)]
+    pub database_timeout: Duration,
 }
 
 /// The identity this server gives its access tokens.

@@ -2,8 +2,9 @@
 //! checkpoints; the voting and log services query their own tables directly. It maps
 //! rows to domain types and keeps every multi-row change in one transaction.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
-use std::time::Duration;
+use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
@@ -48,6 +49,13 @@ pub struct Store {
     checkpointer: Arc<OnceLock<Checkpointer>>,
     /// The latest checkpoint this process signed.
     latest: Arc<std::sync::Mutex<Option<SignedCheckpoint>>>,
+    /// Set when a commit that appended entries reported an error: the connection may
+    /// have broken after the database committed, leaving entries stored that the tree
+    /// lacks. The next writer (or checkpoint) reads them back before using the tree.
+    unsure: Arc<AtomicBool>,
+    /// When a writer last found the database unreachable. Writers queued behind it
+    /// give up at once instead of each waiting out the database timeout in turn.
+    unreachable_at: Arc<std::sync::Mutex<Option<Instant>>>,
 }
 
 /// The log's signing identity, as the store needs it.
@@ -135,7 +143,12 @@ impl WriteTxn<'_> {
             }
             _ => None,
         };
-        txn.commit().await?;
+        if let Err(e) = txn.commit().await {
+            if !pending.is_empty() {
+                store.unsure.store(true, Ordering::SeqCst);
+            }
+            return Err(store.noting_unreachable(e.into()));
+        }
         let mut tree = store
             .tree
             .write()
@@ -168,8 +181,14 @@ impl Store {
             None => format!("sqlite://{}?mode=rwc", storage.sqlite_path().display()),
         };
         let mut options = ConnectOptions::new(url.clone());
+        // sqlx retries a refused connection until this deadline, then reports a pool
+        // timeout: a request waits at most this long for an unreachable database.
+        // SQLite waits as long for a lock another process holds on the file.
+        let timeout = storage.database_timeout;
         options
-            .connect_timeout(Duration::from_secs(10))
+            .connect_timeout(timeout)
+            .acquire_timeout(timeout)
+            .map_sqlx_sqlite_opts(move |sqlite| sqlite.busy_timeout(timeout))
             .sqlx_logging(false);
         let db = Database::connect(options)
             .await
@@ -190,6 +209,8 @@ impl Store {
             log_problem,
             checkpointer: Arc::new(OnceLock::new()),
             latest: Arc::new(std::sync::Mutex::new(None)),
+            unsure: Arc::new(AtomicBool::new(false)),
+            unreachable_at: Arc::new(std::sync::Mutex::new(None)),
         })
     }
 
@@ -237,6 +258,7 @@ impl Store {
             .get()
             .ok_or_else(|| Error::Corrupt("this process does not sign checkpoints".into()))?;
         let _guard = self.write_lock.lock().await;
+        self.catch_up(&self.db).await?;
         let (size, root) = {
             let tree = self.tree()?;
             (tree.size(), tree.root())
@@ -316,18 +338,90 @@ impl Store {
     }
 
     pub async fn write(&self) -> Result<WriteTxn<'_>> {
+        let queued = Instant::now();
         let guard = self.write_lock.lock().await;
-        let txn = self.db.begin().await?;
-        if txn.get_database_backend() == DbBackend::Postgres {
-            txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({APPEND_LOCK_ID})"))
-                .await?;
+        let gave_up = self
+            .unreachable_at
+            .lock()
+            .ok()
+            .and_then(|at| *at)
+            .is_some_and(|at| at > queued);
+        if gave_up {
+            return Err(Error::Unavailable(
+                "the writer before this one found the database unreachable".into(),
+            ));
         }
+        let txn = async {
+            let txn = self.db.begin().await?;
+            if txn.get_database_backend() == DbBackend::Postgres {
+                txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({APPEND_LOCK_ID})"))
+                    .await?;
+            }
+            self.catch_up(&txn).await?;
+            Ok(txn)
+        }
+        .await
+        .map_err(|e| self.noting_unreachable(e))?;
         Ok(WriteTxn {
             txn,
             store: self,
             pending: Vec::new(),
             _guard: guard,
         })
+    }
+
+    /// Remembers when the database was found unreachable (see `write`).
+    fn noting_unreachable(&self, err: Error) -> Error {
+        if matches!(err, Error::Unavailable(_))
+            && let Ok(mut at) = self.unreachable_at.lock()
+        {
+            *at = Some(Instant::now());
+        }
+        err
+    }
+
+    /// After a commit that reported an error, adds to the tree the entries the
+    /// database holds beyond it (committed although the answer was lost). Called with
+    /// the write lock held.
+    async fn catch_up<C: ConnectionTrait>(&self, db: &C) -> Result<()> {
+        if !self.unsure.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        let size = self.tree_size()?;
+        let rows: Vec<(i64, String)> = log_entry::Entity::find()
+            .select_only()
+            .column(log_entry::Column::Idx)
+            .column(log_entry::Column::LeafHash)
+            .filter(log_entry::Column::Idx.gte(to_idx(size)?))
+            .order_by_asc(log_entry::Column::Idx)
+            .into_tuple()
+            .all(db)
+            .await?;
+        let found = rows.len();
+        {
+            let mut tree = self
+                .tree
+                .write()
+                .map_err(|_| Error::Corrupt("the log's tree lock is poisoned".into()))?;
+            for (idx, leaf) in rows {
+                let mut hash = [0u8; 32];
+                if idx != to_idx(tree.size())? || hex::decode_to_slice(&leaf, &mut hash).is_err() {
+                    return Err(Error::Corrupt(format!(
+                        "log entry {} is missing or damaged",
+                        tree.size()
+                    )));
+                }
+                tree.push(hash);
+            }
+        }
+        if found > 0 {
+            tracing::warn!(
+                entries = found,
+                "entries whose commit reported an error were stored after all; the log's tree now includes them"
+            );
+        }
+        self.unsure.store(false, Ordering::SeqCst);
+        Ok(())
     }
 
     // ---- members ----

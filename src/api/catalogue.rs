@@ -105,7 +105,7 @@ pub const CATALOGUE: &[ProblemType] = &[
     p(
         "nonce-reused",
         409,
-        "A ballot or proxy statement reuses a nonce that an earlier statement used.",
+        "A ballot or proxy statement reuses a nonce that another statement used. (The very same signed ballot sent again is answered 200 with its original entry instead.)",
     ),
     p(
         "proposal-state",
@@ -225,12 +225,12 @@ pub const CATALOGUE: &[ProblemType] = &[
     p(
         "database-unavailable",
         503,
-        "The database does not answer. Nothing was changed; try again.",
+        "The database cannot be reached (refused or lost connections, none free within `--database-timeout`, SQLite's file locked). Nothing was changed; try again after `Retry-After` seconds.",
     ),
     p(
         "request-timeout",
         503,
-        "The server did not finish the request within its time limit (`--request-timeout`).",
+        "The server did not finish the request within `--request-timeout`; try again after `Retry-After` seconds.",
     ),
 ];
 

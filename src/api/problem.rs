@@ -12,6 +12,9 @@ use crate::error::Error;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 const TYPE_PREFIX: &str = "urn:mandaat:problem:";
+/// `Retry-After` of a 503: the database is usually back, or a connection free, within
+/// seconds (a restart of PostgreSQL, a failover).
+pub const RETRY_UNAVAILABLE_SECONDS: u64 = 5;
 const WWW_AUTHENTICATE: &str = r#"Bearer realm="mandaat", error="invalid_token""#;
 
 /// A problem detail (RFC 9457). `type` is a stable URN; clients branch on it.
@@ -75,9 +78,11 @@ pub enum ApiError {
     /// A fault on the server; the detail says no more than is safe.
     #[oai(status = 500, content_type = "application/problem+json")]
     Internal(Json<Problem>),
-    /// A dependency (the database) is not reachable.
+    /// The database is not reachable right now (`database-unavailable`), or the
+    /// request took longer than the server allows (`request-timeout`); try again after
+    /// `Retry-After` seconds.
     #[oai(status = 503, content_type = "application/problem+json")]
-    Unavailable(Json<Problem>),
+    Unavailable(Json<Problem>, #[oai(header = "Retry-After")] u64),
 }
 
 impl ApiError {
@@ -111,7 +116,7 @@ impl From<Problem> for ApiError {
             415 => ApiError::UnsupportedMediaType(body),
             422 => ApiError::Unprocessable(body),
             429 => ApiError::TooManyRequests(body, 1),
-            503 => ApiError::Unavailable(body),
+            503 => ApiError::Unavailable(body, RETRY_UNAVAILABLE_SECONDS),
             _ => ApiError::Internal(body),
         }
     }
@@ -173,6 +178,15 @@ impl From<Error> for ApiError {
                 (StatusCode::UNPROCESSABLE_ENTITY, "validation-failed")
             }
             Error::StatementContent(_) => (StatusCode::UNPROCESSABLE_ENTITY, "statement-mismatch"),
+            Error::Unavailable(_) => {
+                // The driver's words go to the log, never to the client.
+                tracing::warn!(error = %err, "the database is unavailable");
+                return Self::problem(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "database-unavailable",
+                    "the database cannot be reached right now; try again in a few seconds",
+                );
+            }
             Error::Corrupt(_) | Error::Internal(_) | Error::Db(_) => {
                 tracing::error!(error = %err, "request failed");
                 return Self::problem(

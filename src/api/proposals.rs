@@ -309,6 +309,10 @@ enum Accepted {
     /// Accepted and appended to the log.
     #[oai(status = 201)]
     Created(Json<BallotReceiptDto>),
+    /// This exact signed ballot was accepted before (sent again after a lost answer):
+    /// nothing was appended; its original entry, with a fresh receipt.
+    #[oai(status = 200)]
+    AcceptedBefore(Json<BallotReceiptDto>),
 }
 
 #[derive(ApiResponse)]
@@ -533,7 +537,12 @@ impl ProposalsApi {
         let r =
             voting::cast_ballot(&state.store, &state.voting, id.0, &statement, member, now).await?;
         let receipt = state.log.receipt(&state.store, r.entry, now).await?;
-        Ok(Accepted::Created(Json(BallotReceiptDto {
+        let answer = if r.replayed {
+            Accepted::AcceptedBefore
+        } else {
+            Accepted::Created
+        };
+        Ok(answer(Json(BallotReceiptDto {
             proposal: r.proposal,
             entry: r.entry,
             ballot_hash: r.ballot_hash,

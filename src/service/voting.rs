@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
     QueryOrder,
@@ -32,6 +32,7 @@ use crate::domain::statement::{KeyId, MemberPublicKey, SignedStatement, canonica
 use crate::domain::tally::{Event, Tally};
 use crate::error::{ConflictKind, Error, Result, Rule};
 use crate::store::{NewEntry, Store, WriteTxn, member_by_id, members_ordered};
+use crate::transparency::merkle::leaf_hash;
 
 /// Frozen proposals by id. Entries never change once written, so a stale read is
 /// impossible; the cache only saves parsing the roll on every ballot.
@@ -100,6 +101,9 @@ pub struct Receipt {
     pub for_member: Uuid,
     pub counted_now: bool,
     pub accepted_at: DateTime<Utc>,
+    /// This exact signed ballot had been accepted before (a client sending it again
+    /// after losing the answer): nothing was appended; this is the original.
+    pub replayed: bool,
 }
 
 fn secs(t: DateTime<Utc>) -> String {
@@ -641,6 +645,9 @@ pub async fn cast_ballot(
     token_member: Uuid,
     now: DateTime<Utc>,
 ) -> Result<Receipt> {
+    // Microseconds, as PostgreSQL stores them: the `accepted_at` answered now is the
+    // one a ballot sent again is answered with later, on either database.
+    let now = now.trunc_subsecs(6);
     let frozen = frozen(store, voting, id).await?;
     if statement.statement_type() != BALLOT_STATEMENT {
         return Err(ContentError::WrongType {
@@ -685,6 +692,9 @@ pub async fn cast_ballot(
 
     let mut write = store.write().await?;
     check_key_still_valid(&write.txn, statement.key_id()).await?;
+    if let Some(earlier) = accepted_before(&write.txn, id, statement, &ballot.nonce).await? {
+        return Ok(earlier);
+    }
     check_nonce(&write.txn, &ballot.nonce).await?;
     if by_proxy {
         let active = active_proxy(&write.txn, id, ballot.for_member).await?;
@@ -744,7 +754,45 @@ pub async fn cast_ballot(
         for_member: ballot.for_member,
         counted_now,
         accepted_at: now,
+        replayed: false,
     })
+}
+
+/// The ballot accepted earlier with this nonce, when it is exactly this signed ballot
+/// (the same entry bytes): a board that lost the answer, to a crash or an outage,
+/// and sends its ballot again gets the original back instead of `nonce-reused`.
+/// `counted_now` is whether it counts now.
+async fn accepted_before(
+    txn: &sea_orm::DatabaseTransaction,
+    id: Uuid,
+    statement: &SignedStatement,
+    nonce_value: &str,
+) -> Result<Option<Receipt>> {
+    let Some(used) = nonce::Entity::find_by_id(nonce_value).one(txn).await? else {
+        return Ok(None);
+    };
+    let leaf = hex::encode(leaf_hash(&statement.entry_bytes()));
+    let same_entry = entity::log_entry::Entity::find_by_id(used.entry_idx)
+        .one(txn)
+        .await?
+        .is_some_and(|entry| entry.leaf_hash == leaf);
+    if !same_entry {
+        return Ok(None);
+    }
+    Ok(ballot::Entity::find_by_id(used.entry_idx)
+        .one(txn)
+        .await?
+        .filter(|b| b.proposal_id == id)
+        .map(|b| Receipt {
+            proposal: b.proposal_id,
+            entry: b.entry_idx,
+            ballot_hash: b.ballot_hash,
+            voter: b.voter_id,
+            for_member: b.for_id,
+            counted_now: !b.superseded,
+            accepted_at: b.accepted_at,
+            replayed: true,
+        }))
 }
 
 /// A key is valid for an entry when its registration precedes the entry in the log

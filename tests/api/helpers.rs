@@ -74,6 +74,30 @@ impl TestDatabase {
     pub fn url(&self) -> Option<&str> {
         self.url.as_deref()
     }
+
+    /// The PostgreSQL server's address (`host:port` of the URL); `None` on SQLite.
+    pub fn server_address(&self) -> Option<String> {
+        let url = reqwest::Url::parse(self.url.as_deref()?).expect("database URL");
+        Some(format!(
+            "{}:{}",
+            url.host_str().expect("database URL has a host"),
+            url.port().unwrap_or(5432)
+        ))
+    }
+
+    /// The same PostgreSQL database reached through `proxy` (a fault-injecting proxy
+    /// in front of the server), without TLS so the proxy can read the protocol. It is
+    /// still dropped at the real server.
+    pub fn through(mut self, proxy: std::net::SocketAddr) -> Self {
+        let url = self.url.as_deref().expect("a PostgreSQL database");
+        let mut url = reqwest::Url::parse(url).expect("database URL");
+        url.set_host(Some(&proxy.ip().to_string()))
+            .expect("proxy host");
+        url.set_port(Some(proxy.port())).expect("proxy port");
+        url.set_query(Some("sslmode=disable"));
+        self.url = Some(url.to_string());
+        self
+    }
 }
 
 impl Drop for TestDatabase {
@@ -182,6 +206,14 @@ impl TestApp {
         let data_dir = tempfile::tempdir().expect("temp dir");
         let db = TestDatabase::new().await;
         let clock = Arc::new(TestClock::fixed(chrono::Utc::now()));
+        Self::spawn_on(data_dir, db, 256 * 1024, clock, adjust).await
+    }
+
+    /// A fresh app on this database with a running clock (for clients that sign with
+    /// the real time), whose configuration `adjust` changes first.
+    pub async fn spawn_on_database(db: TestDatabase, adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let clock = Arc::new(TestClock::running());
         Self::spawn_on(data_dir, db, 256 * 1024, clock, adjust).await
     }
 
@@ -387,6 +419,7 @@ pub fn storage(data_dir: &Path, db: &TestDatabase) -> StorageConfig {
         data_dir: data_dir.to_owned(),
         database_url: db.url().map(str::to_owned),
         chamber_rules: None,
+        database_timeout: std::time::Duration::from_secs(5),
     }
 }
 

@@ -7,6 +7,7 @@ mod audit;
 mod backup;
 mod connections;
 mod errors;
+mod faults;
 mod hardening;
 mod health;
 mod helpers;

@@ -787,10 +787,20 @@ async fn every_refused_ballot_says_why() {
 
     // A replayed nonce.
     let once = ballot_body(&app, &p, &b[0], b[0].id, yes.clone());
-    assert_eq!(
-        send(&b[0], b[0].id, once.clone()).await.0,
-        StatusCode::CREATED
-    );
+    let (status, first) = send(&b[0], b[0].id, once.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    // The same signed ballot again, as a board sends it after losing the answer: the
+    // original entry with a fresh receipt, and nothing appended.
+    let (_, size_before) = app.get("/api/v1/log/checkpoint", &app.auditor()).await;
+    let (status, again) = send(&b[0], b[0].id, once.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    for field in ["entry", "ballot_hash", "voter", "for", "accepted_at"] {
+        assert_eq!(again[field], first[field], "{field}");
+    }
+    assert_eq!(again["receipt"]["leaf_hash"], first["receipt"]["leaf_hash"]);
+    let (_, size_after) = app.get("/api/v1/log/checkpoint", &app.auditor()).await;
+    assert_eq!(size_after, size_before, "nothing was appended");
+    // Another statement with that nonce is refused.
     let mut replay = once;
     replay["choice"] = json!({"vote": "no"});
     let (status, problem) = send(&b[0], b[0].id, replay).await;
