@@ -19,6 +19,9 @@ use entity::{checkpoint, log_entry, member, member_key};
 use migration::{Migrator, MigratorTrait};
 
 mod people;
+mod voting;
+
+pub use voting::{BallotRow, ProposalRow, ProxyRow};
 
 pub use people::{NewInvitation, NewSession, PeopleFilter, StoredInvitation, StoredSession};
 

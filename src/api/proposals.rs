@@ -282,8 +282,8 @@ pub struct ProxyDto {
     pub receipt: Option<ReceiptDto>,
 }
 
-impl From<entity::proxy::Model> for ProxyDto {
-    fn from(p: entity::proxy::Model) -> Self {
+impl From<crate::store::ProxyRow> for ProxyDto {
+    fn from(p: crate::store::ProxyRow) -> Self {
         ProxyDto {
             entry: p.entry_idx,
             proposal: p.proposal_id,
@@ -587,7 +587,7 @@ impl ProposalsApi {
         let who = state.authenticate(&auth).await?;
         visible(&who, voting::proposal(&state.store, id.0).await?)?;
         let all = voting::proxies(&state.store, id.0).await?;
-        let mine = |p: &entity::proxy::Model| match &who {
+        let mine = |p: &crate::store::ProxyRow| match &who {
             Principal::Admin { .. } | Principal::Auditor { .. } => true,
             Principal::Board { member_id, .. } => {
                 p.grantor_id == *member_id || p.holder_id == *member_id

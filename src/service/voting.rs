@@ -8,14 +8,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder,
-};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
-
-use entity::{ballot, member_key, nonce, proposal, proxy};
 
 use super::ServerSigner;
 use crate::access::{self, Operation, ProposalFacts};
@@ -29,9 +23,9 @@ use crate::domain::member::{MemberStatus, Sector};
 use crate::domain::proposal::ProposalSpec;
 use crate::domain::server_statement::{CertifiedResult, LogPoint, ProposalClosed};
 use crate::domain::statement::{KeyId, MemberPublicKey, SignedStatement, canonical_bytes};
-use crate::domain::tally::{Event, Tally};
+use crate::domain::tally::Tally;
 use crate::error::{ConflictKind, Error, Result, Rule};
-use crate::store::{NewEntry, Store, WriteTxn, member_by_id, members_ordered};
+use crate::store::{BallotRow, NewEntry, ProposalRow, ProxyRow, Store, WriteTxn};
 use crate::transparency::merkle::leaf_hash;
 
 /// Frozen proposals by id. Entries never change once written, so a stale read is
@@ -60,13 +54,13 @@ pub struct Voting {
 
 /// A proposal row with its spec parsed.
 pub struct Proposal {
-    pub row: proposal::Model,
+    pub row: ProposalRow,
     pub status: Status,
     pub spec: ProposalSpec,
 }
 
 impl Proposal {
-    fn from_row(row: proposal::Model) -> Result<Self> {
+    fn from_row(row: ProposalRow) -> Result<Self> {
         let spec = serde_json::from_str(&row.spec)
             .map_err(|e| Error::Corrupt(format!("spec of proposal {}: {e}", row.id)))?;
         Ok(Proposal {
@@ -120,18 +114,12 @@ fn sectors_column(spec: &ProposalSpec) -> String {
 }
 
 pub async fn proposal(store: &Store, id: Uuid) -> Result<Proposal> {
-    let row = proposal::Entity::find_by_id(id)
-        .one(store.connection())
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("proposal {id}")))?;
-    Proposal::from_row(row)
+    Proposal::from_row(store.proposal(id).await?)
 }
 
 pub async fn proposals(store: &Store) -> Result<Vec<Proposal>> {
-    proposal::Entity::find()
-        .order_by_desc(proposal::Column::CreatedAt)
-        .order_by_asc(proposal::Column::Id)
-        .all(store.connection())
+    store
+        .proposals()
         .await?
         .into_iter()
         .map(Proposal::from_row)
@@ -149,32 +137,32 @@ pub async fn create_proposal(
         Principal::Board { member_id, .. } => Some(*member_id),
         _ => None,
     };
-    let row = proposal::ActiveModel {
-        id: Set(Uuid::new_v4()),
-        kind: Set(spec.kind.name().to_owned()),
-        status: Set(Status::Draft.as_str().to_owned()),
-        title: Set(spec.title.clone()),
-        spec: Set(spec_json(&spec)?),
-        sectors: Set(sectors_column(&spec)),
-        proposer: Set(who.subject().to_owned()),
-        proposer_member: Set(proposer_member),
-        opens_at: Set(spec.opens_at),
-        closes_at: Set(spec.closes_at),
-        document: Set(None),
-        digest: Set(None),
-        opened_entry: Set(None),
-        closed_entry: Set(None),
-        result_entry: Set(None),
-        result: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-        opened_at: Set(None),
-        closed_at: Set(None),
-        finalized_at: Set(None),
-        withdrawn_at: Set(None),
+    let row = ProposalRow {
+        id: Uuid::new_v4(),
+        kind: spec.kind.name().to_owned(),
+        status: Status::Draft.as_str().to_owned(),
+        title: spec.title.clone(),
+        spec: spec_json(&spec)?,
+        sectors: sectors_column(&spec),
+        proposer: who.subject().to_owned(),
+        proposer_member,
+        opens_at: spec.opens_at,
+        closes_at: spec.closes_at,
+        document: None,
+        digest: None,
+        opened_entry: None,
+        closed_entry: None,
+        result_entry: None,
+        result: None,
+        created_at: now,
+        updated_at: now,
+        opened_at: None,
+        closed_at: None,
+        finalized_at: None,
+        withdrawn_at: None,
     };
     let write = store.write().await?;
-    let row = row.insert(&write.txn).await?;
+    let row = write.insert_proposal(&row).await?;
     write.commit().await?;
     Proposal::from_row(row)
 }
@@ -192,30 +180,22 @@ pub async fn update_proposal(
 ) -> Result<Proposal> {
     spec.validate()?;
     let write = store.write().await?;
-    let row = locked_proposal(&write.txn, id).await?;
+    let mut row = write.proposal(id).await?;
     expect_step(&row, Step::Edit)?;
-    let mut active = row.into_active_model();
-    active.kind = Set(spec.kind.name().to_owned());
-    active.title = Set(spec.title.clone());
-    active.spec = Set(spec_json(&spec)?);
-    active.sectors = Set(sectors_column(&spec));
-    active.opens_at = Set(spec.opens_at);
-    active.closes_at = Set(spec.closes_at);
-    active.updated_at = Set(now);
-    let row = active.update(&write.txn).await?;
+    row.kind = spec.kind.name().to_owned();
+    row.title = spec.title.clone();
+    row.spec = spec_json(&spec)?;
+    row.sectors = sectors_column(&spec);
+    row.opens_at = spec.opens_at;
+    row.closes_at = spec.closes_at;
+    row.updated_at = now;
+    let row = write.save_proposal(&row).await?;
     write.commit().await?;
     Proposal::from_row(row)
 }
 
-async fn locked_proposal(txn: &sea_orm::DatabaseTransaction, id: Uuid) -> Result<proposal::Model> {
-    proposal::Entity::find_by_id(id)
-        .one(txn)
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("proposal {id}")))
-}
-
 /// The status `step` leads to from the row's, or the refusal naming the proposal.
-fn expect_step(row: &proposal::Model, step: Step) -> Result<Status> {
+fn expect_step(row: &ProposalRow, step: Step) -> Result<Status> {
     let status: Status = row.status.parse()?;
     status
         .after(step)
@@ -231,7 +211,7 @@ pub async fn open_proposal(
     now: DateTime<Utc>,
 ) -> Result<Proposal> {
     let mut write = store.write().await?;
-    let row = locked_proposal(&write.txn, id).await?;
+    let mut row = write.proposal(id).await?;
     let opened = expect_step(&row, Step::Open)?;
     let current = Proposal::from_row(row.clone())?;
     let spec = current.spec;
@@ -245,7 +225,7 @@ pub async fn open_proposal(
         ));
     }
     // The roll: every active member in a sector the proposal concerns, at this moment.
-    let members = members_ordered(&write.txn).await?;
+    let members = write.members_ordered().await?;
     let roll = spec.electorate.roll(&members);
     if roll.is_empty() {
         return Err(Error::rule(
@@ -265,14 +245,13 @@ pub async fn open_proposal(
     let entry = append_server_entry(&mut write, &statement, id, now).await?;
     let frozen = Frozen::parse(id, statement.bytes())?;
 
-    let mut active = row.into_active_model();
-    active.status = Set(opened.as_str().to_owned());
-    active.document = Set(Some(statement.bytes().to_vec()));
-    active.digest = Set(Some(frozen.digest.clone()));
-    active.opened_entry = Set(Some(entry));
-    active.opened_at = Set(Some(now));
-    active.updated_at = Set(now);
-    let row = active.update(&write.txn).await?;
+    row.status = opened.as_str().to_owned();
+    row.document = Some(statement.bytes().to_vec());
+    row.digest = Some(frozen.digest.clone());
+    row.opened_entry = Some(entry);
+    row.opened_at = Some(now);
+    row.updated_at = now;
+    let row = write.save_proposal(&row).await?;
     write.commit().await?;
     voting.frozen.insert(Arc::new(frozen));
     Proposal::from_row(row)
@@ -303,7 +282,7 @@ pub async fn close_proposal(
 ) -> Result<Proposal> {
     let frozen = frozen(store, voting, id).await?;
     let mut write = store.write().await?;
-    let row = locked_proposal(&write.txn, id).await?;
+    let mut row = write.proposal(id).await?;
     let closed = expect_step(&row, Step::Close)?;
     if now < row.closes_at {
         return Err(Error::rule(
@@ -321,20 +300,19 @@ pub async fn close_proposal(
     };
     let statement = voting.signer.sign(&closing.body())?;
     let entry = append_server_entry(&mut write, &statement, id, now).await?;
-    let events = events(&write.txn, id).await?;
+    let events = write.events(id).await?;
     let result = frozen.tally(&events);
     let result = String::from_utf8(canonical_bytes(
         &serde_json::to_value(&result).map_err(Error::internal)?,
     )?)
     .map_err(|e| Error::Corrupt(e.to_string()))?;
 
-    let mut active = row.into_active_model();
-    active.status = Set(closed.as_str().to_owned());
-    active.closed_entry = Set(Some(entry));
-    active.closed_at = Set(Some(now));
-    active.result = Set(Some(result));
-    active.updated_at = Set(now);
-    let row = active.update(&write.txn).await?;
+    row.status = closed.as_str().to_owned();
+    row.closed_entry = Some(entry);
+    row.closed_at = Some(now);
+    row.result = Some(result);
+    row.updated_at = now;
+    let row = write.save_proposal(&row).await?;
     write.commit().await?;
     Proposal::from_row(row)
 }
@@ -354,7 +332,7 @@ pub async fn finalize_proposal(
 ) -> Result<Proposal> {
     let frozen = frozen(store, voting, id).await?;
     let mut write = store.write().await?;
-    let row = locked_proposal(&write.txn, id).await?;
+    let mut row = write.proposal(id).await?;
     let finalised = expect_step(&row, Step::Finalise)?;
     let closed_entry = row
         .closed_entry
@@ -384,29 +362,27 @@ pub async fn finalize_proposal(
     };
     let statement = voting.signer.sign(&result.body())?;
     let entry = append_server_entry(&mut write, &statement, id, now).await?;
-    let mut active = row.into_active_model();
-    active.status = Set(finalised.as_str().to_owned());
-    active.finalized_at = Set(Some(now));
-    active.result_entry = Set(Some(entry));
-    active.updated_at = Set(now);
-    let row = active.update(&write.txn).await?;
+    row.status = finalised.as_str().to_owned();
+    row.finalized_at = Some(now);
+    row.result_entry = Some(entry);
+    row.updated_at = now;
+    let row = write.save_proposal(&row).await?;
     write.commit().await?;
     Proposal::from_row(row)
 }
 
 async fn transition(store: &Store, id: Uuid, step: Step, now: DateTime<Utc>) -> Result<Proposal> {
     let write = store.write().await?;
-    let row = locked_proposal(&write.txn, id).await?;
+    let mut row = write.proposal(id).await?;
     let to = expect_step(&row, step)?;
-    let mut active = row.into_active_model();
-    active.status = Set(to.as_str().to_owned());
+    row.status = to.as_str().to_owned();
     match to {
-        Status::Withdrawn => active.withdrawn_at = Set(Some(now)),
-        Status::Final => active.finalized_at = Set(Some(now)),
+        Status::Withdrawn => row.withdrawn_at = Some(now),
+        Status::Final => row.finalized_at = Some(now),
         _ => {}
     }
-    active.updated_at = Set(now);
-    let row = active.update(&write.txn).await?;
+    row.updated_at = now;
+    let row = write.save_proposal(&row).await?;
     write.commit().await?;
     Proposal::from_row(row)
 }
@@ -431,79 +407,18 @@ pub async fn frozen(store: &Store, voting: &Voting, id: Uuid) -> Result<Arc<Froz
     Ok(frozen)
 }
 
-/// Ballots and proxy events of one proposal, in sequence order: the tally's input.
-async fn events<C: sea_orm::ConnectionTrait>(db: &C, id: Uuid) -> Result<Vec<Event>> {
-    let mut events = Vec::new();
-    for b in ballot::Entity::find()
-        .filter(ballot::Column::ProposalId.eq(id))
-        .all(db)
-        .await?
-    {
-        let choice = serde_json::from_str(&b.choice)
-            .map_err(|e| Error::Corrupt(format!("ballot {}: {e}", b.entry_idx)))?;
-        events.push(Event::Ballot {
-            seq: seq(b.entry_idx)?,
-            voter: b.voter_id,
-            for_member: b.for_id,
-            choice,
-        });
-    }
-    for p in proxy::Entity::find()
-        .filter(proxy::Column::ProposalId.eq(id))
-        .all(db)
-        .await?
-    {
-        events.push(Event::ProxyGranted {
-            seq: seq(p.entry_idx)?,
-            grantor: p.grantor_id,
-            holder: p.holder_id,
-        });
-        if let Some(revoked) = p.revoked_entry {
-            events.push(Event::ProxyRevoked {
-                seq: seq(revoked)?,
-                grantor: p.grantor_id,
-            });
-        }
-    }
-    events.sort_by_key(Event::seq);
-    Ok(events)
-}
-
 fn seq(idx: i64) -> Result<u64> {
     u64::try_from(idx).map_err(|_| Error::Corrupt(format!("negative entry index {idx}")))
 }
 
 /// How many members have voted so far: all that is shown while voting is open.
 pub async fn turnout(store: &Store, id: Uuid) -> Result<u64> {
-    use sea_orm::{PaginatorTrait, QuerySelect};
-    Ok(ballot::Entity::find()
-        .select_only()
-        .column(ballot::Column::ForId)
-        .distinct()
-        .filter(ballot::Column::ProposalId.eq(id))
-        .count(store.connection())
-        .await?)
+    store.turnout(id).await
 }
 
 /// Turnout of every proposal that has ballots, in one query (for lists).
 pub async fn turnouts(store: &Store) -> Result<HashMap<Uuid, u64>> {
-    use sea_orm::QuerySelect;
-    use sea_orm::sea_query::{Expr, ExprTrait};
-    let rows: Vec<(Uuid, i64)> = ballot::Entity::find()
-        .select_only()
-        .column(ballot::Column::ProposalId)
-        .column_as(Expr::col(ballot::Column::ForId).count_distinct(), "voted")
-        .group_by(ballot::Column::ProposalId)
-        .into_tuple()
-        .all(store.connection())
-        .await?;
-    rows.into_iter()
-        .map(|(id, voted)| {
-            u64::try_from(voted)
-                .map(|v| (id, v))
-                .map_err(|_| Error::Corrupt(format!("turnout {voted} of proposal {id}")))
-        })
-        .collect()
+    store.turnouts().await
 }
 
 /// The frozen proposal from the cache or from the row already read: no query.
@@ -517,20 +432,6 @@ pub fn frozen_of(voting: &Voting, p: &Proposal) -> Result<Option<Arc<Frozen>>> {
     let frozen = Arc::new(Frozen::parse(p.row.id, bytes)?);
     voting.frozen.insert(frozen.clone());
     Ok(Some(frozen))
-}
-
-/// Only the status: the hot path must not read the frozen document and result along.
-async fn status_of(store: &Store, id: Uuid) -> Result<Status> {
-    use sea_orm::QuerySelect;
-    let status: Option<String> = proposal::Entity::find_by_id(id)
-        .select_only()
-        .column(proposal::Column::Status)
-        .into_tuple()
-        .one(store.connection())
-        .await?;
-    Ok(status
-        .ok_or_else(|| Error::NotFound(format!("proposal {id}")))?
-        .parse()?)
 }
 
 /// What a ballot or proxy statement claims about itself.
@@ -558,7 +459,7 @@ async fn check_signed(
         signer,
         at,
     } = claim;
-    let status = status_of(store, frozen.id).await?;
+    let status = store.proposal_status(frozen.id).await?;
     if status != Status::Open {
         return Err(Error::rule(
             Rule::WrongState,
@@ -626,7 +527,7 @@ async fn check_signed(
         .and_then(|b| Ok(MemberPublicKey::from_bytes(&b)?))?;
     statement.verify(&public)?;
     // Suspension after opening still stops a member from voting.
-    let member = member_by_id(store.connection(), signer).await?;
+    let member = store.member(signer).await?;
     if member.status == MemberStatus::Suspended {
         return Err(Error::conflict(
             ConflictKind::MemberSuspended,
@@ -691,13 +592,13 @@ pub async fn cast_ballot(
     let by_proxy = ballot.voter != ballot.for_member;
 
     let mut write = store.write().await?;
-    check_key_still_valid(&write.txn, statement.key_id()).await?;
-    if let Some(earlier) = accepted_before(&write.txn, id, statement, &ballot.nonce).await? {
+    check_key_still_valid(&write, statement.key_id()).await?;
+    if let Some(earlier) = accepted_before(&write, id, statement, &ballot.nonce).await? {
         return Ok(earlier);
     }
-    check_nonce(&write.txn, &ballot.nonce).await?;
+    check_nonce(&write, &ballot.nonce).await?;
     if by_proxy {
-        let active = active_proxy(&write.txn, id, ballot.for_member).await?;
+        let active = write.active_proxy(id, ballot.for_member).await?;
         if active.is_none_or(|p| p.holder_id != ballot.voter) {
             return Err(Error::rule(
                 Rule::NoProxy,
@@ -708,11 +609,7 @@ pub async fn cast_ballot(
             ));
         }
     }
-    let earlier = ballot::Entity::find()
-        .filter(ballot::Column::ProposalId.eq(id))
-        .filter(ballot::Column::ForId.eq(ballot.for_member))
-        .all(&write.txn)
-        .await?;
+    let earlier = write.ballots_for(id, ballot.for_member).await?;
     // A grantor's own ballot always wins over its holder's, whatever the order.
     let grantor_voted = earlier.iter().any(|b| b.voter_id == b.for_id);
     let counted_now = !by_proxy || !grantor_voted;
@@ -725,26 +622,27 @@ pub async fn cast_ballot(
         })
         .await?;
     if counted_now {
-        for old in earlier.into_iter().filter(|b| !b.superseded) {
-            let mut old = old.into_active_model();
-            old.superseded = Set(true);
-            old.update(&write.txn).await?;
-        }
+        let counting: Vec<i64> = earlier
+            .iter()
+            .filter(|b| !b.superseded)
+            .map(|b| b.entry_idx)
+            .collect();
+        write.supersede(&counting).await?;
     }
-    record_nonce(&write.txn, &ballot.nonce, entry).await?;
-    ballot::ActiveModel {
-        entry_idx: Set(entry),
-        proposal_id: Set(id),
-        voter_id: Set(ballot.voter),
-        for_id: Set(ballot.for_member),
-        choice: Set(choice),
-        ballot_hash: Set(ballot_hash.clone()),
-        cast_at: Set(ballot.cast_at),
-        accepted_at: Set(now),
-        superseded: Set(!counted_now),
-    }
-    .insert(&write.txn)
-    .await?;
+    write.record_nonce(&ballot.nonce, entry).await?;
+    write
+        .insert_ballot(&BallotRow {
+            entry_idx: entry,
+            proposal_id: id,
+            voter_id: ballot.voter,
+            for_id: ballot.for_member,
+            choice,
+            ballot_hash: ballot_hash.clone(),
+            cast_at: ballot.cast_at,
+            accepted_at: now,
+            superseded: !counted_now,
+        })
+        .await?;
     write.commit().await?;
     Ok(Receipt {
         proposal: id,
@@ -763,24 +661,20 @@ pub async fn cast_ballot(
 /// and sends its ballot again gets the original back instead of `nonce-reused`.
 /// `counted_now` is whether it counts now.
 async fn accepted_before(
-    txn: &sea_orm::DatabaseTransaction,
+    write: &WriteTxn<'_>,
     id: Uuid,
     statement: &SignedStatement,
     nonce_value: &str,
 ) -> Result<Option<Receipt>> {
-    let Some(used) = nonce::Entity::find_by_id(nonce_value).one(txn).await? else {
+    let Some(used) = write.nonce_entry(nonce_value).await? else {
         return Ok(None);
     };
     let leaf = hex::encode(leaf_hash(&statement.entry_bytes()));
-    let same_entry = entity::log_entry::Entity::find_by_id(used.entry_idx)
-        .one(txn)
-        .await?
-        .is_some_and(|entry| entry.leaf_hash == leaf);
-    if !same_entry {
+    if write.leaf_hash_of(used).await?.as_deref() != Some(leaf.as_str()) {
         return Ok(None);
     }
-    Ok(ballot::Entity::find_by_id(used.entry_idx)
-        .one(txn)
+    Ok(write
+        .ballot(used)
         .await?
         .filter(|b| b.proposal_id == id)
         .map(|b| Receipt {
@@ -798,12 +692,8 @@ async fn accepted_before(
 /// A key is valid for an entry when its registration precedes the entry in the log
 /// and its revocation does not: re-checked under the write lock, because a revocation
 /// may have been appended since the signature was verified.
-async fn check_key_still_valid(txn: &sea_orm::DatabaseTransaction, key_id: KeyId) -> Result<()> {
-    let revoked = member_key::Entity::find_by_id(key_id.to_string())
-        .one(txn)
-        .await?
-        .is_none_or(|k| k.revoked_at.is_some());
-    if revoked {
+async fn check_key_still_valid(write: &WriteTxn<'_>, key_id: KeyId) -> Result<()> {
+    if write.key_revoked(&key_id.to_string()).await? {
         return Err(Error::rule(
             Rule::KeyNotValid,
             format!("key {key_id} was revoked"),
@@ -812,37 +702,14 @@ async fn check_key_still_valid(txn: &sea_orm::DatabaseTransaction, key_id: KeyId
     Ok(())
 }
 
-async fn check_nonce(txn: &sea_orm::DatabaseTransaction, value: &str) -> Result<()> {
-    if nonce::Entity::find_by_id(value).one(txn).await?.is_some() {
+async fn check_nonce(write: &WriteTxn<'_>, value: &str) -> Result<()> {
+    if write.nonce_entry(value).await?.is_some() {
         return Err(Error::rule(
             Rule::NonceReused,
             "this nonce was already used; every statement needs a fresh one",
         ));
     }
     Ok(())
-}
-
-async fn record_nonce(txn: &sea_orm::DatabaseTransaction, value: &str, entry: i64) -> Result<()> {
-    nonce::ActiveModel {
-        nonce: Set(value.to_owned()),
-        entry_idx: Set(entry),
-    }
-    .insert(txn)
-    .await?;
-    Ok(())
-}
-
-async fn active_proxy(
-    txn: &sea_orm::DatabaseTransaction,
-    id: Uuid,
-    grantor: Uuid,
-) -> Result<Option<proxy::Model>> {
-    Ok(proxy::Entity::find()
-        .filter(proxy::Column::ProposalId.eq(id))
-        .filter(proxy::Column::GrantorId.eq(grantor))
-        .filter(proxy::Column::RevokedEntry.is_null())
-        .one(txn)
-        .await?)
 }
 
 /// Grants or withdraws a proxy, from a statement signed by the grantor.
@@ -853,7 +720,7 @@ pub async fn submit_proxy(
     statement: &SignedStatement,
     token_member: Uuid,
     now: DateTime<Utc>,
-) -> Result<proxy::Model> {
+) -> Result<ProxyRow> {
     let frozen = frozen(store, voting, id).await?;
     let proxy_statement = ProxyStatement::from_statement(statement)?;
     let p = &proxy_statement;
@@ -880,9 +747,9 @@ pub async fn submit_proxy(
     }
 
     let mut write = store.write().await?;
-    check_key_still_valid(&write.txn, statement.key_id()).await?;
-    check_nonce(&write.txn, &p.nonce).await?;
-    let current = active_proxy(&write.txn, id, p.grantor).await?;
+    check_key_still_valid(&write, statement.key_id()).await?;
+    check_nonce(&write, &p.nonce).await?;
+    let current = write.active_proxy(id, p.grantor).await?;
     let entry = NewEntry {
         statement,
         member_id: Some(p.grantor),
@@ -900,11 +767,8 @@ pub async fn submit_proxy(
             ));
         };
         let entry = write.append(entry).await?;
-        let mut active = current.into_active_model();
-        active.revoked_entry = Set(Some(entry));
-        active.revoked_at = Set(Some(now));
-        let updated = active.update(&write.txn).await?;
-        record_nonce(&write.txn, &p.nonce, entry).await?;
+        let updated = write.withdraw_proxy(&current, entry, now).await?;
+        write.record_nonce(&p.nonce, entry).await?;
         updated
     } else {
         if current.is_some() {
@@ -916,14 +780,8 @@ pub async fn submit_proxy(
                 ),
             ));
         }
-        let held = proxy::Entity::find()
-            .filter(proxy::Column::ProposalId.eq(id))
-            .filter(proxy::Column::HolderId.eq(p.holder))
-            .filter(proxy::Column::RevokedEntry.is_null())
-            .all(&write.txn)
-            .await?
-            .len();
-        if held >= voting.max_proxies_per_holder {
+        let held = write.proxies_held(id, p.holder).await?;
+        if held >= voting.max_proxies_per_holder as u64 {
             return Err(Error::rule(
                 Rule::ProxyCapReached,
                 format!(
@@ -933,29 +791,25 @@ pub async fn submit_proxy(
             ));
         }
         let entry = write.append(entry).await?;
-        record_nonce(&write.txn, &p.nonce, entry).await?;
-        proxy::ActiveModel {
-            entry_idx: Set(entry),
-            proposal_id: Set(id),
-            grantor_id: Set(p.grantor),
-            holder_id: Set(p.holder),
-            granted_at: Set(now),
-            revoked_entry: Set(None),
-            revoked_at: Set(None),
-        }
-        .insert(&write.txn)
-        .await?
+        write.record_nonce(&p.nonce, entry).await?;
+        write
+            .insert_proxy(&ProxyRow {
+                entry_idx: entry,
+                proposal_id: id,
+                grantor_id: p.grantor,
+                holder_id: p.holder,
+                granted_at: now,
+                revoked_entry: None,
+                revoked_at: None,
+            })
+            .await?
     };
     write.commit().await?;
     Ok(result)
 }
 
-pub async fn proxies(store: &Store, id: Uuid) -> Result<Vec<proxy::Model>> {
-    Ok(proxy::Entity::find()
-        .filter(proxy::Column::ProposalId.eq(id))
-        .order_by_asc(proxy::Column::EntryIdx)
-        .all(store.connection())
-        .await?)
+pub async fn proxies(store: &Store, id: Uuid) -> Result<Vec<ProxyRow>> {
+    store.proxies(id).await
 }
 
 /// The stored result of a closed or final proposal; refused while voting is open.

@@ -1,0 +1,447 @@
+//! Proposals, ballots, nonces and proxies in the database. The rows leave this module
+//! as plain records (`ProposalRow`, `BallotRow`, `ProxyRow`); every query and write of
+//! the voting use cases is here, so the service holds rules only.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+};
+use uuid::Uuid;
+
+use entity::{ballot, member_key, nonce, proposal, proxy};
+
+use super::{Store, WriteTxn, members_ordered};
+use crate::domain::lifecycle::Status;
+use crate::domain::member::Member;
+use crate::domain::tally::Event;
+use crate::error::{Error, Result};
+
+/// A proposal as stored. `spec` is its JSON, `status` its lifecycle state's name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProposalRow {
+    pub id: Uuid,
+    pub kind: String,
+    pub status: String,
+    pub title: String,
+    pub spec: String,
+    /// The sectors it concerns, comma-separated (for filtering in SQL).
+    pub sectors: String,
+    pub proposer: String,
+    pub proposer_member: Option<Uuid>,
+    pub opens_at: DateTime<Utc>,
+    pub closes_at: DateTime<Utc>,
+    /// The signed frozen document, once opened.
+    pub document: Option<Vec<u8>>,
+    pub digest: Option<String>,
+    pub opened_entry: Option<i64>,
+    pub closed_entry: Option<i64>,
+    pub result_entry: Option<i64>,
+    /// The tally computed at closing, canonical JSON.
+    pub result: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub opened_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub finalized_at: Option<DateTime<Utc>>,
+    pub withdrawn_at: Option<DateTime<Utc>>,
+}
+
+/// An accepted ballot; `entry_idx` is its position in the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BallotRow {
+    pub entry_idx: i64,
+    pub proposal_id: Uuid,
+    pub voter_id: Uuid,
+    pub for_id: Uuid,
+    /// The choice as canonical JSON.
+    pub choice: String,
+    pub ballot_hash: String,
+    pub cast_at: DateTime<Utc>,
+    pub accepted_at: DateTime<Utc>,
+    pub superseded: bool,
+}
+
+/// A proxy, granted at `entry_idx` and withdrawn at `revoked_entry` if it was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyRow {
+    pub entry_idx: i64,
+    pub proposal_id: Uuid,
+    pub grantor_id: Uuid,
+    pub holder_id: Uuid,
+    pub granted_at: DateTime<Utc>,
+    pub revoked_entry: Option<i64>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl From<proposal::Model> for ProposalRow {
+    fn from(m: proposal::Model) -> Self {
+        ProposalRow {
+            id: m.id,
+            kind: m.kind,
+            status: m.status,
+            title: m.title,
+            spec: m.spec,
+            sectors: m.sectors,
+            proposer: m.proposer,
+            proposer_member: m.proposer_member,
+            opens_at: m.opens_at,
+            closes_at: m.closes_at,
+            document: m.document,
+            digest: m.digest,
+            opened_entry: m.opened_entry,
+            closed_entry: m.closed_entry,
+            result_entry: m.result_entry,
+            result: m.result,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+            opened_at: m.opened_at,
+            closed_at: m.closed_at,
+            finalized_at: m.finalized_at,
+            withdrawn_at: m.withdrawn_at,
+        }
+    }
+}
+
+fn proposal_model(r: &ProposalRow) -> proposal::ActiveModel {
+    proposal::ActiveModel {
+        id: Set(r.id),
+        kind: Set(r.kind.clone()),
+        status: Set(r.status.clone()),
+        title: Set(r.title.clone()),
+        spec: Set(r.spec.clone()),
+        sectors: Set(r.sectors.clone()),
+        proposer: Set(r.proposer.clone()),
+        proposer_member: Set(r.proposer_member),
+        opens_at: Set(r.opens_at),
+        closes_at: Set(r.closes_at),
+        document: Set(r.document.clone()),
+        digest: Set(r.digest.clone()),
+        opened_entry: Set(r.opened_entry),
+        closed_entry: Set(r.closed_entry),
+        result_entry: Set(r.result_entry),
+        result: Set(r.result.clone()),
+        created_at: Set(r.created_at),
+        updated_at: Set(r.updated_at),
+        opened_at: Set(r.opened_at),
+        closed_at: Set(r.closed_at),
+        finalized_at: Set(r.finalized_at),
+        withdrawn_at: Set(r.withdrawn_at),
+    }
+}
+
+impl From<ballot::Model> for BallotRow {
+    fn from(m: ballot::Model) -> Self {
+        BallotRow {
+            entry_idx: m.entry_idx,
+            proposal_id: m.proposal_id,
+            voter_id: m.voter_id,
+            for_id: m.for_id,
+            choice: m.choice,
+            ballot_hash: m.ballot_hash,
+            cast_at: m.cast_at,
+            accepted_at: m.accepted_at,
+            superseded: m.superseded,
+        }
+    }
+}
+
+impl From<proxy::Model> for ProxyRow {
+    fn from(m: proxy::Model) -> Self {
+        ProxyRow {
+            entry_idx: m.entry_idx,
+            proposal_id: m.proposal_id,
+            grantor_id: m.grantor_id,
+            holder_id: m.holder_id,
+            granted_at: m.granted_at,
+            revoked_entry: m.revoked_entry,
+            revoked_at: m.revoked_at,
+        }
+    }
+}
+
+fn not_found(id: Uuid) -> Error {
+    Error::NotFound(format!("proposal {id}"))
+}
+
+fn seq(idx: i64) -> Result<u64> {
+    u64::try_from(idx).map_err(|_| Error::Corrupt(format!("negative entry index {idx}")))
+}
+
+impl Store {
+    pub async fn proposal(&self, id: Uuid) -> Result<ProposalRow> {
+        proposal::Entity::find_by_id(id)
+            .one(&self.db)
+            .await?
+            .map(ProposalRow::from)
+            .ok_or_else(|| not_found(id))
+    }
+
+    /// Newest first.
+    pub async fn proposals(&self) -> Result<Vec<ProposalRow>> {
+        Ok(proposal::Entity::find()
+            .order_by_desc(proposal::Column::CreatedAt)
+            .order_by_asc(proposal::Column::Id)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(ProposalRow::from)
+            .collect())
+    }
+
+    /// Only the status: the hot path must not read the frozen document and result.
+    pub async fn proposal_status(&self, id: Uuid) -> Result<Status> {
+        let status: Option<String> = proposal::Entity::find_by_id(id)
+            .select_only()
+            .column(proposal::Column::Status)
+            .into_tuple()
+            .one(&self.db)
+            .await?;
+        Ok(status.ok_or_else(|| not_found(id))?.parse()?)
+    }
+
+    /// How many members have voted on a proposal so far.
+    pub async fn turnout(&self, id: Uuid) -> Result<u64> {
+        Ok(ballot::Entity::find()
+            .select_only()
+            .column(ballot::Column::ForId)
+            .distinct()
+            .filter(ballot::Column::ProposalId.eq(id))
+            .count(&self.db)
+            .await?)
+    }
+
+    /// Turnout of every proposal that has ballots, in one query.
+    pub async fn turnouts(&self) -> Result<HashMap<Uuid, u64>> {
+        let rows: Vec<(Uuid, i64)> = ballot::Entity::find()
+            .select_only()
+            .column(ballot::Column::ProposalId)
+            .column_as(Expr::col(ballot::Column::ForId).count_distinct(), "voted")
+            .group_by(ballot::Column::ProposalId)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        rows.into_iter()
+            .map(|(id, voted)| {
+                u64::try_from(voted)
+                    .map(|v| (id, v))
+                    .map_err(|_| Error::Corrupt(format!("turnout {voted} of proposal {id}")))
+            })
+            .collect()
+    }
+
+    /// Proxies of a proposal, in log order.
+    pub async fn proxies(&self, id: Uuid) -> Result<Vec<ProxyRow>> {
+        Ok(proxy::Entity::find()
+            .filter(proxy::Column::ProposalId.eq(id))
+            .order_by_asc(proxy::Column::EntryIdx)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(ProxyRow::from)
+            .collect())
+    }
+}
+
+impl WriteTxn<'_> {
+    pub async fn insert_proposal(&self, row: &ProposalRow) -> Result<ProposalRow> {
+        Ok(proposal_model(row).insert(&self.txn).await?.into())
+    }
+
+    /// The proposal as it is inside this transaction.
+    pub async fn proposal(&self, id: Uuid) -> Result<ProposalRow> {
+        proposal::Entity::find_by_id(id)
+            .one(&self.txn)
+            .await?
+            .map(ProposalRow::from)
+            .ok_or_else(|| not_found(id))
+    }
+
+    /// Writes every column of the row.
+    pub async fn save_proposal(&self, row: &ProposalRow) -> Result<ProposalRow> {
+        Ok(proposal_model(row).update(&self.txn).await?.into())
+    }
+
+    /// Every member, ordered by bevoegd-gezag number, as this transaction sees them.
+    pub async fn members_ordered(&self) -> Result<Vec<Member>> {
+        members_ordered(&self.txn).await
+    }
+
+    /// Ballots and proxy events of one proposal, in log order: the tally's input.
+    pub async fn events(&self, id: Uuid) -> Result<Vec<Event>> {
+        let mut events = Vec::new();
+        for b in ballot::Entity::find()
+            .filter(ballot::Column::ProposalId.eq(id))
+            .all(&self.txn)
+            .await?
+        {
+            let choice = serde_json::from_str(&b.choice)
+                .map_err(|e| Error::Corrupt(format!("ballot {}: {e}", b.entry_idx)))?;
+            events.push(Event::Ballot {
+                seq: seq(b.entry_idx)?,
+                voter: b.voter_id,
+                for_member: b.for_id,
+                choice,
+            });
+        }
+        for p in proxy::Entity::find()
+            .filter(proxy::Column::ProposalId.eq(id))
+            .all(&self.txn)
+            .await?
+        {
+            events.push(Event::ProxyGranted {
+                seq: seq(p.entry_idx)?,
+                grantor: p.grantor_id,
+                holder: p.holder_id,
+            });
+            if let Some(revoked) = p.revoked_entry {
+                events.push(Event::ProxyRevoked {
+                    seq: seq(revoked)?,
+                    grantor: p.grantor_id,
+                });
+            }
+        }
+        events.sort_by_key(Event::seq);
+        Ok(events)
+    }
+
+    /// Whether the key is unknown or revoked, as this transaction sees it.
+    pub async fn key_revoked(&self, key_id: &str) -> Result<bool> {
+        Ok(member_key::Entity::find_by_id(key_id)
+            .one(&self.txn)
+            .await?
+            .is_none_or(|k| k.revoked_at.is_some()))
+    }
+
+    /// The log index of the statement that used this nonce, if one did.
+    pub async fn nonce_entry(&self, value: &str) -> Result<Option<i64>> {
+        Ok(nonce::Entity::find_by_id(value)
+            .one(&self.txn)
+            .await?
+            .map(|n| n.entry_idx))
+    }
+
+    pub async fn record_nonce(&self, value: &str, entry: i64) -> Result<()> {
+        nonce::ActiveModel {
+            nonce: Set(value.to_owned()),
+            entry_idx: Set(entry),
+        }
+        .insert(&self.txn)
+        .await?;
+        Ok(())
+    }
+
+    /// The leaf hash recorded for a log entry, if it exists.
+    pub async fn leaf_hash_of(&self, idx: i64) -> Result<Option<String>> {
+        Ok(entity::log_entry::Entity::find_by_id(idx)
+            .one(&self.txn)
+            .await?
+            .map(|e| e.leaf_hash))
+    }
+
+    pub async fn ballot(&self, entry_idx: i64) -> Result<Option<BallotRow>> {
+        Ok(ballot::Entity::find_by_id(entry_idx)
+            .one(&self.txn)
+            .await?
+            .map(BallotRow::from))
+    }
+
+    /// Every ballot cast for `for_member` on a proposal.
+    pub async fn ballots_for(&self, proposal: Uuid, for_member: Uuid) -> Result<Vec<BallotRow>> {
+        Ok(ballot::Entity::find()
+            .filter(ballot::Column::ProposalId.eq(proposal))
+            .filter(ballot::Column::ForId.eq(for_member))
+            .all(&self.txn)
+            .await?
+            .into_iter()
+            .map(BallotRow::from)
+            .collect())
+    }
+
+    /// Marks these ballots as no longer counting.
+    pub async fn supersede(&self, entries: &[i64]) -> Result<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        ballot::Entity::update_many()
+            .col_expr(ballot::Column::Superseded, Expr::value(true))
+            .filter(ballot::Column::EntryIdx.is_in(entries.iter().copied()))
+            .exec(&self.txn)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn insert_ballot(&self, row: &BallotRow) -> Result<()> {
+        ballot::ActiveModel {
+            entry_idx: Set(row.entry_idx),
+            proposal_id: Set(row.proposal_id),
+            voter_id: Set(row.voter_id),
+            for_id: Set(row.for_id),
+            choice: Set(row.choice.clone()),
+            ballot_hash: Set(row.ballot_hash.clone()),
+            cast_at: Set(row.cast_at),
+            accepted_at: Set(row.accepted_at),
+            superseded: Set(row.superseded),
+        }
+        .insert(&self.txn)
+        .await?;
+        Ok(())
+    }
+
+    /// The grantor's proxy for a proposal that has not been withdrawn, if any.
+    pub async fn active_proxy(&self, proposal: Uuid, grantor: Uuid) -> Result<Option<ProxyRow>> {
+        Ok(proxy::Entity::find()
+            .filter(proxy::Column::ProposalId.eq(proposal))
+            .filter(proxy::Column::GrantorId.eq(grantor))
+            .filter(proxy::Column::RevokedEntry.is_null())
+            .one(&self.txn)
+            .await?
+            .map(ProxyRow::from))
+    }
+
+    /// How many proxies for a proposal the holder holds now.
+    pub async fn proxies_held(&self, proposal: Uuid, holder: Uuid) -> Result<u64> {
+        Ok(proxy::Entity::find()
+            .filter(proxy::Column::ProposalId.eq(proposal))
+            .filter(proxy::Column::HolderId.eq(holder))
+            .filter(proxy::Column::RevokedEntry.is_null())
+            .count(&self.txn)
+            .await?)
+    }
+
+    pub async fn insert_proxy(&self, row: &ProxyRow) -> Result<ProxyRow> {
+        Ok(proxy::ActiveModel {
+            entry_idx: Set(row.entry_idx),
+            proposal_id: Set(row.proposal_id),
+            grantor_id: Set(row.grantor_id),
+            holder_id: Set(row.holder_id),
+            granted_at: Set(row.granted_at),
+            revoked_entry: Set(row.revoked_entry),
+            revoked_at: Set(row.revoked_at),
+        }
+        .insert(&self.txn)
+        .await?
+        .into())
+    }
+
+    /// Records the withdrawal of a proxy at log entry `entry`.
+    pub async fn withdraw_proxy(
+        &self,
+        row: &ProxyRow,
+        entry: i64,
+        at: DateTime<Utc>,
+    ) -> Result<ProxyRow> {
+        Ok(proxy::ActiveModel {
+            entry_idx: Set(row.entry_idx),
+            revoked_entry: Set(Some(entry)),
+            revoked_at: Set(Some(at)),
+            ..Default::default()
+        }
+        .update(&self.txn)
+        .await?
+        .into())
+    }
+}
