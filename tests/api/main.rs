@@ -5,6 +5,7 @@
 mod access;
 mod audit;
 mod connections;
+mod contract;
 mod errors;
 mod hardening;
 mod health;
