@@ -47,7 +47,7 @@ impl From<Receipt> for ReceiptDto {
 }
 
 #[derive(Debug, Clone, Object)]
-#[oai(rename = "LogEntry")]
+#[oai(rename = "LogEntry", skip_serializing_if_is_none)]
 pub struct EntryDto {
     pub index: u64,
     pub leaf_hash: String,

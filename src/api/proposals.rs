@@ -60,7 +60,7 @@ pub struct PrivacyDto {
 }
 
 #[derive(Debug, Clone, Object, Serialize, Deserialize, Default)]
-#[oai(rename = "Demands", deny_unknown_fields)]
+#[oai(rename = "Demands", deny_unknown_fields, skip_serializing_if_is_none)]
 pub struct DemandsDto {
     /// Modules that must be licensable one by one.
     #[oai(default)]
@@ -159,7 +159,11 @@ pub struct ElectorateDto {
 /// A proposal as its proposer writes it. Exactly one of `mandate` and `priority`
 /// accompanies those kinds; a resolution has neither.
 #[derive(Debug, Clone, Object, Serialize, Deserialize)]
-#[oai(rename = "ProposalSpec", deny_unknown_fields)]
+#[oai(
+    rename = "ProposalSpec",
+    deny_unknown_fields,
+    skip_serializing_if_is_none
+)]
 pub struct SpecDto {
     pub title: String,
     #[oai(default)]
@@ -218,7 +222,7 @@ impl From<Status> for StatusDto {
 
 /// A proposal with its lifecycle. While open, only how many have voted is shown.
 #[derive(Debug, Clone, Object)]
-#[oai(rename = "Proposal")]
+#[oai(rename = "Proposal", skip_serializing_if_is_none)]
 pub struct ProposalDto {
     pub id: Uuid,
     pub status: StatusDto,
@@ -266,7 +270,7 @@ pub struct BallotReceiptDto {
 
 /// A proxy (volmacht) for one proposal.
 #[derive(Debug, Clone, Object)]
-#[oai(rename = "Proxy")]
+#[oai(rename = "Proxy", skip_serializing_if_is_none)]
 pub struct ProxyDto {
     /// The log entry of the grant.
     pub entry: i64,

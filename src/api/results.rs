@@ -21,7 +21,7 @@ pub struct ResultsApi;
 
 /// The result of one closed or final proposal.
 #[derive(Debug, Clone, Object)]
-#[oai(rename = "ProposalResult")]
+#[oai(rename = "ProposalResult", skip_serializing_if_is_none)]
 pub struct ResultDto {
     pub proposal: Uuid,
     pub title: String,

@@ -19,10 +19,8 @@ use serde_json::{Value, json};
 /// that show how unknown paths are answered. Everything else must be in the document.
 const OFF_API_PREFIXES: &[&str] = &[
     // mandaat::startup::TEST_ROUTES: deliberately panicking or slow test routes.
-    "/__test/",
-    // The web client's files.
-    "/web/",
-    // The API docs page and its assets.
+    "/__test/", // The web client's files.
+    "/web/", // The API docs page and its assets.
     "/docs/",
 ];
 const OFF_API_PATHS: &[&str] = &[
@@ -58,7 +56,9 @@ impl Contract {
         let text = std::fs::read_to_string(path).expect("openapi/openapi.json is readable");
         let mut doc: Value = serde_json::from_str(&text).expect("openapi/openapi.json is JSON");
         assert!(
-            doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.0")),
+            doc["openapi"]
+                .as_str()
+                .is_some_and(|v| v.starts_with("3.0")),
             "the contract check reads OpenAPI 3.0 (`nullable`, boolean `exclusiveMinimum`); \
              the document says {}",
             doc["openapi"]
@@ -152,7 +152,13 @@ fn essence(content_type: &str) -> String {
 
 /// Checks one response against the document; panics with the operation, the status
 /// and what does not match.
-pub fn check(method: &Method, url_path: &str, status: StatusCode, headers: &HeaderMap, body: &[u8]) {
+pub fn check(
+    method: &Method,
+    url_path: &str,
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &[u8],
+) {
     let path = url_path.split(['?', '#']).next().unwrap_or_default();
     if OFF_API_PATHS.contains(&path) || OFF_API_PREFIXES.iter().any(|p| path.starts_with(p)) {
         return;
@@ -215,7 +221,9 @@ pub fn check(method: &Method, url_path: &str, status: StatusCode, headers: &Head
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    let Some((media, spec)) = content.iter().find(|(media, _)| essence(media) == essence(sent))
+    let Some((media, spec)) = content
+        .iter()
+        .find(|(media, _)| essence(media) == essence(sent))
     else {
         let documented: Vec<&String> = content.keys().collect();
         panic!("{op_name} {status} has content type {sent:?}, not one of {documented:?}");

@@ -1,7 +1,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{TestApp, assert_problem};
+use crate::helpers::{Checked, TestApp, assert_problem};
 
 #[tokio::test]
 async fn admin_creates_reads_and_changes_a_member() {
@@ -12,9 +12,8 @@ async fn admin_creates_reads_and_changes_a_member() {
         .post(format!("{}/api/v1/members", app.base))
         .bearer_auth(&admin)
         .json(&json!({"bg_number": 41775, "name": "Stichting BOOR", "pupils": {"po": 19907}}))
-        .send()
-        .await
-        .unwrap();
+        .checked()
+        .await;
     assert_eq!(resp.status(), StatusCode::CREATED);
     let location = resp.headers()["location"].to_str().unwrap().to_owned();
     let created: serde_json::Value = resp.json().await.unwrap();
