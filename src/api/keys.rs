@@ -10,6 +10,7 @@ use entity::member_key;
 
 use super::log::ReceiptDto;
 use super::problem::{ApiError, ApiResult};
+use super::problem::{Change, OpResult, ReadOne};
 use super::{ApiTags, Credentials, State};
 use crate::auth::Principal;
 use crate::domain::statement::{BASE64URL, KeyId, SignedStatement};
@@ -130,7 +131,7 @@ impl KeysApi {
         state: Data<&State>,
         auth: Credentials,
         id: Path<Uuid>,
-    ) -> ApiResult<Json<Vec<MemberKeyDto>>> {
+    ) -> OpResult<Json<Vec<MemberKeyDto>>, ReadOne> {
         state.authenticate(&auth).await?;
         state.store.member(id.0).await?;
         let keys = state.store.member_keys(id.0).await?;
@@ -150,7 +151,7 @@ impl KeysApi {
         auth: Credentials,
         id: Path<Uuid>,
         body: Json<SignedStatementDto>,
-    ) -> ApiResult<Registered> {
+    ) -> OpResult<Registered, Change> {
         let who = state.authenticate(&auth).await?;
         require_board(&who, id.0)?;
         let statement = body.parse()?;
@@ -175,7 +176,7 @@ impl KeysApi {
         id: Path<Uuid>,
         key_id: Path<String>,
         body: Json<RevokeKeyDto>,
-    ) -> ApiResult<Json<MemberKeyDto>> {
+    ) -> OpResult<Json<MemberKeyDto>, Change> {
         let who = state.authenticate(&auth).await?;
         match &who {
             Principal::Admin { .. } => {}
@@ -184,7 +185,8 @@ impl KeysApi {
                 return Err(ApiError::forbidden(format!(
                     "a {} token cannot revoke keys",
                     other.role()
-                )));
+                ))
+                .into());
             }
         }
         let key_id: KeyId = key_id.0.parse().map_err(Error::from)?;
@@ -210,7 +212,7 @@ impl KeysApi {
                     poem::http::StatusCode::UNPROCESSABLE_ENTITY,
                     "revocation-required",
                     "a board revokes a key with a signed mandaat.key-revocation.v1 statement in `revocation`",
-                ));
+                ).into());
             }
         };
         let now = state.clock.now();

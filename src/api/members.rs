@@ -5,7 +5,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use uuid::Uuid;
 
-use super::problem::ApiResult;
+use super::problem::{Change, CreateUnique, OpResult, ReadOne, ReadQuery};
 use super::{ApiTags, Credentials, State, require_admin};
 use crate::domain::member::{
     BgNumber, Member, MemberError, MemberName, MemberStatus, Sector, SectorPupils,
@@ -194,7 +194,7 @@ impl MembersApi {
         /// Members to skip, at most 1,000,000.
         #[oai(validator(maximum(value = "1000000")))]
         offset: Query<Option<u64>>,
-    ) -> ApiResult<Json<MemberPage>> {
+    ) -> OpResult<Json<MemberPage>, ReadQuery> {
         state.authenticate(&auth).await?;
         for (parameter, text) in [("name", &name.0), ("chamber", &chamber.0)] {
             if text
@@ -232,7 +232,7 @@ impl MembersApi {
         state: Data<&State>,
         auth: Credentials,
         body: Json<NewMemberDto>,
-    ) -> ApiResult<Created> {
+    ) -> OpResult<Created, CreateUnique> {
         require_admin(&state.authenticate(&auth).await?)?;
         let new = NewMember {
             bg_number: BgNumber::new(body.bg_number)?,
@@ -253,7 +253,7 @@ impl MembersApi {
         state: Data<&State>,
         auth: Credentials,
         id: Path<Uuid>,
-    ) -> ApiResult<Json<MemberDto>> {
+    ) -> OpResult<Json<MemberDto>, ReadOne> {
         state.authenticate(&auth).await?;
         Ok(Json(state.store.member(id.0).await?.into()))
     }
@@ -266,7 +266,7 @@ impl MembersApi {
         auth: Credentials,
         id: Path<Uuid>,
         body: Json<MemberPatchDto>,
-    ) -> ApiResult<Json<MemberDto>> {
+    ) -> OpResult<Json<MemberDto>, Change> {
         require_admin(&state.authenticate(&auth).await?)?;
         let parse = || -> Result<MemberChanges, MemberError> {
             Ok(MemberChanges {

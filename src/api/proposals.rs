@@ -12,6 +12,7 @@ use super::keys::SignedStatementDto;
 use super::log::ReceiptDto;
 use super::members::SectorDto;
 use super::problem::{ApiError, ApiResult};
+use super::problem::{Change, Create, OpResult, Read, ReadResult, Restricted, Step};
 use super::{ApiTags, Credentials, State, require_admin};
 use crate::auth::Principal;
 use crate::domain::proposal::ProposalSpec;
@@ -381,7 +382,7 @@ impl ProposalsApi {
         &self,
         state: Data<&State>,
         auth: Credentials,
-    ) -> ApiResult<Json<Vec<ProposalDto>>> {
+    ) -> OpResult<Json<Vec<ProposalDto>>, Read> {
         let who = state.authenticate(&auth).await?;
         let mut out = Vec::new();
         for p in voting::proposals(&state.store).await? {
@@ -399,12 +400,10 @@ impl ProposalsApi {
         state: Data<&State>,
         auth: Credentials,
         body: Json<SpecDto>,
-    ) -> ApiResult<Created> {
+    ) -> OpResult<Created, Create> {
         let who = state.authenticate(&auth).await?;
         if !matches!(who, Principal::Admin { .. } | Principal::Board { .. }) {
-            return Err(ApiError::forbidden(
-                "only boards and admins draft proposals",
-            ));
+            return Err(ApiError::forbidden("only boards and admins draft proposals").into());
         }
         let spec = body.parse()?;
         let p = voting::create_proposal(&state.store, spec, &who, state.clock.now()).await?;
@@ -422,7 +421,7 @@ impl ProposalsApi {
         state: Data<&State>,
         auth: Credentials,
         id: Path<Uuid>,
-    ) -> ApiResult<Json<ProposalDto>> {
+    ) -> OpResult<Json<ProposalDto>, Restricted> {
         let who = state.authenticate(&auth).await?;
         let p = visible(&who, voting::proposal(&state.store, id.0).await?)?;
         Ok(Json(to_dto(&state, p, true).await?))
@@ -436,7 +435,7 @@ impl ProposalsApi {
         auth: Credentials,
         id: Path<Uuid>,
         body: Json<SpecDto>,
-    ) -> ApiResult<Json<ProposalDto>> {
+    ) -> OpResult<Json<ProposalDto>, Change> {
         let who = state.authenticate(&auth).await?;
         let p = visible(&who, voting::proposal(&state.store, id.0).await?)?;
         let allowed = match &who {
@@ -445,9 +444,9 @@ impl ProposalsApi {
             _ => false,
         };
         if !allowed {
-            return Err(ApiError::forbidden(
-                "only the proposer or an admin changes a draft",
-            ));
+            return Err(
+                ApiError::forbidden("only the proposer or an admin changes a draft").into(),
+            );
         }
         let spec = body.parse()?;
         let p = voting::update_proposal(&state.store, id.0, spec, state.clock.now()).await?;
@@ -461,7 +460,7 @@ impl ProposalsApi {
         state: Data<&State>,
         auth: Credentials,
         id: Path<Uuid>,
-    ) -> ApiResult<Json<ProposalDto>> {
+    ) -> OpResult<Json<ProposalDto>, Step> {
         require_admin(&state.authenticate(&auth).await?)?;
         let p = voting::open_proposal(&state.store, &state.voting, id.0, state.clock.now()).await?;
         Ok(Json(to_dto(&state, p, true).await?))
@@ -474,7 +473,7 @@ impl ProposalsApi {
         state: Data<&State>,
         auth: Credentials,
         id: Path<Uuid>,
-    ) -> ApiResult<Json<ProposalDto>> {
+    ) -> OpResult<Json<ProposalDto>, Step> {
         require_admin(&state.authenticate(&auth).await?)?;
         let p =
             voting::close_proposal(&state.store, &state.voting, id.0, state.clock.now()).await?;
@@ -488,7 +487,7 @@ impl ProposalsApi {
         state: Data<&State>,
         auth: Credentials,
         id: Path<Uuid>,
-    ) -> ApiResult<Json<ProposalDto>> {
+    ) -> OpResult<Json<ProposalDto>, Step> {
         require_admin(&state.authenticate(&auth).await?)?;
         let p = voting::withdraw_proposal(&state.store, id.0, state.clock.now()).await?;
         Ok(Json(to_dto(&state, p, true).await?))
@@ -502,7 +501,7 @@ impl ProposalsApi {
         state: Data<&State>,
         auth: Credentials,
         id: Path<Uuid>,
-    ) -> ApiResult<Json<ProposalDto>> {
+    ) -> OpResult<Json<ProposalDto>, Step> {
         require_admin(&state.authenticate(&auth).await?)?;
         let p =
             voting::finalize_proposal(&state.store, &state.voting, id.0, state.clock.now()).await?;
@@ -518,7 +517,7 @@ impl ProposalsApi {
         auth: Credentials,
         id: Path<Uuid>,
         body: Json<SignedStatementDto>,
-    ) -> ApiResult<Accepted> {
+    ) -> OpResult<Accepted, Change> {
         let member = board_member(&state.authenticate(&auth).await?)?;
         let statement = body.parse()?;
         let now = state.clock.now();
@@ -546,7 +545,7 @@ impl ProposalsApi {
         auth: Credentials,
         id: Path<Uuid>,
         body: Json<SignedStatementDto>,
-    ) -> ApiResult<ProxyAccepted> {
+    ) -> OpResult<ProxyAccepted, Change> {
         let member = board_member(&state.authenticate(&auth).await?)?;
         let statement = body.parse()?;
         let now = state.clock.now();
@@ -566,7 +565,7 @@ impl ProposalsApi {
         state: Data<&State>,
         auth: Credentials,
         id: Path<Uuid>,
-    ) -> ApiResult<Json<Vec<ProxyDto>>> {
+    ) -> OpResult<Json<Vec<ProxyDto>>, Restricted> {
         let who = state.authenticate(&auth).await?;
         visible(&who, voting::proposal(&state.store, id.0).await?)?;
         let all = voting::proxies(&state.store, id.0).await?;
@@ -588,7 +587,7 @@ impl ProposalsApi {
         state: Data<&State>,
         auth: Credentials,
         id: Path<Uuid>,
-    ) -> ApiResult<Json<Any<serde_json::Value>>> {
+    ) -> OpResult<Json<Any<serde_json::Value>>, ReadResult> {
         let who = state.authenticate(&auth).await?;
         let p = visible(&who, voting::proposal(&state.store, id.0).await?)?;
         let result = voting::result_for(&state.store, &state.voting, &who, &p).await?;

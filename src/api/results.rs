@@ -11,7 +11,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::members::SectorDto;
-use super::problem::ApiResult;
+use super::problem::{OpResult, ReadQueryRestricted};
 use super::proposals::{KindDto, StatusDto};
 use super::{ApiTags, Credentials, State};
 use crate::error::Error;
@@ -71,7 +71,7 @@ impl ResultsApi {
         state: Data<&State>,
         auth: Credentials,
         sector: Query<Option<SectorDto>>,
-    ) -> ApiResult<Json<Vec<ResultDto>>> {
+    ) -> OpResult<Json<Vec<ResultDto>>, ReadQueryRestricted> {
         let who = state.authenticate(&auth).await?;
         let (sector, rows) =
             voting::results_for(&state.store, &state.voting, &who, sector.0.map(Into::into))
@@ -103,7 +103,7 @@ impl ResultsApi {
         state: Data<&State>,
         auth: Credentials,
         sector: Query<Option<SectorDto>>,
-    ) -> ApiResult<Csv> {
+    ) -> OpResult<Csv, ReadQueryRestricted> {
         let who = state.authenticate(&auth).await?;
         let (sector, rows) =
             voting::results_for(&state.store, &state.voting, &who, sector.0.map(Into::into))

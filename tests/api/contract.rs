@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 const OFF_API_PREFIXES: &[&str] = &[
     // mandaat::startup::TEST_ROUTES: deliberately panicking or slow test routes.
     "/__test/", // The web client's files.
-    "/web/", // The API docs page and its assets.
+    "/web/",    // The API docs page and its assets.
     "/docs/",
 ];
 const OFF_API_PATHS: &[&str] = &[
