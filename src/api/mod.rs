@@ -2,6 +2,7 @@
 //! authorise, parse into domain types, call a use case and map the result.
 
 mod audit;
+pub mod document;
 mod health;
 mod keys;
 pub mod log;
