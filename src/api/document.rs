@@ -46,13 +46,18 @@ const B64URL_32_BYTES: &str = "^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$";
 const B64URL_64_BYTES: &str = "^[A-Za-z0-9_-]{85}[AQgw]$";
 /// An exact fraction `n/d` in decimal digits.
 const FRACTION: &str = "^[0-9]+/[0-9]+$";
+/// One line of text: no control characters (Unicode category Cc), as
+/// `crate::domain::is_plain_text(_, false)` checks.
+const ONE_LINE: &str = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$";
 /// A parameter or option identifier.
 const IDENT: &str = "^[a-z0-9_-]{1,40}$";
 
 fn constraints() -> Vec<(&'static str, &'static str, Value)> {
     let bg_number = json!({"minimum": 1, "maximum": BgNumber::MAX});
-    let member_name = json!({"minLength": 1, "maxLength": MemberName::MAX_CHARS});
-    let person_name = json!({"minLength": 1, "maxLength": PersonName::MAX_CHARS});
+    let member_name =
+        json!({"minLength": 1, "maxLength": MemberName::MAX_CHARS, "pattern": ONE_LINE});
+    let person_name =
+        json!({"minLength": 1, "maxLength": PersonName::MAX_CHARS, "pattern": ONE_LINE});
     let pupils = json!({"minimum": 0, "maximum": SectorPupils::MAX});
     let days = json!({"minimum": 1, "maximum": INVITATION_MAX_DAYS});
     let statement_chars = (MAX_STATEMENT_BYTES * 4).div_ceil(3);
@@ -134,7 +139,31 @@ pub fn document() -> String {
     serde_json::to_string_pretty(&doc).unwrap_or(spec)
 }
 
+/// Query parameters whose text the handler checks: (path, parameter, constraints).
+fn parameter_constraints() -> Vec<(&'static str, &'static str, Value)> {
+    vec![
+        ("/api/v1/members", "name", json!({"pattern": ONE_LINE})),
+        ("/api/v1/members", "chamber", json!({"pattern": ONE_LINE})),
+    ]
+}
+
 fn refine(doc: &mut Value) {
+    unsigned_bounds(doc);
+    for (path, name, extra) in parameter_constraints() {
+        let parameters = doc
+            .pointer_mut(&format!(
+                "/paths/{}/get/parameters",
+                path.replace('/', "~1")
+            ))
+            .and_then(Value::as_array_mut);
+        for parameter in parameters.into_iter().flatten() {
+            if parameter["name"] == name
+                && let Some(schema) = parameter.get_mut("schema").and_then(Value::as_object_mut)
+            {
+                merge(schema, extra.clone());
+            }
+        }
+    }
     let Some(schemas) = doc
         .pointer_mut("/components/schemas")
         .and_then(Value::as_object_mut)
@@ -144,6 +173,7 @@ fn refine(doc: &mut Value) {
     for name in DENY_UNKNOWN_FIELDS {
         if let Some(schema) = schemas.get_mut(*name).and_then(Value::as_object_mut) {
             schema.insert("additionalProperties".into(), Value::Bool(false));
+            nullable_optionals(schema);
         }
     }
     for (schema, property, extra) in constraints() {
@@ -155,6 +185,54 @@ fn refine(doc: &mut Value) {
             continue;
         };
         merge(target, extra);
+    }
+}
+
+/// In a request body an optional member (a Rust `Option`, one without a default)
+/// may be sent as `null`, which means the same as leaving it out. Responses never
+/// send `null`: they leave absent members out.
+fn nullable_optionals(schema: &mut Map<String, Value>) {
+    let required: Vec<String> = schema
+        .get("required")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.as_str().map(str::to_owned))
+        .collect();
+    let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for (name, property) in properties.iter_mut() {
+        if let Some(property) = property.as_object_mut()
+            && !required.contains(name)
+            && !property.contains_key("default")
+        {
+            property.insert("nullable".into(), Value::Bool(true));
+        }
+    }
+}
+
+/// Unsigned integers are at least 0, and fit their width (poem-openapi gives only
+/// the format).
+fn unsigned_bounds(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            let max = match map.get("format").and_then(Value::as_str) {
+                Some("uint16") => Some(u64::from(u16::MAX)),
+                Some("uint32") => Some(u64::from(u32::MAX)),
+                Some("uint64") => None,
+                _ => {
+                    map.values_mut().for_each(unsigned_bounds);
+                    return;
+                }
+            };
+            map.entry("minimum").or_insert(json!(0));
+            if let Some(max) = max {
+                map.entry("maximum").or_insert(json!(max));
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(unsigned_bounds),
+        _ => {}
     }
 }
 
