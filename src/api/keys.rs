@@ -11,7 +11,7 @@ use entity::member_key;
 use super::log::ReceiptDto;
 use super::problem::{ApiError, ApiResult};
 use super::problem::{Change, OpResult, ReadOne};
-use super::{ApiTags, Credentials, State};
+use super::{ApiTags, Credentials, State, Text};
 use crate::auth::Principal;
 use crate::domain::statement::{BASE64URL, KeyId, SignedStatement};
 use crate::error::Error;
@@ -24,11 +24,11 @@ pub struct KeysApi;
 #[oai(rename = "SignedStatement", deny_unknown_fields)]
 pub struct SignedStatementDto {
     /// Base64url (unpadded) of the statement's RFC 8785 canonical JSON bytes.
-    pub statement: String,
+    pub statement: Text,
     /// Lowercase hex SHA-256 of the signing key's 32 raw public-key bytes.
-    pub key_id: String,
+    pub key_id: Text,
     /// Base64url (unpadded) of the 64-byte Ed25519 signature over the statement bytes.
-    pub signature: String,
+    pub signature: Text,
 }
 
 impl SignedStatementDto {
@@ -112,7 +112,7 @@ pub struct RevokeKeyDto {
     pub revocation: Option<SignedStatementDto>,
     /// Why an admin revokes the key (ignored when `revocation` is given), without
     /// control characters.
-    pub reason: Option<String>,
+    pub reason: Option<Text>,
 }
 
 #[derive(ApiResponse)]
@@ -203,7 +203,7 @@ impl KeysApi {
         let revoker = match (&who, &statement) {
             (Principal::Admin { sub }, _) => Revoker::Admin {
                 subject: sub,
-                reason: body.reason.clone(),
+                reason: body.reason.clone().map(String::from),
                 signer: &state.voting.signer,
             },
             (_, Some(statement)) => Revoker::Member(statement),

@@ -6,7 +6,7 @@ use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use uuid::Uuid;
 
 use super::problem::{Change, CreateUnique, OpResult, ReadOne, ReadQuery};
-use super::{ApiTags, Credentials, State, require_admin};
+use super::{ApiTags, Credentials, State, Text, require_admin};
 use crate::domain::member::{
     BgNumber, Member, MemberError, MemberName, MemberStatus, Sector, SectorPupils,
 };
@@ -134,7 +134,7 @@ impl From<Member> for MemberDto {
 #[oai(rename = "NewMember", deny_unknown_fields)]
 pub struct NewMemberDto {
     pub bg_number: i64,
-    pub name: String,
+    pub name: Text,
     pub pupils: PupilsDto,
     /// Defaults to `active`.
     pub status: Option<MemberStatusDto>,
@@ -144,7 +144,7 @@ pub struct NewMemberDto {
 #[derive(Debug, Clone, Object)]
 #[oai(rename = "MemberPatch", deny_unknown_fields)]
 pub struct MemberPatchDto {
-    pub name: Option<String>,
+    pub name: Option<Text>,
     pub pupils: Option<PupilsDto>,
     pub status: Option<MemberStatusDto>,
 }
@@ -270,7 +270,11 @@ impl MembersApi {
         require_admin(&state.authenticate(&auth).await?)?;
         let parse = || -> Result<MemberChanges, MemberError> {
             Ok(MemberChanges {
-                name: body.name.as_deref().map(MemberName::new).transpose()?,
+                name: body
+                    .name
+                    .as_deref()
+                    .map(|n| MemberName::new(n))
+                    .transpose()?,
                 pupils: body.pupils.as_ref().map(PupilsDto::parse).transpose()?,
                 status: body.status.map(Into::into),
             })

@@ -3,6 +3,8 @@
 
 mod audit;
 pub mod document;
+mod text;
+pub use text::Text;
 mod health;
 mod keys;
 pub mod log;

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::members::SectorDto;
 use super::problem::{Change, OpResult, ReadQueryRestricted, Restricted};
 use super::sessions::{SessionDto, SessionListDto};
-use super::{ApiTags, Credentials, State, require_admin};
+use super::{ApiTags, Credentials, State, Text, require_admin};
 use crate::domain::person::{Designation, Email, Person, PersonName, invitation_validity};
 use crate::service::people::{IssuedInvitation, NewPerson};
 use crate::store::PeopleFilter;
@@ -52,8 +52,8 @@ impl RoleDto {
 #[oai(rename = "NewInvitation", deny_unknown_fields)]
 pub struct NewInvitationDto {
     /// 1 to 200 characters.
-    pub name: String,
-    pub email: String,
+    pub name: Text,
+    pub email: Text,
     pub role: RoleDto,
     #[oai(skip_serializing_if_is_none)]
     pub member_id: Option<Uuid>,

@@ -13,7 +13,7 @@ use super::log::ReceiptDto;
 use super::members::SectorDto;
 use super::problem::{ApiError, ApiResult};
 use super::problem::{Change, Create, OpResult, Read, ReadResult, Restricted, Step};
-use super::{ApiTags, Credentials, State, require_admin};
+use super::{ApiTags, Credentials, State, Text, require_admin};
 use crate::auth::Principal;
 use crate::domain::proposal::ProposalSpec;
 use crate::domain::statement::BASE64URL;
@@ -54,7 +54,7 @@ pub enum DataLocationDto {
 #[oai(rename = "PrivacyDemands", deny_unknown_fields)]
 pub struct PrivacyDto {
     /// Version of the model data processing agreement, e.g. "4.0".
-    pub model_dpa_version: String,
+    pub model_dpa_version: Text,
     pub data_location: DataLocationDto,
     pub no_secondary_use: bool,
     pub sub_processors_listed: bool,
@@ -66,7 +66,7 @@ pub struct DemandsDto {
     /// Modules that must be licensable one by one.
     #[oai(default)]
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub modular_licensing: Vec<String>,
+    pub modular_licensing: Vec<Text>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub privacy: Option<PrivacyDto>,
     /// Longest contract term accepted, in months.
@@ -79,10 +79,10 @@ pub struct DemandsDto {
 #[oai(rename = "Parameter", deny_unknown_fields)]
 pub struct ParameterDto {
     /// Identifier: a-z, 0-9, '-', '_'.
-    pub name: String,
-    pub label: String,
+    pub name: Text,
+    pub label: Text,
     /// e.g. `basis-points`.
-    pub unit: String,
+    pub unit: Text,
     pub min: i64,
     pub max: i64,
 }
@@ -90,8 +90,8 @@ pub struct ParameterDto {
 #[derive(Debug, Clone, Object, Serialize, Deserialize)]
 #[oai(rename = "Mandate", deny_unknown_fields)]
 pub struct MandateDto {
-    pub supplier: String,
-    pub product: String,
+    pub supplier: Text,
+    pub product: Text,
     #[oai(default)]
     #[serde(default)]
     pub demands: DemandsDto,
@@ -103,8 +103,8 @@ pub struct MandateDto {
 #[derive(Debug, Clone, Object, Serialize, Deserialize)]
 #[oai(rename = "PriorityOption", deny_unknown_fields)]
 pub struct OptionDto {
-    pub id: String,
-    pub label: String,
+    pub id: Text,
+    pub label: Text,
 }
 
 #[derive(Debug, Clone, Object, Serialize, Deserialize)]
@@ -139,7 +139,7 @@ pub enum MajorityKindDto {
 pub struct MajorityDto {
     pub kind: MajorityKindDto,
     /// An exact fraction "n/d".
-    pub fraction: String,
+    pub fraction: Text,
 }
 
 /// Who votes and what decides.
@@ -149,7 +149,7 @@ pub struct ElectorateDto {
     pub sectors: Vec<SectorDto>,
     pub weighting: WeightingDto,
     /// Share of the eligible weight that must vote, abstentions included: "n/d".
-    pub quorum: String,
+    pub quorum: Text,
     pub majority: MajorityDto,
     /// A majority of the chambers that voted must also be in favour.
     #[oai(default)]
@@ -166,10 +166,10 @@ pub struct ElectorateDto {
     skip_serializing_if_is_none
 )]
 pub struct SpecDto {
-    pub title: String,
+    pub title: Text,
     #[oai(default)]
     #[serde(default)]
-    pub description: String,
+    pub description: Text,
     pub kind: KindDto,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mandate: Option<MandateDto>,

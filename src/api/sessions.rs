@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::members::SectorDto;
 use super::problem::{ApiError, ApiResult};
 use super::problem::{EndOwnSession, OpResult, OwnSessions, Read, SignIn};
-use super::{ApiTags, Credentials, SESSION_COOKIE, State};
+use super::{ApiTags, Credentials, SESSION_COOKIE, State, Text};
 use crate::auth::Principal;
 use crate::domain::person::Person;
 use crate::store::StoredSession;
@@ -23,7 +23,7 @@ pub struct SessionsApi;
 #[derive(Debug, Clone, Object)]
 #[oai(rename = "SignIn", deny_unknown_fields)]
 pub struct SignInDto {
-    pub invitation: String,
+    pub invitation: Text,
 }
 
 /// The person behind a session.

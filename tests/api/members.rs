@@ -188,3 +188,33 @@ async fn lists_filter_and_paginate() {
     let (status, problem) = app.get("/api/v1/members?sector=MBO", &admin).await;
     assert_problem(status, &problem, StatusCode::BAD_REQUEST, "bad-parameter");
 }
+
+/// A text member of a body must be a JSON string: a number or a boolean is not
+/// turned into text (poem-openapi's `String` would have made `false` the name "false").
+#[tokio::test]
+async fn text_fields_take_only_json_strings() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin();
+    for name in [json!(false), json!(41775)] {
+        let (status, body) = app
+            .post(
+                "/api/v1/members",
+                &admin,
+                &json!({"bg_number": 41775, "name": name, "pupils": {"po": 1}}),
+            )
+            .await;
+        assert_problem(status, &body, StatusCode::BAD_REQUEST, "malformed-body");
+    }
+    let (status, body) = app
+        .request(
+            reqwest::Method::POST,
+            "/api/v1/sessions",
+            None,
+            Some(&json!({"invitation": 12345})),
+        )
+        .await;
+    assert_problem(status, &body, StatusCode::BAD_REQUEST, "malformed-body");
+    let (status, page) = app.get("/api/v1/members?bg_number=41775", &admin).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(page["total"], 0, "{page}");
+}
