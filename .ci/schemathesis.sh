@@ -65,7 +65,7 @@ for _ in $(seq 1 100); do
 done
 curl -fsS "$BASE/readyz" >/dev/null
 
-cli() { timeout 60 "$BIN" "$@" --data-dir "$DATA" "${DB_ARGS[@]}"; }
+cli() { RUST_LOG=warn timeout 60 "$BIN" "$@" --data-dir "$DATA" "${DB_ARGS[@]}"; }
 ADMIN=$(cli token issue --role admin --ttl 1h --subject schemathesis-admin)
 api() { # METHOD PATH [BODY] with the admin token; prints the body, fails on >= 400
   timeout 30 curl -fsS -X "$1" -H "Authorization: Bearer $ADMIN" \
