@@ -139,20 +139,36 @@ pub fn document() -> String {
     serde_json::to_string_pretty(&doc).unwrap_or(spec)
 }
 
-/// Query parameters whose text the handler checks: (path, parameter, constraints).
-fn parameter_constraints() -> Vec<(&'static str, &'static str, Value)> {
+/// Parameters whose text the handler checks: (method, path, parameter, constraints).
+fn parameter_constraints() -> Vec<(&'static str, &'static str, &'static str, Value)> {
     vec![
-        ("/api/v1/members", "name", json!({"pattern": ONE_LINE})),
-        ("/api/v1/members", "chamber", json!({"pattern": ONE_LINE})),
+        (
+            "get",
+            "/api/v1/members",
+            "name",
+            json!({"pattern": ONE_LINE}),
+        ),
+        (
+            "get",
+            "/api/v1/members",
+            "chamber",
+            json!({"pattern": ONE_LINE}),
+        ),
+        (
+            "post",
+            "/api/v1/members/{id}/keys/{key_id}/revoke",
+            "key_id",
+            json!({"pattern": HEX_SHA256}),
+        ),
     ]
 }
 
 fn refine(doc: &mut Value) {
     unsigned_bounds(doc);
-    for (path, name, extra) in parameter_constraints() {
+    for (method, path, name, extra) in parameter_constraints() {
         let parameters = doc
             .pointer_mut(&format!(
-                "/paths/{}/get/parameters",
+                "/paths/{}/{method}/parameters",
                 path.replace('/', "~1")
             ))
             .and_then(Value::as_array_mut);
@@ -297,6 +313,14 @@ mod tests {
                     .is_some(),
                 "{name}"
             );
+        }
+        for (method, path, name, _) in parameter_constraints() {
+            let pointer = format!("/paths/{}/{method}/parameters", path.replace('/', "~1"));
+            let found = doc
+                .pointer(&pointer)
+                .and_then(Value::as_array)
+                .is_some_and(|ps| ps.iter().any(|p| p["name"] == name));
+            assert!(found, "{method} {path} has no parameter {name}");
         }
     }
 
