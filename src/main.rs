@@ -47,7 +47,7 @@ async fn main() -> ExitCode {
         Some(Command::Token(TokenCommand::Issue(args))) => issue_token(args).await,
         Some(Command::Members(MembersCommand::Import(args))) => import_members(args).await,
         Some(Command::Openapi) => {
-            println!("{}", mandaat::api::service().spec());
+            println!("{}", mandaat::api::document::document());
             Ok(())
         }
         Some(Command::Log(LogCommand::Key(args))) => log_key(args).await,

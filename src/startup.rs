@@ -168,13 +168,19 @@ impl Application {
         let request_timeout = config.connections.request_timeout;
         let public_origin = config.public_url.clone();
         let api = api::service();
-        let allowed = Arc::new(AllowedMethods::from_spec(&api.spec())?);
-        let (api_spec, api_docs) = (api.spec_endpoint(), api.rapidoc());
+        let document = api::document::document();
+        let allowed = Arc::new(AllowedMethods::from_spec(&document)?);
+        let api_docs = crate::web::DocsPage::new(&document);
+        let api_spec = poem::endpoint::make_sync(move |_| {
+            poem::Response::builder()
+                .content_type("application/json")
+                .body(document.clone())
+        });
         let mut route = Route::new()
             .nest("/", api)
             .nest("/web", crate::web::WebFiles::files())
             .at("/openapi.json", api_spec)
-            .nest("/docs", api_docs);
+            .at("/docs", api_docs);
         if let Some(extra) = extra_routes {
             route = route.nest(TEST_ROUTES, extra);
         }

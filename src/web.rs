@@ -128,3 +128,63 @@ pub fn add_page_headers(headers: &mut poem::http::HeaderMap) {
         HeaderValue::from_static("camera=(), microphone=(), geolocation=(), payment=()"),
     );
 }
+
+/// The API docs page's policy: scripts only from this origin (RapiDoc from
+/// web/vendor, and web/docs.js), no request to another host. RapiDoc writes inline
+/// `style` attributes and elements, so styles may be inline; nothing else is.
+pub const DOCS_CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+    style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self'; \
+    connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; \
+    frame-ancestors 'none'";
+
+/// `GET /docs`: `web/docs.html` with the OpenAPI document embedded as JSON data.
+pub struct DocsPage {
+    html: String,
+}
+
+impl DocsPage {
+    pub fn new(document: &str) -> Self {
+        let template = WebAssets::get("docs.html")
+            .map(|file| String::from_utf8_lossy(&file.data).into_owned())
+            .unwrap_or_default();
+        // Inside <script type="application/json"> only `</script` could end the
+        // element early; `<` written as \u003c is the same JSON.
+        let data = document.replace('<', "\\u003c");
+        DocsPage {
+            html: template.replace("{{openapi}}", &data),
+        }
+    }
+}
+
+impl Endpoint for DocsPage {
+    type Output = Response;
+
+    async fn call(&self, request: Request) -> poem::Result<Response> {
+        if request.method() != Method::GET && request.method() != Method::HEAD {
+            let mut response = StatusCode::METHOD_NOT_ALLOWED.into_response();
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+            return Err(poem::Error::from_response(response));
+        }
+        if self.html.is_empty() {
+            return Err(StatusCode::NOT_FOUND.into());
+        }
+        let body = if request.method() == Method::HEAD {
+            String::new()
+        } else {
+            self.html.clone()
+        };
+        let mut response = Response::builder()
+            .content_type("text/html; charset=utf-8")
+            .body(body);
+        let headers = response.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        add_page_headers(headers);
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(DOCS_CONTENT_SECURITY_POLICY),
+        );
+        Ok(response)
+    }
+}

@@ -3,7 +3,8 @@ use poem_openapi::OpenApi;
 use poem_openapi::payload::Json;
 use poem_openapi::types::Any;
 
-use super::problem::{ApiError, ApiResult};
+use super::problem::ApiError;
+use super::problem::{OpResult, ReadRestricted};
 use super::{ApiTags, Credentials, State};
 use crate::auth::Principal;
 use crate::service::log;
@@ -20,14 +21,15 @@ impl AuditApi {
         &self,
         state: Data<&State>,
         auth: Credentials,
-    ) -> ApiResult<Json<Any<log::Bundle>>> {
+    ) -> OpResult<Json<Any<log::Bundle>>, ReadRestricted> {
         match state.authenticate(&auth).await? {
             Principal::Auditor { .. } => {}
             other => {
                 return Err(ApiError::forbidden(format!(
                     "the audit bundle is for auditors; this token's role is {}",
                     other.role()
-                )));
+                ))
+                .into());
             }
         }
         // Sign a checkpoint first, so the bundle covers everything accepted so far.

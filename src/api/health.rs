@@ -3,6 +3,7 @@ use poem_openapi::payload::PlainText;
 use poem_openapi::{ApiResponse, OpenApi};
 
 use super::problem::ApiError;
+use super::problem::{OpResult, Probe};
 use super::{ApiTags, State};
 
 pub struct HealthApi;
@@ -24,7 +25,7 @@ impl HealthApi {
 
     /// Readiness: the database is reachable.
     #[oai(path = "/readyz", method = "get")]
-    async fn readyz(&self, state: Data<&State>) -> Result<Health, ApiError> {
+    async fn readyz(&self, state: Data<&State>) -> OpResult<Health, Probe> {
         match state.store.ping().await {
             Ok(()) => Ok(Health::Ok(PlainText("ready"))),
             Err(e) => {
@@ -33,7 +34,8 @@ impl HealthApi {
                     poem::http::StatusCode::SERVICE_UNAVAILABLE,
                     "database-unavailable",
                     "the database does not answer",
-                ))
+                )
+                .into())
             }
         }
     }

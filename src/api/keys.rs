@@ -10,7 +10,8 @@ use entity::member_key;
 
 use super::log::ReceiptDto;
 use super::problem::{ApiError, ApiResult};
-use super::{ApiTags, Credentials, State};
+use super::problem::{Change, OpResult, ReadOne};
+use super::{ApiTags, Credentials, State, Text};
 use crate::auth::Principal;
 use crate::domain::statement::{BASE64URL, KeyId, SignedStatement};
 use crate::error::Error;
@@ -23,11 +24,11 @@ pub struct KeysApi;
 #[oai(rename = "SignedStatement", deny_unknown_fields)]
 pub struct SignedStatementDto {
     /// Base64url (unpadded) of the statement's RFC 8785 canonical JSON bytes.
-    pub statement: String,
+    pub statement: Text,
     /// Lowercase hex SHA-256 of the signing key's 32 raw public-key bytes.
-    pub key_id: String,
+    pub key_id: Text,
     /// Base64url (unpadded) of the 64-byte Ed25519 signature over the statement bytes.
-    pub signature: String,
+    pub signature: Text,
 }
 
 impl SignedStatementDto {
@@ -111,7 +112,7 @@ pub struct RevokeKeyDto {
     pub revocation: Option<SignedStatementDto>,
     /// Why an admin revokes the key (ignored when `revocation` is given), without
     /// control characters.
-    pub reason: Option<String>,
+    pub reason: Option<Text>,
 }
 
 #[derive(ApiResponse)]
@@ -130,7 +131,7 @@ impl KeysApi {
         state: Data<&State>,
         auth: Credentials,
         id: Path<Uuid>,
-    ) -> ApiResult<Json<Vec<MemberKeyDto>>> {
+    ) -> OpResult<Json<Vec<MemberKeyDto>>, ReadOne> {
         state.authenticate(&auth).await?;
         state.store.member(id.0).await?;
         let keys = state.store.member_keys(id.0).await?;
@@ -150,7 +151,7 @@ impl KeysApi {
         auth: Credentials,
         id: Path<Uuid>,
         body: Json<SignedStatementDto>,
-    ) -> ApiResult<Registered> {
+    ) -> OpResult<Registered, Change> {
         let who = state.authenticate(&auth).await?;
         require_board(&who, id.0)?;
         let statement = body.parse()?;
@@ -175,7 +176,7 @@ impl KeysApi {
         id: Path<Uuid>,
         key_id: Path<String>,
         body: Json<RevokeKeyDto>,
-    ) -> ApiResult<Json<MemberKeyDto>> {
+    ) -> OpResult<Json<MemberKeyDto>, Change> {
         let who = state.authenticate(&auth).await?;
         match &who {
             Principal::Admin { .. } => {}
@@ -184,7 +185,8 @@ impl KeysApi {
                 return Err(ApiError::forbidden(format!(
                     "a {} token cannot revoke keys",
                     other.role()
-                )));
+                ))
+                .into());
             }
         }
         let key_id: KeyId = key_id.0.parse().map_err(Error::from)?;
@@ -201,7 +203,7 @@ impl KeysApi {
         let revoker = match (&who, &statement) {
             (Principal::Admin { sub }, _) => Revoker::Admin {
                 subject: sub,
-                reason: body.reason.clone(),
+                reason: body.reason.clone().map(String::from),
                 signer: &state.voting.signer,
             },
             (_, Some(statement)) => Revoker::Member(statement),
@@ -210,7 +212,7 @@ impl KeysApi {
                     poem::http::StatusCode::UNPROCESSABLE_ENTITY,
                     "revocation-required",
                     "a board revokes a key with a signed mandaat.key-revocation.v1 statement in `revocation`",
-                ));
+                ).into());
             }
         };
         let now = state.clock.now();

@@ -7,7 +7,8 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::{Json, PlainText};
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
-use super::problem::{ApiError, ApiResult};
+use super::problem::ApiError;
+use super::problem::{OpResult, Public, Read, ReadOne, ReadQuery};
 use super::{ApiTags, Credentials, State};
 use crate::domain::statement::BASE64URL;
 use crate::error::Error;
@@ -49,7 +50,7 @@ impl From<Receipt> for ReceiptDto {
 }
 
 #[derive(Debug, Clone, Object)]
-#[oai(rename = "LogEntry")]
+#[oai(rename = "LogEntry", skip_serializing_if_is_none)]
 pub struct EntryDto {
     pub index: u64,
     pub leaf_hash: String,
@@ -109,7 +110,7 @@ fn bad(detail: String) -> ApiError {
 impl LogApi {
     /// The latest signed checkpoint (C2SP tlog-checkpoint as a signed note, text/plain).
     #[oai(path = "/checkpoint", method = "get")]
-    async fn checkpoint(&self, state: Data<&State>, auth: Credentials) -> ApiResult<Text> {
+    async fn checkpoint(&self, state: Data<&State>, auth: Credentials) -> OpResult<Text, Read> {
         state.authenticate(&auth).await?;
         let checkpoint = state
             .log
@@ -120,8 +121,11 @@ impl LogApi {
 
     /// The log's verifier key, `name+hexid+base64(0x01‖key)` (no token needed).
     #[oai(path = "/key", method = "get")]
-    async fn key(&self, state: Data<&State>) -> Text {
-        Text::Ok(PlainText(format!("{}\n", state.log.verifier_key())))
+    async fn key(&self, state: Data<&State>) -> OpResult<Text, Public> {
+        Ok(Text::Ok(PlainText(format!(
+            "{}\n",
+            state.log.verifier_key()
+        ))))
     }
 
     /// Entries `[start, end)`, at most 1000 at a time.
@@ -132,13 +136,13 @@ impl LogApi {
         auth: Credentials,
         #[oai(validator(maximum(value = "9007199254740991")))] start: Query<u64>,
         #[oai(validator(maximum(value = "9007199254740991")))] end: Query<u64>,
-    ) -> ApiResult<Json<EntriesDto>> {
+    ) -> OpResult<Json<EntriesDto>, ReadQuery> {
         state.authenticate(&auth).await?;
         let size = state.store.tree_size()?;
         if start.0 > end.0 || end.0 > size || end.0 - start.0 > MAX_ENTRIES_PER_PAGE {
             return Err(bad(format!(
                 "need start <= end <= {size} (the log size) and at most {MAX_ENTRIES_PER_PAGE} entries"
-            )));
+            )).into());
         }
         let entries = log_service::entries(&state.store, start.0, end.0).await?;
         Ok(Json(EntriesDto {
@@ -165,7 +169,7 @@ impl LogApi {
         auth: Credentials,
         #[oai(validator(maximum(value = "9007199254740991")))] index: Query<u64>,
         #[oai(validator(maximum(value = "9007199254740991")))] size: Query<u64>,
-    ) -> ApiResult<Json<InclusionDto>> {
+    ) -> OpResult<Json<InclusionDto>, ReadQuery> {
         state.authenticate(&auth).await?;
         let proof = log_service::inclusion_proof(&state.store, index.0, size.0)?;
         let tree = state.store.tree()?;
@@ -190,7 +194,7 @@ impl LogApi {
         auth: Credentials,
         #[oai(validator(maximum(value = "9007199254740991")))] from: Query<u64>,
         #[oai(validator(maximum(value = "9007199254740991")))] to: Query<u64>,
-    ) -> ApiResult<Json<ConsistencyDto>> {
+    ) -> OpResult<Json<ConsistencyDto>, ReadQuery> {
         state.authenticate(&auth).await?;
         let proof = log_service::consistency_proof(&state.store, from.0, to.0)?;
         let tree = state.store.tree()?;
@@ -217,7 +221,7 @@ impl LogApi {
         /// The entry's leaf hash: 64 hex digits.
         #[oai(validator(pattern = "^[0-9a-fA-F]{64}$"))]
         leaf_hash: Path<String>,
-    ) -> ApiResult<Json<ReceiptDto>> {
+    ) -> OpResult<Json<ReceiptDto>, ReadOne> {
         state.authenticate(&auth).await?;
         let entry = state
             .store

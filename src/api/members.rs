@@ -5,8 +5,8 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use uuid::Uuid;
 
-use super::problem::ApiResult;
-use super::{ApiTags, Credentials, State, require_admin};
+use super::problem::{Change, CreateUnique, OpResult, ReadOne, ReadQuery};
+use super::{ApiTags, Credentials, State, Text, require_admin};
 use crate::domain::member::{
     BgNumber, Member, MemberError, MemberName, MemberStatus, Sector, SectorPupils,
 };
@@ -134,7 +134,7 @@ impl From<Member> for MemberDto {
 #[oai(rename = "NewMember", deny_unknown_fields)]
 pub struct NewMemberDto {
     pub bg_number: i64,
-    pub name: String,
+    pub name: Text,
     pub pupils: PupilsDto,
     /// Defaults to `active`.
     pub status: Option<MemberStatusDto>,
@@ -144,7 +144,7 @@ pub struct NewMemberDto {
 #[derive(Debug, Clone, Object)]
 #[oai(rename = "MemberPatch", deny_unknown_fields)]
 pub struct MemberPatchDto {
-    pub name: Option<String>,
+    pub name: Option<Text>,
     pub pupils: Option<PupilsDto>,
     pub status: Option<MemberStatusDto>,
 }
@@ -194,7 +194,7 @@ impl MembersApi {
         /// Members to skip, at most 1,000,000.
         #[oai(validator(maximum(value = "1000000")))]
         offset: Query<Option<u64>>,
-    ) -> ApiResult<Json<MemberPage>> {
+    ) -> OpResult<Json<MemberPage>, ReadQuery> {
         state.authenticate(&auth).await?;
         for (parameter, text) in [("name", &name.0), ("chamber", &chamber.0)] {
             if text
@@ -232,7 +232,7 @@ impl MembersApi {
         state: Data<&State>,
         auth: Credentials,
         body: Json<NewMemberDto>,
-    ) -> ApiResult<Created> {
+    ) -> OpResult<Created, CreateUnique> {
         require_admin(&state.authenticate(&auth).await?)?;
         let new = NewMember {
             bg_number: BgNumber::new(body.bg_number)?,
@@ -253,7 +253,7 @@ impl MembersApi {
         state: Data<&State>,
         auth: Credentials,
         id: Path<Uuid>,
-    ) -> ApiResult<Json<MemberDto>> {
+    ) -> OpResult<Json<MemberDto>, ReadOne> {
         state.authenticate(&auth).await?;
         Ok(Json(state.store.member(id.0).await?.into()))
     }
@@ -266,11 +266,15 @@ impl MembersApi {
         auth: Credentials,
         id: Path<Uuid>,
         body: Json<MemberPatchDto>,
-    ) -> ApiResult<Json<MemberDto>> {
+    ) -> OpResult<Json<MemberDto>, Change> {
         require_admin(&state.authenticate(&auth).await?)?;
         let parse = || -> Result<MemberChanges, MemberError> {
             Ok(MemberChanges {
-                name: body.name.as_deref().map(MemberName::new).transpose()?,
+                name: body
+                    .name
+                    .as_deref()
+                    .map(|n| MemberName::new(n))
+                    .transpose()?,
                 pupils: body.pupils.as_ref().map(PupilsDto::parse).transpose()?,
                 status: body.status.map(Into::into),
             })

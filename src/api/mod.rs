@@ -3,6 +3,9 @@
 
 mod audit;
 pub mod catalogue;
+pub mod document;
+mod text;
+pub use text::Text;
 mod health;
 mod keys;
 pub mod log;

@@ -10,9 +10,9 @@ use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use uuid::Uuid;
 
 use super::members::SectorDto;
-use super::problem::ApiResult;
+use super::problem::{Change, OpResult, ReadQueryRestricted, Restricted};
 use super::sessions::{SessionDto, SessionListDto};
-use super::{ApiTags, Credentials, State, require_admin};
+use super::{ApiTags, Credentials, State, Text, require_admin};
 use crate::domain::person::{Designation, Email, Person, PersonName, invitation_validity};
 use crate::service::people::{IssuedInvitation, NewPerson};
 use crate::store::PeopleFilter;
@@ -52,8 +52,8 @@ impl RoleDto {
 #[oai(rename = "NewInvitation", deny_unknown_fields)]
 pub struct NewInvitationDto {
     /// 1 to 200 characters.
-    pub name: String,
-    pub email: String,
+    pub name: Text,
+    pub email: Text,
     pub role: RoleDto,
     #[oai(skip_serializing_if_is_none)]
     pub member_id: Option<Uuid>,
@@ -163,7 +163,7 @@ impl PeopleApi {
         request: &Request,
         auth: Credentials,
         body: Json<NewInvitationDto>,
-    ) -> ApiResult<Invited> {
+    ) -> OpResult<Invited, Change> {
         let by = state.authenticate(&auth).await?;
         require_admin(&by)?;
         let new = NewPerson {
@@ -199,7 +199,7 @@ impl PeopleApi {
         /// People to skip, at most 1,000,000.
         #[oai(validator(maximum(value = "1000000")))]
         offset: Query<Option<u64>>,
-    ) -> ApiResult<Json<PersonPage>> {
+    ) -> OpResult<Json<PersonPage>, ReadQueryRestricted> {
         require_admin(&state.authenticate(&auth).await?)?;
         let filter = PeopleFilter {
             role: role.0.map(|r| r.as_str().to_owned()),
@@ -226,7 +226,7 @@ impl PeopleApi {
         auth: Credentials,
         id: Path<Uuid>,
         body: Json<ReinvitationDto>,
-    ) -> ApiResult<Invited> {
+    ) -> OpResult<Invited, Change> {
         let by = state.authenticate(&auth).await?;
         require_admin(&by)?;
         let validity = invitation_validity(body.valid_days)?;
@@ -243,7 +243,7 @@ impl PeopleApi {
         state: Data<&State>,
         auth: Credentials,
         id: Path<Uuid>,
-    ) -> ApiResult<Json<SessionListDto>> {
+    ) -> OpResult<Json<SessionListDto>, Restricted> {
         let caller = state.caller(&auth).await?;
         require_admin(&caller.principal)?;
         let current = caller.session.map(|s| s.session.id);
@@ -263,7 +263,7 @@ impl PeopleApi {
         state: Data<&State>,
         auth: Credentials,
         id: Path<Uuid>,
-    ) -> ApiResult<Json<EndedDto>> {
+    ) -> OpResult<Json<EndedDto>, Restricted> {
         require_admin(&state.authenticate(&auth).await?)?;
         let ended = state
             .people

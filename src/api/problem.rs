@@ -266,6 +266,120 @@ pub async fn render_error(err: poem::Error) -> Response {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
+/// What an operation returns: its answer, or a refusal with one of the statuses `S`.
+pub type OpResult<T, S> = Result<T, Refusal<S>>;
+
+/// The error statuses one operation can answer with: its OpenAPI responses list
+/// exactly these (see [`Refusal`]).
+pub trait Statuses: Send + Sync + 'static {
+    const LIST: &'static [u16];
+}
+
+/// An [`ApiError`] of an operation that documents only the statuses `S` lists. The
+/// contract check of the integration tests (tests/api/contract.rs) and schemathesis
+/// in CI hold every answer to that list.
+pub struct Refusal<S>(pub ApiError, std::marker::PhantomData<S>);
+
+impl<S> std::fmt::Debug for Refusal<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<S: Statuses> poem_openapi::ApiResponse for Refusal<S> {
+    fn meta() -> poem_openapi::registry::MetaResponses {
+        let mut meta = ApiError::meta();
+        meta.responses
+            .retain(|r| r.status.is_some_and(|status| S::LIST.contains(&status)));
+        meta
+    }
+
+    fn register(registry: &mut poem_openapi::registry::Registry) {
+        ApiError::register(registry);
+    }
+}
+
+impl<S> From<Refusal<S>> for poem::Error {
+    fn from(refusal: Refusal<S>) -> Self {
+        refusal.0.into()
+    }
+}
+
+impl<S> From<Refusal<S>> for ApiError {
+    fn from(refusal: Refusal<S>) -> Self {
+        refusal.0
+    }
+}
+
+macro_rules! refusal_from {
+    ($($source:ty),* $(,)?) => {$(
+        impl<S> From<$source> for Refusal<S> {
+            fn from(err: $source) -> Self {
+                Refusal(err.into(), std::marker::PhantomData)
+            }
+        }
+    )*};
+}
+refusal_from!(
+    ApiError,
+    Error,
+    AuthError,
+    Problem,
+    crate::domain::member::MemberError,
+    crate::domain::person::PersonError,
+);
+
+macro_rules! statuses {
+    ($($(#[$doc:meta])* $name:ident = [$($status:literal),* $(,)?];)*) => {$(
+        $(#[$doc])*
+        pub struct $name;
+        impl Statuses for $name {
+            const LIST: &'static [u16] = &[$($status),*];
+        }
+    )*};
+}
+
+// Every operation that takes credentials can answer 401 (no valid token or session),
+// 429 (rate limited), 500 (a fault) and 503 (the database is unreachable, or the
+// request ran out of time). 400 comes with parameters and bodies, 413 and 415 with
+// bodies, 404 with a resource in the path, 403 where a role or (for writes with a
+// session cookie) the CSRF header decides, 409 and 422 where the operation says.
+statuses! {
+    /// Only the rate limit: a constant answer that needs no credentials.
+    Public = [429];
+    /// Readiness: the database may not answer.
+    Probe = [503];
+    /// A read without parameters, open to every role.
+    Read = [401, 429, 500, 503];
+    /// A read without parameters for some roles only.
+    ReadRestricted = [401, 403, 429, 500, 503];
+    /// A read with query parameters, open to every role; 422 for a value no schema
+    /// expresses (control characters, a range beyond the log).
+    ReadQuery = [400, 401, 422, 429, 500, 503];
+    /// A read with query parameters for some roles only.
+    ReadQueryRestricted = [400, 401, 403, 429, 500, 503];
+    /// One resource by its id, open to every role.
+    ReadOne = [400, 401, 404, 429, 500, 503];
+    /// One resource by its id, for those who may see it or act on it.
+    Restricted = [400, 401, 403, 404, 429, 500, 503];
+    /// A proposal's result: also refused (409) while voting is open.
+    ReadResult = [400, 401, 403, 404, 409, 429, 500, 503];
+    /// The caller's own sessions: 400 for a bearer token, which has none.
+    OwnSessions = [400, 401, 429, 500, 503];
+    /// Ending the caller's own session.
+    EndOwnSession = [400, 401, 403, 429, 500, 503];
+    /// Signing in with an invitation: 401 for an invitation that cannot be used.
+    SignIn = [400, 401, 403, 413, 415, 422, 429, 500, 503];
+    /// Creating something from a body.
+    Create = [400, 401, 403, 413, 415, 422, 429, 500, 503];
+    /// Creating something that may already exist.
+    CreateUnique = [400, 401, 403, 409, 413, 415, 422, 429, 500, 503];
+    /// Changing or adding to a resource by its id, with a body.
+    Change = [400, 401, 403, 404, 409, 413, 415, 422, 429, 500, 503];
+    /// A lifecycle step on a resource by its id, without a body.
+    Step = [400, 401, 403, 404, 409, 429, 500, 503];
+}
+
 impl From<crate::domain::member::MemberError> for ApiError {
     fn from(err: crate::domain::member::MemberError) -> Self {
         Error::from(err).into()

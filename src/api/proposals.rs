@@ -12,7 +12,8 @@ use super::keys::SignedStatementDto;
 use super::log::ReceiptDto;
 use super::members::SectorDto;
 use super::problem::{ApiError, ApiResult};
-use super::{ApiTags, Credentials, State, require_admin};
+use super::problem::{Change, Create, OpResult, Read, ReadResult, Restricted, Step};
+use super::{ApiTags, Credentials, State, Text, require_admin};
 use crate::auth::Principal;
 use crate::domain::lifecycle::Status;
 use crate::domain::proposal::ProposalSpec;
@@ -54,19 +55,19 @@ pub enum DataLocationDto {
 #[oai(rename = "PrivacyDemands", deny_unknown_fields)]
 pub struct PrivacyDto {
     /// Version of the model data processing agreement, e.g. "4.0".
-    pub model_dpa_version: String,
+    pub model_dpa_version: Text,
     pub data_location: DataLocationDto,
     pub no_secondary_use: bool,
     pub sub_processors_listed: bool,
 }
 
 #[derive(Debug, Clone, Object, Serialize, Deserialize, Default)]
-#[oai(rename = "Demands", deny_unknown_fields)]
+#[oai(rename = "Demands", deny_unknown_fields, skip_serializing_if_is_none)]
 pub struct DemandsDto {
     /// Modules that must be licensable one by one.
     #[oai(default)]
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub modular_licensing: Vec<String>,
+    pub modular_licensing: Vec<Text>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub privacy: Option<PrivacyDto>,
     /// Longest contract term accepted, in months.
@@ -79,10 +80,10 @@ pub struct DemandsDto {
 #[oai(rename = "Parameter", deny_unknown_fields)]
 pub struct ParameterDto {
     /// Identifier: a-z, 0-9, '-', '_'.
-    pub name: String,
-    pub label: String,
+    pub name: Text,
+    pub label: Text,
     /// e.g. `basis-points`.
-    pub unit: String,
+    pub unit: Text,
     pub min: i64,
     pub max: i64,
 }
@@ -90,8 +91,8 @@ pub struct ParameterDto {
 #[derive(Debug, Clone, Object, Serialize, Deserialize)]
 #[oai(rename = "Mandate", deny_unknown_fields)]
 pub struct MandateDto {
-    pub supplier: String,
-    pub product: String,
+    pub supplier: Text,
+    pub product: Text,
     #[oai(default)]
     #[serde(default)]
     pub demands: DemandsDto,
@@ -103,8 +104,8 @@ pub struct MandateDto {
 #[derive(Debug, Clone, Object, Serialize, Deserialize)]
 #[oai(rename = "PriorityOption", deny_unknown_fields)]
 pub struct OptionDto {
-    pub id: String,
-    pub label: String,
+    pub id: Text,
+    pub label: Text,
 }
 
 #[derive(Debug, Clone, Object, Serialize, Deserialize)]
@@ -139,7 +140,7 @@ pub enum MajorityKindDto {
 pub struct MajorityDto {
     pub kind: MajorityKindDto,
     /// An exact fraction "n/d".
-    pub fraction: String,
+    pub fraction: Text,
 }
 
 /// Who votes and what decides.
@@ -149,7 +150,7 @@ pub struct ElectorateDto {
     pub sectors: Vec<SectorDto>,
     pub weighting: WeightingDto,
     /// Share of the eligible weight that must vote, abstentions included: "n/d".
-    pub quorum: String,
+    pub quorum: Text,
     pub majority: MajorityDto,
     /// A majority of the chambers that voted must also be in favour.
     #[oai(default)]
@@ -160,12 +161,16 @@ pub struct ElectorateDto {
 /// A proposal as its proposer writes it. Exactly one of `mandate` and `priority`
 /// accompanies those kinds; a resolution has neither.
 #[derive(Debug, Clone, Object, Serialize, Deserialize)]
-#[oai(rename = "ProposalSpec", deny_unknown_fields)]
+#[oai(
+    rename = "ProposalSpec",
+    deny_unknown_fields,
+    skip_serializing_if_is_none
+)]
 pub struct SpecDto {
-    pub title: String,
+    pub title: Text,
     #[oai(default)]
     #[serde(default)]
-    pub description: String,
+    pub description: Text,
     pub kind: KindDto,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mandate: Option<MandateDto>,
@@ -219,7 +224,7 @@ impl From<Status> for StatusDto {
 
 /// A proposal with its lifecycle. While open, only how many have voted is shown.
 #[derive(Debug, Clone, Object)]
-#[oai(rename = "Proposal")]
+#[oai(rename = "Proposal", skip_serializing_if_is_none)]
 pub struct ProposalDto {
     pub id: Uuid,
     pub status: StatusDto,
@@ -267,7 +272,7 @@ pub struct BallotReceiptDto {
 
 /// A proxy (volmacht) for one proposal.
 #[derive(Debug, Clone, Object)]
-#[oai(rename = "Proxy")]
+#[oai(rename = "Proxy", skip_serializing_if_is_none)]
 pub struct ProxyDto {
     /// The log entry of the grant.
     pub entry: i64,
@@ -390,7 +395,7 @@ impl ProposalsApi {
         &self,
         state: Data<&State>,
         auth: Credentials,
-    ) -> ApiResult<Json<Vec<ProposalDto>>> {
+    ) -> OpResult<Json<Vec<ProposalDto>>, Read> {
         let who = state.authenticate(&auth).await?;
         // Two queries for the whole list, whatever its length.
         let turnouts = voting::turnouts(&state.store).await?;
@@ -411,12 +416,10 @@ impl ProposalsApi {
         state: Data<&State>,
         auth: Credentials,
         body: Json<SpecDto>,
-    ) -> ApiResult<Created> {
+    ) -> OpResult<Created, Create> {
         let who = state.authenticate(&auth).await?;
         if !matches!(who, Principal::Admin { .. } | Principal::Board { .. }) {
-            return Err(ApiError::forbidden(
-                "only boards and admins draft proposals",
-            ));
+            return Err(ApiError::forbidden("only boards and admins draft proposals").into());
         }
         let spec = body.parse()?;
         let p = voting::create_proposal(&state.store, spec, &who, state.clock.now()).await?;
@@ -434,7 +437,7 @@ impl ProposalsApi {
         state: Data<&State>,
         auth: Credentials,
         id: Path<Uuid>,
-    ) -> ApiResult<Json<ProposalDto>> {
+    ) -> OpResult<Json<ProposalDto>, Restricted> {
         let who = state.authenticate(&auth).await?;
         let p = visible(&who, voting::proposal(&state.store, id.0).await?)?;
         Ok(Json(to_dto(&state, p, true).await?))
@@ -448,7 +451,7 @@ impl ProposalsApi {
         auth: Credentials,
         id: Path<Uuid>,
         body: Json<SpecDto>,
-    ) -> ApiResult<Json<ProposalDto>> {
+    ) -> OpResult<Json<ProposalDto>, Change> {
         let who = state.authenticate(&auth).await?;
         let p = visible(&who, voting::proposal(&state.store, id.0).await?)?;
         let allowed = match &who {
@@ -457,9 +460,9 @@ impl ProposalsApi {
             _ => false,
         };
         if !allowed {
-            return Err(ApiError::forbidden(
-                "only the proposer or an admin changes a draft",
-            ));
+            return Err(
+                ApiError::forbidden("only the proposer or an admin changes a draft").into(),
+            );
         }
         let spec = body.parse()?;
         let p = voting::update_proposal(&state.store, id.0, spec, state.clock.now()).await?;
@@ -473,7 +476,7 @@ impl ProposalsApi {
         state: Data<&State>,
         auth: Credentials,
         id: Path<Uuid>,
-    ) -> ApiResult<Json<ProposalDto>> {
+    ) -> OpResult<Json<ProposalDto>, Step> {
         require_admin(&state.authenticate(&auth).await?)?;
         let p = voting::open_proposal(&state.store, &state.voting, id.0, state.clock.now()).await?;
         Ok(Json(to_dto(&state, p, true).await?))
@@ -486,7 +489,7 @@ impl ProposalsApi {
         state: Data<&State>,
         auth: Credentials,
         id: Path<Uuid>,
-    ) -> ApiResult<Json<ProposalDto>> {
+    ) -> OpResult<Json<ProposalDto>, Step> {
         require_admin(&state.authenticate(&auth).await?)?;
         let p =
             voting::close_proposal(&state.store, &state.voting, id.0, state.clock.now()).await?;
@@ -500,7 +503,7 @@ impl ProposalsApi {
         state: Data<&State>,
         auth: Credentials,
         id: Path<Uuid>,
-    ) -> ApiResult<Json<ProposalDto>> {
+    ) -> OpResult<Json<ProposalDto>, Step> {
         require_admin(&state.authenticate(&auth).await?)?;
         let p = voting::withdraw_proposal(&state.store, id.0, state.clock.now()).await?;
         Ok(Json(to_dto(&state, p, true).await?))
@@ -514,7 +517,7 @@ impl ProposalsApi {
         state: Data<&State>,
         auth: Credentials,
         id: Path<Uuid>,
-    ) -> ApiResult<Json<ProposalDto>> {
+    ) -> OpResult<Json<ProposalDto>, Step> {
         require_admin(&state.authenticate(&auth).await?)?;
         let p =
             voting::finalize_proposal(&state.store, &state.voting, id.0, state.clock.now()).await?;
@@ -530,7 +533,7 @@ impl ProposalsApi {
         auth: Credentials,
         id: Path<Uuid>,
         body: Json<SignedStatementDto>,
-    ) -> ApiResult<Accepted> {
+    ) -> OpResult<Accepted, Change> {
         let member = board_member(&state.authenticate(&auth).await?)?;
         let statement = body.parse()?;
         let now = state.clock.now();
@@ -563,7 +566,7 @@ impl ProposalsApi {
         auth: Credentials,
         id: Path<Uuid>,
         body: Json<SignedStatementDto>,
-    ) -> ApiResult<ProxyAccepted> {
+    ) -> OpResult<ProxyAccepted, Change> {
         let member = board_member(&state.authenticate(&auth).await?)?;
         let statement = body.parse()?;
         let now = state.clock.now();
@@ -583,7 +586,7 @@ impl ProposalsApi {
         state: Data<&State>,
         auth: Credentials,
         id: Path<Uuid>,
-    ) -> ApiResult<Json<Vec<ProxyDto>>> {
+    ) -> OpResult<Json<Vec<ProxyDto>>, Restricted> {
         let who = state.authenticate(&auth).await?;
         visible(&who, voting::proposal(&state.store, id.0).await?)?;
         let all = voting::proxies(&state.store, id.0).await?;
@@ -605,7 +608,7 @@ impl ProposalsApi {
         state: Data<&State>,
         auth: Credentials,
         id: Path<Uuid>,
-    ) -> ApiResult<Json<Any<serde_json::Value>>> {
+    ) -> OpResult<Json<Any<serde_json::Value>>, ReadResult> {
         let who = state.authenticate(&auth).await?;
         let p = visible(&who, voting::proposal(&state.store, id.0).await?)?;
         let result = voting::result_for(&state.voting, &who, &p).await?;

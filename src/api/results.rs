@@ -10,7 +10,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use uuid::Uuid;
 
 use super::members::SectorDto;
-use super::problem::ApiResult;
+use super::problem::{OpResult, ReadQueryRestricted};
 use super::proposals::{KindDto, StatusDto};
 use super::{ApiTags, Credentials, State};
 use crate::domain::tally::{Breakdown, Count, Outcome, PriorityResult};
@@ -21,7 +21,7 @@ pub struct ResultsApi;
 
 /// The result of one closed or final proposal.
 #[derive(Debug, Clone, Object)]
-#[oai(rename = "ProposalResult")]
+#[oai(rename = "ProposalResult", skip_serializing_if_is_none)]
 pub struct ResultDto {
     pub proposal: Uuid,
     pub title: String,
@@ -71,7 +71,7 @@ impl ResultsApi {
         state: Data<&State>,
         auth: Credentials,
         sector: Query<Option<SectorDto>>,
-    ) -> ApiResult<Json<Vec<ResultDto>>> {
+    ) -> OpResult<Json<Vec<ResultDto>>, ReadQueryRestricted> {
         let who = state.authenticate(&auth).await?;
         let (sector, rows) =
             voting::results_for(&state.store, &state.voting, &who, sector.0.map(Into::into))
@@ -106,7 +106,7 @@ impl ResultsApi {
         state: Data<&State>,
         auth: Credentials,
         sector: Query<Option<SectorDto>>,
-    ) -> ApiResult<Csv> {
+    ) -> OpResult<Csv, ReadQueryRestricted> {
         let who = state.authenticate(&auth).await?;
         let (sector, rows) =
             voting::results_for(&state.store, &state.voting, &who, sector.0.map(Into::into))

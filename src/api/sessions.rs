@@ -11,7 +11,8 @@ use uuid::Uuid;
 
 use super::members::SectorDto;
 use super::problem::{ApiError, ApiResult};
-use super::{ApiTags, Credentials, SESSION_COOKIE, State};
+use super::problem::{EndOwnSession, OpResult, OwnSessions, Read, SignIn};
+use super::{ApiTags, Credentials, SESSION_COOKIE, State, Text};
 use crate::auth::Principal;
 use crate::domain::person::Person;
 use crate::store::StoredSession;
@@ -22,7 +23,7 @@ pub struct SessionsApi;
 #[derive(Debug, Clone, Object)]
 #[oai(rename = "SignIn", deny_unknown_fields)]
 pub struct SignInDto {
-    pub invitation: String,
+    pub invitation: Text,
 }
 
 /// The person behind a session.
@@ -129,7 +130,7 @@ enum SignedOut {
 impl SessionsApi {
     /// Who is calling: role, person, board or sector. Any signed-in caller.
     #[oai(path = "/me", method = "get")]
-    async fn me(&self, state: Data<&State>, auth: Credentials) -> ApiResult<Json<MeDto>> {
+    async fn me(&self, state: Data<&State>, auth: Credentials) -> OpResult<Json<MeDto>, Read> {
         let caller = state.caller(&auth).await?;
         let me = match &caller.session {
             Some(session) => {
@@ -154,7 +155,7 @@ impl SessionsApi {
         state: Data<&State>,
         request: &Request,
         body: Json<SignInDto>,
-    ) -> ApiResult<SignedIn> {
+    ) -> OpResult<SignedIn, SignIn> {
         let user_agent = request.header("user-agent");
         let opened = state
             .people
@@ -178,7 +179,7 @@ impl SessionsApi {
         &self,
         state: Data<&State>,
         auth: Credentials,
-    ) -> ApiResult<Json<SessionListDto>> {
+    ) -> OpResult<Json<SessionListDto>, OwnSessions> {
         let session = person_session(&state, &auth).await?;
         let sessions = state
             .people
@@ -199,7 +200,7 @@ impl SessionsApi {
         state: Data<&State>,
         request: &Request,
         auth: Credentials,
-    ) -> ApiResult<SignedOut> {
+    ) -> OpResult<SignedOut, EndOwnSession> {
         let session = person_session(&state, &auth).await?;
         state
             .people

@@ -15,7 +15,7 @@ use mandaat::transparency::checkpoint::Checkpoint;
 use mandaat::transparency::merkle::{Hash, leaf_hash, verify_consistency, verify_inclusion};
 use mandaat::transparency::note::NoteVerifier;
 
-use crate::helpers::{TestApp, assert_problem, storage};
+use crate::helpers::{Checked, TestApp, assert_problem, storage};
 use crate::voting::{Board, Open, board, cast, draft_and_open, electorate, resolution, spec};
 
 fn hash(text: &str) -> Hash {
@@ -666,9 +666,8 @@ async fn a_rewritten_history_is_inconsistent_with_an_earlier_checkpoint() {
         .client
         .get(format!("{base}/api/v1/log/checkpoint"))
         .bearer_auth(app.auditor())
-        .send()
+        .checked()
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();

@@ -11,7 +11,7 @@ use tokio::net::TcpStream;
 
 use mandaat::Application;
 
-use crate::helpers::{TestApp, TestDatabase, assert_problem, test_config};
+use crate::helpers::{Checked, TestApp, TestDatabase, assert_problem, test_config};
 
 const HEALTHZ: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: mandaat\r\n\r\n";
 
@@ -55,11 +55,7 @@ async fn served(app: &TestApp) {
         .timeout(Duration::from_secs(5))
         .build()
         .unwrap();
-    let response = client
-        .get(format!("{}/healthz", app.base))
-        .send()
-        .await
-        .unwrap();
+    let response = client.get(format!("{}/healthz", app.base)).checked().await;
     assert_eq!(response.status(), StatusCode::OK);
 }
 
@@ -201,7 +197,7 @@ async fn connections_a_request_over_its_time_is_a_503_problem() {
         "request-timeout",
     );
     // Quick requests are unaffected.
-    let health = client.get(format!("{base}/healthz")).send().await.unwrap();
+    let health = client.get(format!("{base}/healthz")).checked().await;
     assert_eq!(health.status(), StatusCode::OK);
     tx.send(()).unwrap();
     tokio::time::timeout(Duration::from_secs(15), server)

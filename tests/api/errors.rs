@@ -3,7 +3,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestDatabase, assert_problem};
+use crate::helpers::{Checked, TestApp, TestDatabase, assert_problem};
 
 fn parse(body: &str) -> Value {
     serde_json::from_str(body).unwrap_or_else(|_| panic!("not JSON: {body}"))
@@ -45,9 +45,8 @@ async fn missing_token_is_a_401_problem_with_a_challenge() {
     let resp = app
         .client
         .get(format!("{}/api/v1/members", app.base))
-        .send()
-        .await
-        .unwrap();
+        .checked()
+        .await;
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     assert!(
         resp.headers()["www-authenticate"]
@@ -74,9 +73,8 @@ async fn malformed_json_is_a_400_problem() {
         .bearer_auth(app.admin())
         .header("content-type", "application/json")
         .body("{\"bg_number\": 1, \"name\": ")
-        .send()
-        .await
-        .unwrap();
+        .checked()
+        .await;
     assert_eq!(resp.headers()["content-type"], "application/problem+json");
     let status = resp.status();
     assert_problem(
@@ -106,9 +104,8 @@ async fn wrong_content_type_is_a_problem() {
         .bearer_auth(app.admin())
         .header("content-type", "text/plain")
         .body("hello")
-        .send()
-        .await
-        .unwrap();
+        .checked()
+        .await;
     assert_eq!(resp.headers()["content-type"], "application/problem+json");
     let status = resp.status();
     assert_problem(

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use mandaat::Application;
 
 use crate::helpers::{
-    AUDIENCE, BoardKey, ISSUER, TestApp, TestDatabase, assert_problem, test_config,
+    AUDIENCE, BoardKey, Checked, ISSUER, TestApp, TestDatabase, assert_problem, test_config,
 };
 use crate::voting::{board, cast, close, draft_and_open, electorate, resolution, spec};
 
@@ -125,7 +125,7 @@ async fn hardening_a_panicking_handler_is_a_500_problem() {
         assert!(!body["detail"].as_str().unwrap().contains("deliberately"));
     }
     // The server lives on.
-    let health = client.get(format!("{base}/healthz")).send().await.unwrap();
+    let health = client.get(format!("{base}/healthz")).checked().await;
     assert_eq!(health.status(), StatusCode::OK);
     let _ = tx.send(());
     server.await.unwrap().unwrap();
@@ -300,7 +300,7 @@ async fn hardening_api_responses_are_neither_cached_nor_sniffed() {
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
-        request.send()
+        request.checked()
     };
     for (path, token) in [
         ("/api/v1/members", Some(app.admin())),
@@ -309,14 +309,14 @@ async fn hardening_api_responses_are_neither_cached_nor_sniffed() {
         ("/api/v1/log/key", None),
         ("/openapi.json", None),
     ] {
-        let response = get(path, token).await.unwrap();
+        let response = get(path, token).await;
         let headers = response.headers();
         assert_eq!(headers["cache-control"], "no-store", "{path}");
         assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
     }
     // The web client's own headers stay as src/web.rs sets them.
     for path in ["/", "/web/app/main.js"] {
-        let response = get(path, None).await.unwrap();
+        let response = get(path, None).await;
         assert_eq!(response.status(), StatusCode::OK, "{path}");
         assert_eq!(response.headers()["cache-control"], "no-cache", "{path}");
         assert_eq!(response.headers()["x-content-type-options"], "nosniff");
@@ -355,9 +355,8 @@ async fn hardening_every_405_carries_allow() {
             .client
             .request(method.clone(), format!("{}{path}", app.base))
             .bearer_auth(app.admin())
-            .send()
-            .await
-            .unwrap();
+            .checked()
+            .await;
         assert_eq!(
             response.status(),
             StatusCode::METHOD_NOT_ALLOWED,

@@ -318,7 +318,7 @@ impl TestApp {
         if let Some(body) = body {
             req = req.json(body);
         }
-        let resp = req.send().await.expect("request sent");
+        let resp = req.checked().await;
         let status = resp.status();
         let content_type = resp
             .headers()
@@ -518,4 +518,34 @@ pub fn assert_problem(status: StatusCode, body: &Value, expected: StatusCode, sl
         body["detail"].as_str().is_some_and(|t| !t.is_empty()),
         "{body}"
     );
+}
+
+/// Sending a request with the contract check: the response is checked against the
+/// committed OpenAPI document (tests/api/contract.rs) before the test sees it.
+pub trait Checked {
+    fn checked(self) -> impl std::future::Future<Output = reqwest::Response> + Send;
+}
+
+impl Checked for reqwest::RequestBuilder {
+    async fn checked(self) -> reqwest::Response {
+        let (client, request) = self.build_split();
+        let request = request.expect("request builds");
+        let method = request.method().clone();
+        let url = request.url().clone();
+        let resp = client.execute(request).await.expect("request sent");
+        let status = resp.status();
+        let version = resp.version();
+        let headers = resp.headers().clone();
+        let body = resp.bytes().await.expect("body");
+        let target = match url.query() {
+            Some(query) => format!("{}?{query}", url.path()),
+            None => url.path().to_owned(),
+        };
+        crate::contract::check(&method, &target, status, &headers, &body);
+        let mut rebuilt = poem::http::Response::new(body);
+        *rebuilt.status_mut() = status;
+        *rebuilt.version_mut() = version;
+        *rebuilt.headers_mut() = headers;
+        reqwest::Response::from(rebuilt)
+    }
 }

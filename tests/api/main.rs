@@ -6,6 +6,7 @@ mod access;
 mod audit;
 mod backup;
 mod connections;
+mod contract;
 mod errors;
 mod faults;
 mod hardening;

@@ -1,7 +1,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{TestApp, assert_problem};
+use crate::helpers::{Checked, TestApp, assert_problem};
 
 #[tokio::test]
 async fn admin_creates_reads_and_changes_a_member() {
@@ -12,9 +12,8 @@ async fn admin_creates_reads_and_changes_a_member() {
         .post(format!("{}/api/v1/members", app.base))
         .bearer_auth(&admin)
         .json(&json!({"bg_number": 41775, "name": "Stichting BOOR", "pupils": {"po": 19907}}))
-        .send()
-        .await
-        .unwrap();
+        .checked()
+        .await;
     assert_eq!(resp.status(), StatusCode::CREATED);
     let location = resp.headers()["location"].to_str().unwrap().to_owned();
     let created: serde_json::Value = resp.json().await.unwrap();
@@ -188,4 +187,34 @@ async fn lists_filter_and_paginate() {
 
     let (status, problem) = app.get("/api/v1/members?sector=MBO", &admin).await;
     assert_problem(status, &problem, StatusCode::BAD_REQUEST, "bad-parameter");
+}
+
+/// A text member of a body must be a JSON string: a number or a boolean is not
+/// turned into text (poem-openapi's `String` would have made `false` the name "false").
+#[tokio::test]
+async fn text_fields_take_only_json_strings() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin();
+    for name in [json!(false), json!(41775)] {
+        let (status, body) = app
+            .post(
+                "/api/v1/members",
+                &admin,
+                &json!({"bg_number": 41775, "name": name, "pupils": {"po": 1}}),
+            )
+            .await;
+        assert_problem(status, &body, StatusCode::BAD_REQUEST, "malformed-body");
+    }
+    let (status, body) = app
+        .request(
+            reqwest::Method::POST,
+            "/api/v1/sessions",
+            None,
+            Some(&json!({"invitation": 12345})),
+        )
+        .await;
+    assert_problem(status, &body, StatusCode::BAD_REQUEST, "malformed-body");
+    let (status, page) = app.get("/api/v1/members?bg_number=41775", &admin).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(page["total"], 0, "{page}");
 }

@@ -1,7 +1,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-use crate::helpers::TestApp;
+use crate::helpers::{Checked, TestApp};
 
 /// The committed document must be what the server serves, so clients generated
 /// from it match the running API.
@@ -32,14 +32,24 @@ async fn every_operation_documents_its_errors_as_problems() {
         for (method, op) in ops.as_object().unwrap() {
             let responses = op["responses"].as_object().unwrap();
             let statuses: Vec<&str> = responses.keys().map(String::as_str).collect();
-            // Every operation that takes a token can fail in all these ways.
+            // Each operation lists the statuses it can answer with (the contract
+            // check in tests/api/contract.rs holds every test's answers to them);
+            // some follow from its shape alone.
+            let mut expected = Vec::new();
             if path.starts_with("/api/") && op.get("security").is_some() {
-                for expected in ["400", "401", "403", "404", "422", "500"] {
-                    assert!(
-                        statuses.contains(&expected),
-                        "{method} {path} lacks {expected}"
-                    );
-                }
+                expected.extend(["401", "429", "500", "503"]);
+            }
+            if path.contains('{') {
+                expected.extend(["400", "404"]);
+            }
+            if op.get("requestBody").is_some() {
+                expected.extend(["400", "413", "415"]);
+            }
+            for expected in expected {
+                assert!(
+                    statuses.contains(&expected),
+                    "{method} {path} lacks {expected}"
+                );
             }
             for (status, response) in responses {
                 if status.starts_with('4') || status.starts_with('5') {
@@ -58,4 +68,63 @@ async fn every_operation_documents_its_errors_as_problems() {
         html.contains("rapi-doc") && html.contains("/api/v1/members"),
         "docs page lacks the API"
     );
+}
+
+/// `/docs` comes entirely from this server: a strict Content-Security-Policy, and no
+/// other host named in the page, in its scripts' addresses or in the CSP.
+#[tokio::test]
+async fn the_docs_page_loads_nothing_from_another_host() {
+    let app = TestApp::spawn().await;
+    let response = app.client.get(format!("{}/docs", app.base)).checked().await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let csp = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    for directive in [
+        "default-src 'none'",
+        "script-src 'self';",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "img-src 'self' data:",
+        "frame-ancestors 'none'",
+    ] {
+        assert!(csp.contains(directive), "{directive} not in {csp}");
+    }
+    assert!(!csp.contains("http") && !csp.contains('*'), "{csp}");
+    assert!(
+        !csp.split(';')
+            .find(|d| d.trim().starts_with("script-src"))
+            .unwrap()
+            .contains("unsafe"),
+        "{csp}"
+    );
+    let html = response.text().await.unwrap();
+    // The page's own markup (the embedded document is data, and names no host either).
+    let lower = html.to_ascii_lowercase();
+    assert!(
+        !lower.contains("http://") && !lower.contains("https://"),
+        "{html}"
+    );
+    assert!(
+        !lower.contains("//fonts") && !lower.contains("src=\"//"),
+        "{html}"
+    );
+    // Every script is a file of this server, and it is served.
+    for src in html.split("<script src=\"").skip(1) {
+        let src = src.split('"').next().unwrap();
+        assert!(src.starts_with("/web/"), "{src}");
+        let (status, content_type, _) = app.raw(Method::GET, src, None, None).await;
+        assert_eq!(status, StatusCode::OK, "{src}");
+        assert!(content_type.starts_with("text/javascript"), "{src}");
+    }
+    assert!(html.contains("/web/vendor/rapidoc-min.js"), "{html}");
+    // No inline script runs: the only inline <script> is JSON data.
+    for script in html.split("<script").skip(1) {
+        let tag = script.split('>').next().unwrap();
+        assert!(
+            tag.contains("src=") || tag.contains("type=\"application/json\""),
+            "inline script: <script{tag}>"
+        );
+    }
 }

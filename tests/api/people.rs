@@ -6,7 +6,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, assert_problem};
+use crate::helpers::{Checked, TestApp, assert_problem};
 
 /// A browser's view of the API: a session cookie, and the CSRF header when asked.
 struct Browser<'a> {
@@ -37,7 +37,7 @@ impl Browser<'_> {
         if let Some(body) = body {
             req = req.json(body);
         }
-        let resp = req.send().await.unwrap();
+        let resp = req.checked().await;
         let status = resp.status();
         let text = resp.text().await.unwrap();
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
@@ -72,9 +72,8 @@ async fn sign_in(app: &TestApp, token: &str) -> (StatusCode, Value, Option<Strin
         .client
         .post(format!("{}/api/v1/sessions", app.base))
         .json(&json!({"invitation": token}))
-        .send()
-        .await
-        .unwrap();
+        .checked()
+        .await;
     let status = resp.status();
     let cookie = resp
         .headers()
@@ -241,9 +240,8 @@ async fn a_write_with_the_session_cookie_needs_the_csrf_header_and_our_origin() 
         .header("cookie", format!("mandaat_session={}", admin.cookie))
         .header("authorization", "Basic YTpi")
         .json(&body)
-        .send()
-        .await
-        .unwrap();
+        .checked()
+        .await;
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
     // Nothing was written by the refused requests.
     let (_, page) = app
@@ -319,9 +317,8 @@ async fn sign_out_ends_the_session_and_clears_the_cookie() {
         .delete(format!("{}/api/v1/sessions/current", app.base))
         .header("cookie", format!("mandaat_session={}", council.cookie))
         .header("x-mandaat-csrf", "1")
-        .send()
-        .await
-        .unwrap();
+        .checked()
+        .await;
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
     let cleared = resp.headers()["set-cookie"].to_str().unwrap();
     assert!(cleared.starts_with("mandaat_session=;") && cleared.contains("Max-Age=0"));
@@ -543,12 +540,7 @@ async fn members_can_be_found_by_part_of_their_name() {
 #[tokio::test]
 async fn the_web_app_is_served_with_strict_headers() {
     let app = TestApp::spawn().await;
-    let resp = app
-        .client
-        .get(format!("{}/", app.base))
-        .send()
-        .await
-        .unwrap();
+    let resp = app.client.get(format!("{}/", app.base)).checked().await;
     assert_eq!(resp.status(), StatusCode::OK);
     let headers = resp.headers().clone();
     let csp = headers["content-security-policy"].to_str().unwrap();
@@ -580,9 +572,8 @@ async fn the_web_app_is_served_with_strict_headers() {
     let resp = app
         .client
         .get(format!("{}/web/app/main.js", app.base))
-        .send()
-        .await
-        .unwrap();
+        .checked()
+        .await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert!(
         resp.headers()["content-type"]
@@ -595,9 +586,8 @@ async fn the_web_app_is_served_with_strict_headers() {
         .client
         .get(format!("{}/web/app/main.js", app.base))
         .header("if-none-match", &etag)
-        .send()
-        .await
-        .unwrap();
+        .checked()
+        .await;
     assert_eq!(resp.status(), StatusCode::NOT_MODIFIED);
 
     // The tests and anything outside web/ are not served; writes are not allowed.
@@ -610,12 +600,7 @@ async fn the_web_app_is_served_with_strict_headers() {
         let (status, _, _) = app.raw(Method::GET, path, None, None).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
     }
-    let resp = app
-        .client
-        .post(format!("{}/", app.base))
-        .send()
-        .await
-        .unwrap();
+    let resp = app.client.post(format!("{}/", app.base)).checked().await;
     assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(resp.headers()["allow"], "GET, HEAD");
 }

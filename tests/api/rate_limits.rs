@@ -7,7 +7,7 @@ use mandaat::config::RateLimitConfig;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{TestApp, assert_problem};
+use crate::helpers::{Checked, TestApp, assert_problem};
 
 const ANONYMOUS: &str = "/api/v1/log/key";
 const AUTHENTICATED: &str = "/api/v1/members";
@@ -31,7 +31,7 @@ async fn send(app: &TestApp, path: &str, token: Option<&str>) -> (StatusCode, Op
     if let Some(token) = token {
         request = request.bearer_auth(token);
     }
-    let response = request.send().await.unwrap();
+    let response = request.checked().await;
     let status = response.status();
     let retry_after = response
         .headers()
@@ -158,7 +158,7 @@ async fn rate_limits_defaults_let_a_burst_of_200_from_one_token_through() {
             .client
             .get(format!("{}{AUTHENTICATED}", app.base))
             .bearer_auth(&admin);
-        requests.spawn(async move { request.send().await.unwrap().status() });
+        requests.spawn(async move { request.checked().await.status() });
     }
     for status in requests.join_all().await {
         assert_eq!(status, StatusCode::OK);

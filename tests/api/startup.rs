@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 
 use mandaat::Application;
 
-use crate::helpers::{TestApp, TestDatabase};
+use crate::helpers::{Checked, TestApp, TestDatabase};
 
 async fn start_error(app: &TestApp) -> String {
     match Application::build(app.restart_config()).await {
@@ -40,9 +40,8 @@ async fn server_keys_are_created_private_and_kept() {
         .client
         .get(format!("{base}/api/v1/members"))
         .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+        .checked()
+        .await;
     assert_eq!(resp.status(), StatusCode::OK);
     let _ = tx.send(());
 }

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use mandaat::domain::member::Sector;
 use mandaat::domain::statement::BASE64URL;
 
-use crate::helpers::{BoardKey, TestApp, TestDatabase, assert_problem, shared_data};
+use crate::helpers::{BoardKey, Checked, TestApp, TestDatabase, assert_problem, shared_data};
 
 /// A member board with a registered key.
 pub struct Board {
@@ -679,7 +679,7 @@ async fn concurrent_ballots_of_one_member_count_once() {
         ));
         let request = app.client.post(&url).bearer_auth(&token).json(&body);
         tasks.spawn(async move {
-            let resp = request.send().await.unwrap();
+            let resp = request.checked().await;
             (resp.status(), resp.json::<Value>().await.unwrap())
         });
     }
