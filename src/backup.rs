@@ -11,7 +11,6 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database};
 
 use crate::audit::{VerifyOptions, verify};
 use crate::cli::{BackupArgs, RestoreArgs};
@@ -47,19 +46,7 @@ pub async fn backup(args: BackupArgs) -> anyhow::Result<()> {
             args.out.display()
         );
     }
-    let out = args
-        .out
-        .to_str()
-        .context("the backup path must be valid UTF-8")?;
-    let mut options = ConnectOptions::new(sqlite_url(&source, "ro"));
-    options.sqlx_logging(false);
-    let db = Database::connect(options)
-        .await
-        .context("cannot open the database")?;
-    db.execute_unprepared(&format!("VACUUM INTO '{}'", out.replace('\'', "''")))
-        .await
-        .context("VACUUM INTO failed")?;
-    db.close().await.ok();
+    crate::store::sqlite_snapshot(&sqlite_url(&source, "ro"), &args.out).await?;
     let size = std::fs::metadata(&args.out)?.len();
     println!(
         "wrote {} ({size} bytes). The server's key files are not in it: keep a copy of {} \
@@ -156,10 +143,7 @@ async fn check(args: &RestoreArgs, staged: &Path) -> anyhow::Result<()> {
         report.checkpoint_size
     );
     // Fold the write-ahead log into the file and close it before it is moved.
-    let db = deployment.store.connection();
-    db.execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
-        .await?;
-    db.close_by_ref().await?;
+    deployment.store.close_sqlite().await?;
     if !origin_known {
         std::fs::write(&origin_file, format!("{origin}\n"))?;
     }

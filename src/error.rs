@@ -1,8 +1,6 @@
 //! The application's error: what can go wrong in a use case, independent of HTTP.
 //! `#[from]` conversions let `?` work across store calls and transactions alike.
 
-use sea_orm::{DbErr, SqlErr};
-
 use crate::domain::keys::ContentError;
 use crate::domain::member::MemberError;
 use crate::domain::statement::{KeyError, StatementError};
@@ -49,7 +47,9 @@ pub enum Error {
     #[error("internal error: {0}")]
     Internal(String),
     #[error("database error: {0}")]
-    Db(DbErr),
+    /// A database failure that is neither a conflict nor unavailability; its text
+    /// goes to the log only.
+    Db(String),
     /// The database cannot be reached: refused or lost connections, no connection
     /// within the database timeout, the server shutting down, SQLite's file locked or
     /// unwritable. The request may succeed later. The text is for the log only.
@@ -169,21 +169,6 @@ impl Error {
     }
 }
 
-impl From<DbErr> for Error {
-    fn from(err: DbErr) -> Self {
-        if unavailable(&err) {
-            return Error::Unavailable(err.to_string());
-        }
-        match err.sql_err() {
-            Some(SqlErr::UniqueConstraintViolation(detail)) => Error::conflict(
-                ConflictKind::Concurrent,
-                format!("the change conflicts with existing data: {detail}"),
-            ),
-            _ => Error::Db(err),
-        }
-    }
-}
-
 impl From<crate::domain::lifecycle::LifecycleError> for Error {
     fn from(err: crate::domain::lifecycle::LifecycleError) -> Self {
         use crate::domain::lifecycle::LifecycleError as L;
@@ -207,75 +192,4 @@ impl From<crate::domain::lifecycle::FrozenError> for Error {
     }
 }
 
-/// Whether a database error means the database cannot be reached now (rather than
-/// that the request or the data is wrong).
-fn unavailable(err: &DbErr) -> bool {
-    use sea_orm::RuntimeErr;
-    match err {
-        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
-        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
-            sqlx_unavailable(e)
-        }
-        _ => false,
-    }
-}
-
-fn sqlx_unavailable(err: &sea_orm::sqlx::Error) -> bool {
-    use sea_orm::sqlx::Error as E;
-    match err {
-        E::Io(_)
-        | E::Tls(_)
-        | E::Protocol(_)
-        | E::PoolTimedOut
-        | E::PoolClosed
-        | E::WorkerCrashed => true,
-        E::Database(db) => db.code().is_some_and(|code| unavailable_code(&code)),
-        _ => false,
-    }
-}
-
-/// PostgreSQL SQLSTATEs (five characters) and SQLite result codes (numbers) that say
-/// the database, not the statement, is the problem.
-fn unavailable_code(code: &str) -> bool {
-    // A SQLSTATE has five characters, often all digits; SQLite's codes fit in four.
-    if code.len() < 5
-        && let Ok(sqlite) = code.parse::<i32>()
-    {
-        // The primary code is the low byte of an extended one.
-        return matches!(
-            sqlite & 0xff,
-            5 /* BUSY */ | 6 /* LOCKED */ | 8 /* READONLY */ | 10 /* IOERR */
-                | 13 /* FULL */ | 14 /* CANTOPEN */
-        );
-    }
-    // Class 08: connection exception; 53: insufficient resources (too many
-    // connections, disk full); 57P01–57P03: the server is shutting down or starting.
-    code.starts_with("08") || code.starts_with("53") || matches!(code, "57P01" | "57P02" | "57P03")
-}
-
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-#[cfg(test)]
-mod tests {
-    use super::unavailable_code;
-
-    #[test]
-    fn which_database_codes_mean_unavailable() {
-        // PostgreSQL: connection failure, shutting down, too many connections.
-        for code in ["08006", "08001", "57P01", "57P03", "53300"] {
-            assert!(unavailable_code(code), "{code}");
-        }
-        // Unique violation, syntax error, invalid text: the request, not the database.
-        for code in ["23505", "42601", "22021"] {
-            assert!(!unavailable_code(code), "{code}");
-        }
-        // SQLite: BUSY, BUSY_SNAPSHOT (517), READONLY, IOERR_WRITE (778), FULL.
-        for code in ["5", "517", "8", "778", "13"] {
-            assert!(unavailable_code(code), "{code}");
-        }
-        // CONSTRAINT_UNIQUE (2067), plain ERROR.
-        for code in ["2067", "1"] {
-            assert!(!unavailable_code(code), "{code}");
-        }
-    }
-}

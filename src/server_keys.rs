@@ -13,9 +13,8 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use ed25519_dalek::SigningKey;
 use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey, spki::der::pem::LineEnding};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseConnection, EntityTrait};
 
-use entity::server_key;
+use crate::store::Store;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyPurpose {
@@ -76,8 +75,8 @@ pub enum ServerKeyError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("database error while checking server keys: {0}")]
-    Db(#[from] sea_orm::DbErr),
+    #[error("while checking server keys: {0}")]
+    Store(#[from] crate::error::Error),
 }
 
 pub struct ServerKeys {
@@ -88,12 +87,12 @@ pub struct ServerKeys {
 impl ServerKeys {
     pub async fn load_or_create(
         data_dir: &Path,
-        db: &DatabaseConnection,
+        store: &Store,
         now: DateTime<Utc>,
     ) -> Result<Self, ServerKeyError> {
         Ok(ServerKeys {
-            token_signing: load_or_create(KeyPurpose::TokenSigning, data_dir, db, now).await?,
-            log_signing: load_or_create(KeyPurpose::LogSigning, data_dir, db, now).await?,
+            token_signing: load_or_create(KeyPurpose::TokenSigning, data_dir, store, now).await?,
+            log_signing: load_or_create(KeyPurpose::LogSigning, data_dir, store, now).await?,
         })
     }
 }
@@ -101,13 +100,11 @@ impl ServerKeys {
 async fn load_or_create(
     purpose: KeyPurpose,
     data_dir: &Path,
-    db: &DatabaseConnection,
+    store: &Store,
     now: DateTime<Utc>,
 ) -> Result<SigningKey, ServerKeyError> {
     let path = purpose.file_in(data_dir);
-    let recorded = server_key::Entity::find_by_id(purpose.name())
-        .one(db)
-        .await?;
+    let recorded = store.recorded_server_key(purpose.name()).await?;
     let key = match std::fs::read_to_string(&path) {
         Ok(pem) => {
             warn_if_readable_by_others(&path);
@@ -122,7 +119,7 @@ async fn load_or_create(
                 return Err(ServerKeyError::Missing {
                     purpose: purpose.name(),
                     path,
-                    public_key: record.public_key.clone(),
+                    public_key: record.clone(),
                 });
             }
             None => create(purpose, &path)?,
@@ -137,21 +134,17 @@ async fn load_or_create(
     };
     let public_key = hex::encode(key.verifying_key().as_bytes());
     match recorded {
-        Some(record) if record.public_key != public_key => Err(ServerKeyError::Mismatch {
+        Some(record) if record != public_key => Err(ServerKeyError::Mismatch {
             purpose: purpose.name(),
             path,
             found: public_key,
-            expected: record.public_key,
+            expected: record,
         }),
         Some(_) => Ok(key),
         None => {
-            server_key::ActiveModel {
-                purpose: Set(purpose.name().to_owned()),
-                public_key: Set(public_key),
-                created_at: Set(now),
-            }
-            .insert(db)
-            .await?;
+            store
+                .record_server_key(purpose.name(), &public_key, now)
+                .await?;
             tracing::info!(purpose = purpose.name(), path = %path.display(), "created server key");
             Ok(key)
         }

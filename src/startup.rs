@@ -50,7 +50,7 @@ impl Deployment {
     ) -> anyhow::Result<Self> {
         let rules = storage.load_chamber_rules()?;
         let store = Store::open(storage).await?;
-        let keys = ServerKeys::load_or_create(&storage.data_dir, store.connection(), now).await?;
+        let keys = ServerKeys::load_or_create(&storage.data_dir, &store, now).await?;
         let changed = store.recompute_chambers(&rules, now).await?;
         if changed > 0 {
             tracing::info!(

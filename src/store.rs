@@ -18,9 +18,12 @@ use uuid::Uuid;
 use entity::{checkpoint, log_entry, member, member_key};
 use migration::{Migrator, MigratorTrait};
 
+mod db_error;
 mod people;
+mod rows;
 mod voting;
 
+pub use rows::{CheckpointRow, KeyRow, LogEntryRow};
 pub use voting::{BallotRow, ProposalRow, ProxyRow};
 
 pub use people::{NewInvitation, NewSession, PeopleFilter, StoredInvitation, StoredSession};
@@ -86,7 +89,7 @@ impl Checkpointer {
 /// A write transaction holding the write lock until it commits or is dropped. Entries
 /// it appends join the Merkle tree only when it commits.
 pub struct WriteTxn<'a> {
-    pub txn: DatabaseTransaction,
+    txn: DatabaseTransaction,
     store: &'a Store,
     pending: Vec<Hash>,
     _guard: MutexGuard<'a, ()>,
@@ -301,37 +304,48 @@ impl Store {
     }
 
     /// The latest checkpoint the server signed, if any.
-    pub async fn latest_checkpoint(&self) -> Result<Option<checkpoint::Model>> {
+    pub async fn latest_checkpoint(&self) -> Result<Option<CheckpointRow>> {
         Ok(checkpoint::Entity::find()
             .order_by_desc(checkpoint::Column::Size)
             .one(&self.db)
-            .await?)
+            .await?
+            .map(CheckpointRow::from))
     }
 
     /// Entries `[start, end)` in index order.
-    pub async fn entries(&self, start: u64, end: u64) -> Result<Vec<log_entry::Model>> {
+    pub async fn entries(&self, start: u64, end: u64) -> Result<Vec<LogEntryRow>> {
         let (start, end) = (to_idx(start)?, to_idx(end)?);
         Ok(log_entry::Entity::find()
             .filter(log_entry::Column::Idx.gte(start))
             .filter(log_entry::Column::Idx.lt(end))
             .order_by_asc(log_entry::Column::Idx)
             .all(&self.db)
-            .await?)
+            .await?
+            .into_iter()
+            .map(LogEntryRow::from)
+            .collect())
     }
 
-    pub async fn entry_by_leaf_hash(&self, leaf_hash: &str) -> Result<Option<log_entry::Model>> {
+    pub async fn entry_by_leaf_hash(&self, leaf_hash: &str) -> Result<Option<LogEntryRow>> {
         Ok(log_entry::Entity::find()
             .filter(log_entry::Column::LeafHash.eq(leaf_hash))
             .one(&self.db)
-            .await?)
-    }
-
-    pub fn connection(&self) -> &DatabaseConnection {
-        &self.db
+            .await?
+            .map(LogEntryRow::from))
     }
 
     pub async fn ping(&self) -> Result<()> {
         self.db.ping().await?;
+        Ok(())
+    }
+
+    /// Folds SQLite's write-ahead log into the database file and closes the pool, so
+    /// the file alone holds everything (before it is moved).
+    pub async fn close_sqlite(&self) -> Result<()> {
+        self.db
+            .execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
+            .await?;
+        self.db.close_by_ref().await?;
         Ok(())
     }
 
@@ -553,20 +567,100 @@ impl Store {
         Ok(changed.len())
     }
 
+    // ---- the server's own keys ----
+
+    /// The public key (hex) recorded for a server key's purpose, if any.
+    pub async fn recorded_server_key(&self, purpose: &str) -> Result<Option<String>> {
+        Ok(entity::server_key::Entity::find_by_id(purpose)
+            .one(&self.db)
+            .await?
+            .map(|k| k.public_key))
+    }
+
+    pub async fn record_server_key(
+        &self,
+        purpose: &str,
+        public_key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        entity::server_key::ActiveModel {
+            purpose: Set(purpose.to_owned()),
+            public_key: Set(public_key.to_owned()),
+            created_at: Set(now),
+        }
+        .insert(&self.db)
+        .await?;
+        Ok(())
+    }
+
     // ---- member keys ----
 
-    pub async fn member_keys(&self, member_id: Uuid) -> Result<Vec<member_key::Model>> {
+    pub async fn member_keys(&self, member_id: Uuid) -> Result<Vec<KeyRow>> {
         Ok(member_key::Entity::find()
             .filter(member_key::Column::MemberId.eq(member_id))
             .order_by_asc(member_key::Column::RegisteredAt)
             .order_by_asc(member_key::Column::KeyId)
             .all(&self.db)
-            .await?)
+            .await?
+            .into_iter()
+            .map(KeyRow::from)
+            .collect())
     }
 
-    pub async fn member_key(&self, key_id: &str) -> Result<Option<member_key::Model>> {
-        Ok(member_key::Entity::find_by_id(key_id).one(&self.db).await?)
+    pub async fn member_key(&self, key_id: &str) -> Result<Option<KeyRow>> {
+        Ok(member_key::Entity::find_by_id(key_id)
+            .one(&self.db)
+            .await?
+            .map(KeyRow::from))
     }
+
+    /// Every key, in the order the log registered them.
+    pub async fn keys_by_registration(&self) -> Result<Vec<KeyRow>> {
+        Ok(member_key::Entity::find()
+            .order_by_asc(member_key::Column::RegistrationEntry)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(KeyRow::from)
+            .collect())
+    }
+}
+
+impl WriteTxn<'_> {
+    /// A key as this transaction sees it.
+    pub async fn key(&self, key_id: &str) -> Result<Option<KeyRow>> {
+        Ok(member_key::Entity::find_by_id(key_id)
+            .one(&self.txn)
+            .await?
+            .map(KeyRow::from))
+    }
+
+    pub async fn insert_key(&self, key: &KeyRow) -> Result<KeyRow> {
+        Ok(rows::key_model(key).insert(&self.txn).await?.into())
+    }
+
+    /// Writes every column of the key (a revocation).
+    pub async fn save_key(&self, key: &KeyRow) -> Result<KeyRow> {
+        Ok(rows::key_model(key).update(&self.txn).await?.into())
+    }
+}
+
+/// Writes a consistent copy of the SQLite database at `url` to `out` with `VACUUM INTO`:
+/// one read transaction, so a running server keeps appending meanwhile.
+pub async fn sqlite_snapshot(url: &str, out: &std::path::Path) -> anyhow::Result<()> {
+    let out = out
+        .to_str()
+        .ok_or_else(|| anyhow::anyhow!("the backup path must be valid UTF-8"))?;
+    let mut options = ConnectOptions::new(url.to_owned());
+    options.sqlx_logging(false);
+    let db = Database::connect(options)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
+    db.execute_unprepared(&format!("VACUUM INTO '{}'", out.replace('\'', "''")))
+        .await
+        .map_err(|e| anyhow::anyhow!("VACUUM INTO failed: {e}"))?;
+    db.close().await.ok();
+    Ok(())
 }
 
 /// Filters and page of a member list.
@@ -651,7 +745,7 @@ async fn load_tree(db: &DatabaseConnection) -> Result<(MerkleTree, Option<String
 
 /// Every member by bevoegd-gezag number, on any connection (a write transaction
 /// freezing a voter roll reads them this way).
-pub async fn members_ordered<C: ConnectionTrait>(db: &C) -> Result<Vec<Member>> {
+async fn members_ordered<C: ConnectionTrait>(db: &C) -> Result<Vec<Member>> {
     member::Entity::find()
         .order_by_asc(member::Column::BgNumber)
         .all(db)
@@ -661,7 +755,7 @@ pub async fn members_ordered<C: ConnectionTrait>(db: &C) -> Result<Vec<Member>> 
         .collect()
 }
 
-pub async fn member_by_id<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Member> {
+async fn member_by_id<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Member> {
     member::Entity::find_by_id(id)
         .one(db)
         .await?

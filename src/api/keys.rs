@@ -6,8 +6,6 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use uuid::Uuid;
 
-use entity::member_key;
-
 use super::log::ReceiptDto;
 use super::problem::{ApiError, ApiResult};
 use super::problem::{Change, OpResult, ReadOne};
@@ -78,9 +76,9 @@ pub struct MemberKeyDto {
     pub receipt: Option<ReceiptDto>,
 }
 
-impl TryFrom<member_key::Model> for MemberKeyDto {
+impl TryFrom<crate::store::KeyRow> for MemberKeyDto {
     type Error = Error;
-    fn try_from(k: member_key::Model) -> Result<Self, Error> {
+    fn try_from(k: crate::store::KeyRow) -> Result<Self, Error> {
         let raw = hex::decode(&k.public_key)
             .map_err(|_| Error::Corrupt(format!("key {} is not hex", k.key_id)))?;
         Ok(MemberKeyDto {

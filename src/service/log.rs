@@ -5,17 +5,14 @@ use std::collections::HashMap;
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
-use sea_orm::{EntityTrait, QueryOrder};
 use uuid::Uuid;
-
-use entity::{log_entry, member_key, proposal};
 
 pub use crate::audit::bundle::{BUNDLE_FORMAT, Bundle, BundleEntry, BundleKey, BundleProposal};
 use crate::domain::ballot::BALLOT_STATEMENT;
 use crate::domain::lifecycle::Status;
 use crate::domain::statement::{BASE64URL, KeyId, entry_bytes};
 use crate::error::{Error, Result};
-use crate::store::{SignedCheckpoint, Store};
+use crate::store::{LogEntryRow, SignedCheckpoint, Store};
 use crate::transparency::merkle::Hash;
 use crate::transparency::note::NoteSigner;
 
@@ -98,15 +95,10 @@ pub struct EntryView {
 
 /// Statuses of all proposals, for deciding which ballots may be shown.
 async fn proposal_statuses(store: &Store) -> Result<HashMap<Uuid, Status>> {
-    proposal::Entity::find()
-        .all(store.connection())
-        .await?
-        .into_iter()
-        .map(|p| Ok((p.id, p.status.parse::<Status>()?)))
-        .collect()
+    store.proposal_statuses().await
 }
 
-fn view(row: log_entry::Model, statuses: &HashMap<Uuid, Status>) -> Result<EntryView> {
+fn view(row: LogEntryRow, statuses: &HashMap<Uuid, Status>) -> Result<EntryView> {
     let withheld = row.entry_type == BALLOT_STATEMENT
         && !row
             .proposal_id
@@ -161,9 +153,8 @@ pub async fn bundle(store: &Store, log_key: String, origin: &str) -> Result<Bund
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    let keys = member_key::Entity::find()
-        .order_by_asc(member_key::Column::RegistrationEntry)
-        .all(store.connection())
+    let keys = store
+        .keys_by_registration()
         .await?
         .into_iter()
         .map(|k| {
@@ -178,10 +169,8 @@ pub async fn bundle(store: &Store, log_key: String, origin: &str) -> Result<Bund
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    let proposals = proposal::Entity::find()
-        .order_by_asc(proposal::Column::CreatedAt)
-        .order_by_asc(proposal::Column::Id)
-        .all(store.connection())
+    let proposals = store
+        .proposals_in_creation_order()
         .await?
         .into_iter()
         .map(|p| {

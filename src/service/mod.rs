@@ -6,10 +6,7 @@ pub mod people;
 pub mod voting;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, IntoActiveModel};
 use uuid::Uuid;
-
-use entity::member_key;
 
 use crate::domain::keys::{ContentError, KeyRegistration, KeyRevocation};
 use crate::domain::member::{
@@ -18,7 +15,7 @@ use crate::domain::member::{
 use crate::domain::server_statement::AdminKeyRevocation;
 use crate::domain::statement::{KeyId, MemberPublicKey, SignedStatement, canonical_bytes};
 use crate::error::{ConflictKind, Error, Result};
-use crate::store::{NewEntry, Store};
+use crate::store::{KeyRow, NewEntry, Store};
 
 /// Signs the statements the server makes itself (proposals opened and closed,
 /// certified results, admins' key revocations) with its log key.
@@ -126,7 +123,7 @@ pub async fn register_key(
     member_id: Uuid,
     statement: &SignedStatement,
     now: DateTime<Utc>,
-) -> Result<member_key::Model> {
+) -> Result<KeyRow> {
     let member = store.member(member_id).await?;
     let registration = KeyRegistration::from_statement(statement, member_id)?;
     statement.verify(&registration.public_key)?;
@@ -139,10 +136,7 @@ pub async fn register_key(
     let key_id = registration.public_key.key_id().to_string();
 
     let mut write = store.write().await?;
-    if let Some(existing) = member_key::Entity::find_by_id(key_id.as_str())
-        .one(&write.txn)
-        .await?
-    {
+    if let Some(existing) = write.key(&key_id).await? {
         return Err(if existing.revoked_at.is_some() {
             Error::conflict(
                 ConflictKind::KeyRevoked,
@@ -163,20 +157,20 @@ pub async fn register_key(
             recorded_at: now,
         })
         .await?;
-    let key = member_key::ActiveModel {
-        key_id: Set(key_id),
-        member_id: Set(member_id),
-        public_key: Set(hex::encode(registration.public_key.to_bytes())),
-        label: Set(registration.label),
-        registered_at: Set(now),
-        registration_entry: Set(entry),
-        revoked_at: Set(None),
-        revoked_by: Set(None),
-        revocation_reason: Set(None),
-        revocation_entry: Set(None),
-    }
-    .insert(&write.txn)
-    .await?;
+    let key = write
+        .insert_key(&KeyRow {
+            key_id,
+            member_id,
+            public_key: hex::encode(registration.public_key.to_bytes()),
+            label: registration.label,
+            registered_at: now,
+            registration_entry: entry,
+            revoked_at: None,
+            revoked_by: None,
+            revocation_reason: None,
+            revocation_entry: None,
+        })
+        .await?;
     write.commit().await?;
     Ok(key)
 }
@@ -199,7 +193,7 @@ pub async fn revoke_key(
     key_id: KeyId,
     revoker: Revoker<'_>,
     now: DateTime<Utc>,
-) -> Result<member_key::Model> {
+) -> Result<KeyRow> {
     let key_hex = key_id.to_string();
     let key = store
         .member_key(&key_hex)
@@ -240,8 +234,8 @@ pub async fn revoke_key(
 
     let mut write = store.write().await?;
     // Re-read under the write lock: a concurrent revocation may have won.
-    let current = member_key::Entity::find_by_id(key_hex.as_str())
-        .one(&write.txn)
+    let mut current = write
+        .key(&key_hex)
         .await?
         .ok_or_else(|| Error::NotFound(format!("key {key_hex}")))?;
     if current.revoked_at.is_some() {
@@ -255,12 +249,11 @@ pub async fn revoke_key(
             recorded_at: now,
         })
         .await?;
-    let mut active = current.into_active_model();
-    active.revoked_at = Set(Some(now));
-    active.revoked_by = Set(Some(revoked_by));
-    active.revocation_reason = Set(reason);
-    active.revocation_entry = Set(Some(entry));
-    let updated = active.update(&write.txn).await?;
+    current.revoked_at = Some(now);
+    current.revoked_by = Some(revoked_by);
+    current.revocation_reason = reason;
+    current.revocation_entry = Some(entry);
+    let updated = write.save_key(&current).await?;
     write.commit().await?;
     Ok(updated)
 }

@@ -69,7 +69,7 @@ pub struct PeopleFilter {
 impl Store {
     pub async fn person(&self, id: Uuid) -> Result<Person> {
         person::Entity::find_by_id(id)
-            .one(self.connection())
+            .one(&self.db)
             .await?
             .ok_or_else(|| Error::NotFound(format!("person {id}")))
             .and_then(to_person)
@@ -83,13 +83,13 @@ impl Store {
         if let Some(member_id) = filter.member_id {
             query = query.filter(person::Column::MemberId.eq(member_id));
         }
-        let total = query.clone().count(self.connection()).await?;
+        let total = query.clone().count(&self.db).await?;
         let rows = query
             .order_by_asc(person::Column::Name)
             .order_by_asc(person::Column::Id)
             .offset(filter.offset)
             .limit(filter.limit)
-            .all(self.connection())
+            .all(&self.db)
             .await?;
         let people = rows.into_iter().map(to_person).collect::<Result<_>>()?;
         Ok((people, total))
@@ -102,7 +102,7 @@ impl Store {
         new_person: Option<&Person>,
         invitation: NewInvitation<'_>,
     ) -> Result<()> {
-        let txn = self.connection().begin().await?;
+        let txn = self.db.begin().await?;
         if let Some(person) = new_person {
             to_active(person).insert(&txn).await?;
         }
@@ -124,7 +124,7 @@ impl Store {
     pub async fn invitation_by_hash(&self, hash: &SecretHash) -> Result<Option<StoredInvitation>> {
         let row = invitation::Entity::find()
             .filter(invitation::Column::TokenHash.eq(hash.as_str()))
-            .one(self.connection())
+            .one(&self.db)
             .await?;
         Ok(row.map(|r| StoredInvitation {
             id: r.id,
@@ -142,7 +142,7 @@ impl Store {
         invitation_id: Uuid,
         new: NewSession<'_>,
     ) -> Result<bool> {
-        let txn = self.connection().begin().await?;
+        let txn = self.db.begin().await?;
         let claimed = invitation::Entity::update_many()
             .col_expr(invitation::Column::UsedAt, Expr::value(new.now))
             .filter(invitation::Column::Id.eq(invitation_id))
@@ -161,7 +161,7 @@ impl Store {
     pub async fn session_by_hash(&self, hash: &SecretHash) -> Result<Option<StoredSession>> {
         let row = session::Entity::find()
             .filter(session::Column::TokenHash.eq(hash.as_str()))
-            .one(self.connection())
+            .one(&self.db)
             .await?;
         Ok(row.map(to_session))
     }
@@ -178,7 +178,7 @@ impl Store {
             .col_expr(session::Column::ExpiresAt, Expr::value(expires_at))
             .filter(session::Column::Id.eq(id))
             .filter(session::Column::EndedAt.is_null())
-            .exec(self.connection())
+            .exec(&self.db)
             .await?;
         Ok(())
     }
@@ -194,7 +194,7 @@ impl Store {
             .filter(session::Column::EndedAt.is_null())
             .filter(session::Column::ExpiresAt.gt(now))
             .order_by_desc(session::Column::LastSeenAt)
-            .all(self.connection())
+            .all(&self.db)
             .await?;
         Ok(rows.into_iter().map(to_session).collect())
     }
@@ -214,7 +214,7 @@ impl Store {
             .filter(session::Column::ExpiresAt.gt(now))
             .group_by(session::Column::PersonId)
             .into_tuple()
-            .all(self.connection())
+            .all(&self.db)
             .await?;
         Ok(rows
             .into_iter()
@@ -229,7 +229,7 @@ impl Store {
             .col_expr(session::Column::EndReason, Expr::value(reason))
             .filter(session::Column::Id.eq(id))
             .filter(session::Column::EndedAt.is_null())
-            .exec(self.connection())
+            .exec(&self.db)
             .await?;
         Ok(ended.rows_affected == 1)
     }
@@ -247,7 +247,7 @@ impl Store {
             .filter(session::Column::PersonId.eq(person_id))
             .filter(session::Column::EndedAt.is_null())
             .filter(session::Column::ExpiresAt.gt(now))
-            .exec(self.connection())
+            .exec(&self.db)
             .await?;
         Ok(ended.rows_affected)
     }

@@ -12,7 +12,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use entity::{ballot, member_key, nonce, proposal, proxy};
+use entity::{ballot, nonce, proposal, proxy};
 
 use super::{Store, WriteTxn, members_ordered};
 use crate::domain::lifecycle::Status;
@@ -192,6 +192,32 @@ impl Store {
             .collect())
     }
 
+    /// Oldest first (the audit bundle's order).
+    pub async fn proposals_in_creation_order(&self) -> Result<Vec<ProposalRow>> {
+        Ok(proposal::Entity::find()
+            .order_by_asc(proposal::Column::CreatedAt)
+            .order_by_asc(proposal::Column::Id)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(ProposalRow::from)
+            .collect())
+    }
+
+    /// Statuses of every proposal, by id.
+    pub async fn proposal_statuses(&self) -> Result<HashMap<Uuid, Status>> {
+        let rows: Vec<(Uuid, String)> = proposal::Entity::find()
+            .select_only()
+            .column(proposal::Column::Id)
+            .column(proposal::Column::Status)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        rows.into_iter()
+            .map(|(id, status)| Ok((id, status.parse::<Status>()?)))
+            .collect()
+    }
+
     /// Only the status: the hot path must not read the frozen document and result.
     pub async fn proposal_status(&self, id: Uuid) -> Result<Status> {
         let status: Option<String> = proposal::Entity::find_by_id(id)
@@ -310,8 +336,8 @@ impl WriteTxn<'_> {
 
     /// Whether the key is unknown or revoked, as this transaction sees it.
     pub async fn key_revoked(&self, key_id: &str) -> Result<bool> {
-        Ok(member_key::Entity::find_by_id(key_id)
-            .one(&self.txn)
+        Ok(self
+            .key(key_id)
             .await?
             .is_none_or(|k| k.revoked_at.is_some()))
     }
