@@ -3,10 +3,9 @@ use poem_openapi::OpenApi;
 use poem_openapi::payload::Json;
 use poem_openapi::types::Any;
 
-use super::problem::ApiError;
 use super::problem::{OpResult, ReadRestricted};
-use super::{ApiTags, Credentials, State};
-use crate::auth::Principal;
+use super::{ApiTags, Credentials, State, allow};
+use crate::access::Operation;
 use crate::service::log;
 
 pub struct AuditApi;
@@ -22,16 +21,10 @@ impl AuditApi {
         state: Data<&State>,
         auth: Credentials,
     ) -> OpResult<Json<Any<log::Bundle>>, ReadRestricted> {
-        match state.authenticate(&auth).await? {
-            Principal::Auditor { .. } => {}
-            other => {
-                return Err(ApiError::forbidden(format!(
-                    "the audit bundle is for auditors; this token's role is {}",
-                    other.role()
-                ))
-                .into());
-            }
-        }
+        allow(
+            &state.authenticate(&auth).await?,
+            Operation::ExportAuditBundle,
+        )?;
         // Sign a checkpoint first, so the bundle covers everything accepted so far.
         state
             .log

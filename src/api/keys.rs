@@ -7,9 +7,10 @@ use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use uuid::Uuid;
 
 use super::log::ReceiptDto;
-use super::problem::{ApiError, ApiResult};
+use super::problem::ApiError;
 use super::problem::{Change, OpResult, ReadOne};
-use super::{ApiTags, Credentials, State, Text};
+use super::{ApiTags, Credentials, State, Text, allow};
+use crate::access::Operation;
 use crate::auth::Principal;
 use crate::domain::statement::{BASE64URL, KeyId, SignedStatement};
 use crate::error::Error;
@@ -151,7 +152,7 @@ impl KeysApi {
         body: Json<SignedStatementDto>,
     ) -> OpResult<Registered, Change> {
         let who = state.authenticate(&auth).await?;
-        require_board(&who, id.0)?;
+        allow(&who, Operation::RegisterKey { member: id.0 })?;
         let statement = body.parse()?;
         let now = state.clock.now();
         let key = service::register_key(&state.store, id.0, &statement, now).await?;
@@ -176,17 +177,7 @@ impl KeysApi {
         body: Json<RevokeKeyDto>,
     ) -> OpResult<Json<MemberKeyDto>, Change> {
         let who = state.authenticate(&auth).await?;
-        match &who {
-            Principal::Admin { .. } => {}
-            Principal::Board { .. } => require_board(&who, id.0)?,
-            other => {
-                return Err(ApiError::forbidden(format!(
-                    "a {} token cannot revoke keys",
-                    other.role()
-                ))
-                .into());
-            }
-        }
+        allow(&who, Operation::RevokeKey { member: id.0 })?;
         let key_id: KeyId = key_id.0.parse().map_err(Error::from)?;
         if let Some(reason) = &body.reason
             && !crate::domain::is_plain_text(reason, false)
@@ -225,18 +216,5 @@ impl KeysApi {
         let mut dto = MemberKeyDto::try_from(key)?;
         dto.receipt = Some(receipt.into());
         Ok(Json(dto))
-    }
-}
-
-/// Only the board itself manages its keys: not another board, and not an admin,
-/// who could otherwise register a key it holds and vote as the board.
-fn require_board(who: &Principal, member_id: Uuid) -> ApiResult<()> {
-    match who {
-        Principal::Board { member_id: own, .. } if *own == member_id => Ok(()),
-        Principal::Board { .. } => Err(ApiError::forbidden("a board may manage only its own keys")),
-        other => Err(ApiError::forbidden(format!(
-            "only the member board itself may do this; this token's role is {}",
-            other.role()
-        ))),
     }
 }

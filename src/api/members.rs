@@ -6,7 +6,8 @@ use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use uuid::Uuid;
 
 use super::problem::{Change, CreateUnique, OpResult, ReadOne, ReadQuery};
-use super::{ApiTags, Credentials, State, Text, require_admin};
+use super::{ApiTags, Credentials, State, Text, allow};
+use crate::access::Operation;
 use crate::domain::member::{
     BgNumber, Member, MemberError, MemberName, MemberStatus, Sector, SectorPupils,
 };
@@ -233,7 +234,7 @@ impl MembersApi {
         auth: Credentials,
         body: Json<NewMemberDto>,
     ) -> OpResult<Created, CreateUnique> {
-        require_admin(&state.authenticate(&auth).await?)?;
+        allow(&state.authenticate(&auth).await?, Operation::ManageMembers)?;
         let new = NewMember {
             bg_number: BgNumber::new(body.bg_number)?,
             name: MemberName::new(&body.name)?,
@@ -267,7 +268,7 @@ impl MembersApi {
         id: Path<Uuid>,
         body: Json<MemberPatchDto>,
     ) -> OpResult<Json<MemberDto>, Change> {
-        require_admin(&state.authenticate(&auth).await?)?;
+        allow(&state.authenticate(&auth).await?, Operation::ManageMembers)?;
         let parse = || -> Result<MemberChanges, MemberError> {
             Ok(MemberChanges {
                 name: body

@@ -199,12 +199,7 @@ pub fn service() -> OpenApiService<Apis, ()> {
     .license("EUPL-1.2")
 }
 
-fn require_admin(who: &Principal) -> ApiResult<()> {
-    match who {
-        Principal::Admin { .. } => Ok(()),
-        other => Err(ApiError::forbidden(format!(
-            "only an admin may do this; this token's role is {}",
-            other.role()
-        ))),
-    }
+/// Whether the caller may do `op` (see [`crate::access`]); a 403 if not.
+fn allow(who: &Principal, op: crate::access::Operation<'_>) -> ApiResult<()> {
+    crate::access::check(who, op).map_err(|denied| ApiError::forbidden(denied.0))
 }

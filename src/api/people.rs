@@ -12,7 +12,8 @@ use uuid::Uuid;
 use super::members::SectorDto;
 use super::problem::{Change, OpResult, ReadQueryRestricted, Restricted};
 use super::sessions::{SessionDto, SessionListDto};
-use super::{ApiTags, Credentials, State, Text, require_admin};
+use super::{ApiTags, Credentials, State, Text, allow};
+use crate::access::Operation;
 use crate::domain::person::{Designation, Email, Person, PersonName, invitation_validity};
 use crate::service::people::{IssuedInvitation, NewPerson};
 use crate::store::PeopleFilter;
@@ -165,7 +166,7 @@ impl PeopleApi {
         body: Json<NewInvitationDto>,
     ) -> OpResult<Invited, Change> {
         let by = state.authenticate(&auth).await?;
-        require_admin(&by)?;
+        allow(&by, Operation::ManagePeople)?;
         let new = NewPerson {
             name: PersonName::new(&body.name)?,
             email: Email::new(&body.email)?,
@@ -200,7 +201,7 @@ impl PeopleApi {
         #[oai(validator(maximum(value = "1000000")))]
         offset: Query<Option<u64>>,
     ) -> OpResult<Json<PersonPage>, ReadQueryRestricted> {
-        require_admin(&state.authenticate(&auth).await?)?;
+        allow(&state.authenticate(&auth).await?, Operation::ManagePeople)?;
         let filter = PeopleFilter {
             role: role.0.map(|r| r.as_str().to_owned()),
             member_id: member_id.0,
@@ -228,7 +229,7 @@ impl PeopleApi {
         body: Json<ReinvitationDto>,
     ) -> OpResult<Invited, Change> {
         let by = state.authenticate(&auth).await?;
-        require_admin(&by)?;
+        allow(&by, Operation::ManagePeople)?;
         let validity = invitation_validity(body.valid_days)?;
         let now = state.clock.now();
         let (person, invitation) = state.people.reinvite(&by, id.0, validity, now).await?;
@@ -245,7 +246,7 @@ impl PeopleApi {
         id: Path<Uuid>,
     ) -> OpResult<Json<SessionListDto>, Restricted> {
         let caller = state.caller(&auth).await?;
-        require_admin(&caller.principal)?;
+        allow(&caller.principal, Operation::ManagePeople)?;
         let current = caller.session.map(|s| s.session.id);
         let sessions = state.people.sessions_of(id.0, state.clock.now()).await?;
         Ok(Json(SessionListDto {
@@ -264,7 +265,7 @@ impl PeopleApi {
         auth: Credentials,
         id: Path<Uuid>,
     ) -> OpResult<Json<EndedDto>, Restricted> {
-        require_admin(&state.authenticate(&auth).await?)?;
+        allow(&state.authenticate(&auth).await?, Operation::ManagePeople)?;
         let ended = state
             .people
             .end_sessions_of(id.0, state.clock.now())

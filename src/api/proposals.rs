@@ -11,10 +11,9 @@ use uuid::Uuid;
 use super::keys::SignedStatementDto;
 use super::log::ReceiptDto;
 use super::members::SectorDto;
-use super::problem::{ApiError, ApiResult};
+use super::problem::ApiResult;
 use super::problem::{Change, Create, OpResult, Read, ReadResult, Restricted, Step};
-use super::{ApiTags, Credentials, State, Text, require_admin};
-use crate::auth::Principal;
+use super::{ApiTags, Credentials, State, Text};
 use crate::domain::lifecycle::Status;
 use crate::domain::proposal::ProposalSpec;
 use crate::domain::statement::BASE64URL;
@@ -327,14 +326,6 @@ enum ProxyAccepted {
     Created(Json<ProxyDto>),
 }
 
-fn visible(who: &Principal, p: Proposal) -> ApiResult<Proposal> {
-    if voting::may_see(who, &p) {
-        Ok(p)
-    } else {
-        Err(ApiError::forbidden("this token may not see this proposal"))
-    }
-}
-
 /// One proposal as shown, with its turnout.
 async fn to_dto(state: &State, p: Proposal, with_document: bool) -> ApiResult<ProposalDto> {
     let voted = match p.status {
@@ -377,16 +368,6 @@ fn dto(state: &State, p: Proposal, with_document: bool, voted: u64) -> ApiResult
     })
 }
 
-fn board_member(who: &Principal) -> ApiResult<Uuid> {
-    match who {
-        Principal::Board { member_id, .. } => Ok(*member_id),
-        other => Err(ApiError::forbidden(format!(
-            "only a member board signs ballots and proxies; this token's role is {}",
-            other.role()
-        ))),
-    }
-}
-
 #[OpenApi(prefix_path = "/api/v1/proposals", tag = "ApiTags::Proposals")]
 impl ProposalsApi {
     /// Proposals this token may see, newest first.
@@ -397,15 +378,11 @@ impl ProposalsApi {
         auth: Credentials,
     ) -> OpResult<Json<Vec<ProposalDto>>, Read> {
         let who = state.authenticate(&auth).await?;
-        // Two queries for the whole list, whatever its length.
-        let turnouts = voting::turnouts(&state.store).await?;
-        let mut out = Vec::new();
-        for p in voting::proposals(&state.store).await? {
-            if voting::may_see(&who, &p) {
-                let voted = turnouts.get(&p.row.id).copied().unwrap_or(0);
-                out.push(dto(&state, p, false, voted)?);
-            }
-        }
+        let listed = voting::proposals_for(&state.store, &who).await?;
+        let out = listed
+            .into_iter()
+            .map(|(p, voted)| dto(&state, p, false, voted))
+            .collect::<ApiResult<Vec<_>>>()?;
         Ok(Json(out))
     }
 
@@ -418,9 +395,6 @@ impl ProposalsApi {
         body: Json<SpecDto>,
     ) -> OpResult<Created, Create> {
         let who = state.authenticate(&auth).await?;
-        if !matches!(who, Principal::Admin { .. } | Principal::Board { .. }) {
-            return Err(ApiError::forbidden("only boards and admins draft proposals").into());
-        }
         let spec = body.parse()?;
         let p = voting::create_proposal(&state.store, spec, &who, state.clock.now()).await?;
         let location = format!("/api/v1/proposals/{}", p.row.id);
@@ -439,7 +413,7 @@ impl ProposalsApi {
         id: Path<Uuid>,
     ) -> OpResult<Json<ProposalDto>, Restricted> {
         let who = state.authenticate(&auth).await?;
-        let p = visible(&who, voting::proposal(&state.store, id.0).await?)?;
+        let p = voting::proposal_for(&state.store, &who, id.0).await?;
         Ok(Json(to_dto(&state, p, true).await?))
     }
 
@@ -453,19 +427,8 @@ impl ProposalsApi {
         body: Json<SpecDto>,
     ) -> OpResult<Json<ProposalDto>, Change> {
         let who = state.authenticate(&auth).await?;
-        let p = visible(&who, voting::proposal(&state.store, id.0).await?)?;
-        let allowed = match &who {
-            Principal::Admin { .. } => true,
-            Principal::Board { member_id, .. } => p.row.proposer_member == Some(*member_id),
-            _ => false,
-        };
-        if !allowed {
-            return Err(
-                ApiError::forbidden("only the proposer or an admin changes a draft").into(),
-            );
-        }
         let spec = body.parse()?;
-        let p = voting::update_proposal(&state.store, id.0, spec, state.clock.now()).await?;
+        let p = voting::update_proposal(&state.store, &who, id.0, spec, state.clock.now()).await?;
         Ok(Json(to_dto(&state, p, true).await?))
     }
 
@@ -477,8 +440,9 @@ impl ProposalsApi {
         auth: Credentials,
         id: Path<Uuid>,
     ) -> OpResult<Json<ProposalDto>, Step> {
-        require_admin(&state.authenticate(&auth).await?)?;
-        let p = voting::open_proposal(&state.store, &state.voting, id.0, state.clock.now()).await?;
+        let who = state.authenticate(&auth).await?;
+        let now = state.clock.now();
+        let p = voting::open_proposal(&state.store, &state.voting, &who, id.0, now).await?;
         Ok(Json(to_dto(&state, p, true).await?))
     }
 
@@ -490,9 +454,9 @@ impl ProposalsApi {
         auth: Credentials,
         id: Path<Uuid>,
     ) -> OpResult<Json<ProposalDto>, Step> {
-        require_admin(&state.authenticate(&auth).await?)?;
-        let p =
-            voting::close_proposal(&state.store, &state.voting, id.0, state.clock.now()).await?;
+        let who = state.authenticate(&auth).await?;
+        let now = state.clock.now();
+        let p = voting::close_proposal(&state.store, &state.voting, &who, id.0, now).await?;
         Ok(Json(to_dto(&state, p, true).await?))
     }
 
@@ -504,8 +468,8 @@ impl ProposalsApi {
         auth: Credentials,
         id: Path<Uuid>,
     ) -> OpResult<Json<ProposalDto>, Step> {
-        require_admin(&state.authenticate(&auth).await?)?;
-        let p = voting::withdraw_proposal(&state.store, id.0, state.clock.now()).await?;
+        let who = state.authenticate(&auth).await?;
+        let p = voting::withdraw_proposal(&state.store, &who, id.0, state.clock.now()).await?;
         Ok(Json(to_dto(&state, p, true).await?))
     }
 
@@ -518,9 +482,9 @@ impl ProposalsApi {
         auth: Credentials,
         id: Path<Uuid>,
     ) -> OpResult<Json<ProposalDto>, Step> {
-        require_admin(&state.authenticate(&auth).await?)?;
-        let p =
-            voting::finalize_proposal(&state.store, &state.voting, id.0, state.clock.now()).await?;
+        let who = state.authenticate(&auth).await?;
+        let now = state.clock.now();
+        let p = voting::finalize_proposal(&state.store, &state.voting, &who, id.0, now).await?;
         Ok(Json(to_dto(&state, p, true).await?))
     }
 
@@ -534,12 +498,19 @@ impl ProposalsApi {
         id: Path<Uuid>,
         body: Json<SignedStatementDto>,
     ) -> OpResult<Accepted, Change> {
-        let member = board_member(&state.authenticate(&auth).await?)?;
+        let who = state.authenticate(&auth).await?;
         let statement = body.parse()?;
         let now = state.clock.now();
-        let r =
-            voting::cast_ballot(&state.store, &state.voting, id.0, &statement, member, now).await?;
-        let receipt = state.log.receipt(&state.store, r.entry, now).await?;
+        let voting::Cast { ballot: r, receipt } = voting::cast(
+            &state.store,
+            &state.voting,
+            &state.log,
+            &who,
+            id.0,
+            &statement,
+            now,
+        )
+        .await?;
         let answer = if r.replayed {
             Accepted::AcceptedBefore
         } else {
@@ -567,13 +538,19 @@ impl ProposalsApi {
         id: Path<Uuid>,
         body: Json<SignedStatementDto>,
     ) -> OpResult<ProxyAccepted, Change> {
-        let member = board_member(&state.authenticate(&auth).await?)?;
+        let who = state.authenticate(&auth).await?;
         let statement = body.parse()?;
         let now = state.clock.now();
-        let p = voting::submit_proxy(&state.store, &state.voting, id.0, &statement, member, now)
-            .await?;
-        let entry = p.revoked_entry.unwrap_or(p.entry_idx);
-        let receipt = state.log.receipt(&state.store, entry, now).await?;
+        let (p, receipt) = voting::proxy(
+            &state.store,
+            &state.voting,
+            &state.log,
+            &who,
+            id.0,
+            &statement,
+            now,
+        )
+        .await?;
         let mut dto = ProxyDto::from(p);
         dto.receipt = Some(receipt.into());
         Ok(ProxyAccepted::Created(Json(dto)))
@@ -588,16 +565,8 @@ impl ProposalsApi {
         id: Path<Uuid>,
     ) -> OpResult<Json<Vec<ProxyDto>>, Restricted> {
         let who = state.authenticate(&auth).await?;
-        visible(&who, voting::proposal(&state.store, id.0).await?)?;
-        let all = voting::proxies(&state.store, id.0).await?;
-        let mine = |p: &crate::store::ProxyRow| match &who {
-            Principal::Admin { .. } | Principal::Auditor { .. } => true,
-            Principal::Board { member_id, .. } => {
-                p.grantor_id == *member_id || p.holder_id == *member_id
-            }
-            Principal::Council { .. } => false,
-        };
-        Ok(Json(all.into_iter().filter(mine).map(Into::into).collect()))
+        let proxies = voting::proxies_for(&state.store, &who, id.0).await?;
+        Ok(Json(proxies.into_iter().map(Into::into).collect()))
     }
 
     /// The full tally of a closed or final proposal (docs/voting.md). Refused while
@@ -610,8 +579,7 @@ impl ProposalsApi {
         id: Path<Uuid>,
     ) -> OpResult<Json<Any<serde_json::Value>>, ReadResult> {
         let who = state.authenticate(&auth).await?;
-        let p = visible(&who, voting::proposal(&state.store, id.0).await?)?;
-        let result = voting::result_for(&state.voting, &who, &p).await?;
+        let result = voting::result_for(&state.store, &state.voting, &who, id.0).await?;
         Ok(Json(Any(
             serde_json::to_value(result).map_err(crate::error::Error::internal)?
         )))

@@ -126,12 +126,35 @@ pub async fn proposals(store: &Store) -> Result<Vec<Proposal>> {
         .collect()
 }
 
+/// One proposal, if this caller may see it.
+pub async fn proposal_for(store: &Store, who: &Principal, id: Uuid) -> Result<Proposal> {
+    let p = proposal(store, id).await?;
+    access::check(who, Operation::SeeProposal(p.facts()))?;
+    Ok(p)
+}
+
+/// Every proposal this caller may see, newest first, each with its turnout: two
+/// queries, whatever the length of the list.
+pub async fn proposals_for(store: &Store, who: &Principal) -> Result<Vec<(Proposal, u64)>> {
+    let turnouts = store.turnouts().await?;
+    Ok(proposals(store)
+        .await?
+        .into_iter()
+        .filter(|p| may_see(who, p))
+        .map(|p| {
+            let voted = turnouts.get(&p.row.id).copied().unwrap_or(0);
+            (p, voted)
+        })
+        .collect())
+}
+
 pub async fn create_proposal(
     store: &Store,
     spec: ProposalSpec,
     who: &Principal,
     now: DateTime<Utc>,
 ) -> Result<Proposal> {
+    access::check(who, Operation::DraftProposal)?;
     spec.validate()?;
     let proposer_member = match who {
         Principal::Board { member_id, .. } => Some(*member_id),
@@ -174,10 +197,13 @@ fn spec_json(spec: &ProposalSpec) -> Result<String> {
 /// Replaces a draft's spec. Nothing about a proposal changes once it is open.
 pub async fn update_proposal(
     store: &Store,
+    who: &Principal,
     id: Uuid,
     spec: ProposalSpec,
     now: DateTime<Utc>,
 ) -> Result<Proposal> {
+    let current = proposal(store, id).await?;
+    access::check(who, Operation::EditDraft(current.facts()))?;
     spec.validate()?;
     let write = store.write().await?;
     let mut row = write.proposal(id).await?;
@@ -207,9 +233,11 @@ fn expect_step(row: &ProposalRow, step: Step) -> Result<Status> {
 pub async fn open_proposal(
     store: &Store,
     voting: &Voting,
+    who: &Principal,
     id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<Proposal> {
+    access::check(who, Operation::RunLifecycle)?;
     let mut write = store.write().await?;
     let mut row = write.proposal(id).await?;
     let opened = expect_step(&row, Step::Open)?;
@@ -277,9 +305,11 @@ async fn append_server_entry(
 pub async fn close_proposal(
     store: &Store,
     voting: &Voting,
+    who: &Principal,
     id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<Proposal> {
+    access::check(who, Operation::RunLifecycle)?;
     let frozen = frozen(store, voting, id).await?;
     let mut write = store.write().await?;
     let mut row = write.proposal(id).await?;
@@ -317,7 +347,13 @@ pub async fn close_proposal(
     Proposal::from_row(row)
 }
 
-pub async fn withdraw_proposal(store: &Store, id: Uuid, now: DateTime<Utc>) -> Result<Proposal> {
+pub async fn withdraw_proposal(
+    store: &Store,
+    who: &Principal,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Proposal> {
+    access::check(who, Operation::RunLifecycle)?;
     transition(store, id, Step::Withdraw, now).await
 }
 
@@ -327,9 +363,11 @@ pub async fn withdraw_proposal(store: &Store, id: Uuid, now: DateTime<Utc>) -> R
 pub async fn finalize_proposal(
     store: &Store,
     voting: &Voting,
+    who: &Principal,
     id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<Proposal> {
+    access::check(who, Operation::RunLifecycle)?;
     let frozen = frozen(store, voting, id).await?;
     let mut write = store.write().await?;
     let mut row = write.proposal(id).await?;
@@ -537,8 +575,48 @@ async fn check_signed(
     Ok(())
 }
 
+/// An accepted ballot and the log's receipt for it.
+pub struct Cast {
+    pub ballot: Receipt,
+    pub receipt: crate::service::log::Receipt,
+}
+
+/// Casts a ballot as the caller's member and answers with its receipt.
+pub async fn cast(
+    store: &Store,
+    voting: &Voting,
+    log: &crate::service::log::Log,
+    who: &Principal,
+    id: Uuid,
+    statement: &SignedStatement,
+    now: DateTime<Utc>,
+) -> Result<Cast> {
+    let member = access::signing_member(who)?;
+    let ballot = cast_ballot(store, voting, id, statement, member, now).await?;
+    let receipt = log.receipt(store, ballot.entry, now).await?;
+    Ok(Cast { ballot, receipt })
+}
+
+/// Grants or withdraws a proxy as the caller's member and answers with the proxy and
+/// the log's receipt for the entry just made.
+pub async fn proxy(
+    store: &Store,
+    voting: &Voting,
+    log: &crate::service::log::Log,
+    who: &Principal,
+    id: Uuid,
+    statement: &SignedStatement,
+    now: DateTime<Utc>,
+) -> Result<(ProxyRow, crate::service::log::Receipt)> {
+    let member = access::signing_member(who)?;
+    let proxy = submit_proxy(store, voting, id, statement, member, now).await?;
+    let entry = proxy.revoked_entry.unwrap_or(proxy.entry_idx);
+    let receipt = log.receipt(store, entry, now).await?;
+    Ok((proxy, receipt))
+}
+
 /// Casts a ballot. See the module docs for the order of checks.
-pub async fn cast_ballot(
+async fn cast_ballot(
     store: &Store,
     voting: &Voting,
     id: Uuid,
@@ -713,7 +791,7 @@ async fn check_nonce(write: &WriteTxn<'_>, value: &str) -> Result<()> {
 }
 
 /// Grants or withdraws a proxy, from a statement signed by the grantor.
-pub async fn submit_proxy(
+async fn submit_proxy(
     store: &Store,
     voting: &Voting,
     id: Uuid,
@@ -808,8 +886,24 @@ pub async fn submit_proxy(
     Ok(result)
 }
 
-pub async fn proxies(store: &Store, id: Uuid) -> Result<Vec<ProxyRow>> {
-    store.proxies(id).await
+/// The proxies of a proposal that this caller may see.
+pub async fn proxies_for(store: &Store, who: &Principal, id: Uuid) -> Result<Vec<ProxyRow>> {
+    proposal_for(store, who, id).await?;
+    Ok(store
+        .proxies(id)
+        .await?
+        .into_iter()
+        .filter(|p| {
+            access::check(
+                who,
+                Operation::SeeProxy {
+                    grantor: p.grantor_id,
+                    holder: p.holder_id,
+                },
+            )
+            .is_ok()
+        })
+        .collect())
 }
 
 /// The stored result of a closed or final proposal; refused while voting is open.
@@ -858,9 +952,15 @@ fn may_see_result(voting: &Voting, who: &Principal, p: &Proposal) -> Result<()> 
 }
 
 /// The result of one proposal for this viewer; refused while voting is open.
-pub async fn result_for(voting: &Voting, who: &Principal, p: &Proposal) -> Result<Tally> {
-    let result = result_of(p)?;
-    may_see_result(voting, who, p)?;
+pub async fn result_for(
+    store: &Store,
+    voting: &Voting,
+    who: &Principal,
+    id: Uuid,
+) -> Result<Tally> {
+    let p = proposal_for(store, who, id).await?;
+    let result = result_of(&p)?;
+    may_see_result(voting, who, &p)?;
     Ok(result)
 }
 
