@@ -103,6 +103,37 @@ pub struct NewEntry<'a> {
     pub recorded_at: DateTime<Utc>,
 }
 
+impl<'a> NewEntry<'a> {
+    /// A statement a member signed (or one the server signed about a member).
+    pub fn by_member(
+        statement: &'a SignedStatement,
+        member: Uuid,
+        proposal: Option<Uuid>,
+        at: DateTime<Utc>,
+    ) -> Self {
+        NewEntry {
+            statement,
+            member_id: Some(member),
+            proposal_id: proposal,
+            recorded_at: at,
+        }
+    }
+
+    /// A statement the server signed about a proposal.
+    pub fn by_server(
+        statement: &'a SignedStatement,
+        proposal: Option<Uuid>,
+        at: DateTime<Utc>,
+    ) -> Self {
+        NewEntry {
+            statement,
+            member_id: None,
+            proposal_id: proposal,
+            recorded_at: at,
+        }
+    }
+}
+
 impl WriteTxn<'_> {
     /// Appends one entry at the next index and returns the index.
     pub async fn append(&mut self, entry: NewEntry<'_>) -> Result<i64> {

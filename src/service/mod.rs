@@ -150,12 +150,7 @@ pub async fn register_key(
         });
     }
     let entry = write
-        .append(NewEntry {
-            statement,
-            member_id: Some(member_id),
-            proposal_id: None,
-            recorded_at: now,
-        })
+        .append(NewEntry::by_member(statement, member_id, None, now))
         .await?;
     let key = write
         .insert_key(&KeyRow {
@@ -242,12 +237,7 @@ pub async fn revoke_key(
         return Err(already_revoked(&key_hex));
     }
     let entry = write
-        .append(NewEntry {
-            statement,
-            member_id: Some(member_id),
-            proposal_id: None,
-            recorded_at: now,
-        })
+        .append(NewEntry::by_member(statement, member_id, None, now))
         .await?;
     current.revoked_at = Some(now);
     current.revoked_by = Some(revoked_by);

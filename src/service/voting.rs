@@ -85,9 +85,10 @@ impl Proposal {
     }
 }
 
-/// Receipt for an accepted ballot: where it is in the sequence, and its hash.
+/// A ballot the service accepted: where it is in the log, its hash and whether it
+/// counts now. (The log's proof of it is a [`log::Receipt`](crate::service::log::Receipt).)
 #[derive(Debug, Clone)]
-pub struct Receipt {
+pub struct AcceptedBallot {
     pub proposal: Uuid,
     pub entry: i64,
     pub ballot_hash: String,
@@ -215,9 +216,7 @@ pub async fn update_proposal(
     row.opens_at = spec.opens_at;
     row.closes_at = spec.closes_at;
     row.updated_at = now;
-    let row = write.save_proposal(&row).await?;
-    write.commit().await?;
-    Proposal::from_row(row)
+    save_and_commit(write, row).await
 }
 
 /// The status `step` leads to from the row's, or the refusal naming the proposal.
@@ -279,9 +278,15 @@ pub async fn open_proposal(
     row.opened_entry = Some(entry);
     row.opened_at = Some(now);
     row.updated_at = now;
+    let opened = save_and_commit(write, row).await?;
+    voting.frozen.insert(Arc::new(frozen));
+    Ok(opened)
+}
+
+/// The one tail of every lifecycle step: write the row, commit, answer with it.
+async fn save_and_commit(write: WriteTxn<'_>, row: ProposalRow) -> Result<Proposal> {
     let row = write.save_proposal(&row).await?;
     write.commit().await?;
-    voting.frozen.insert(Arc::new(frozen));
     Proposal::from_row(row)
 }
 
@@ -292,12 +297,7 @@ async fn append_server_entry(
     now: DateTime<Utc>,
 ) -> Result<i64> {
     write
-        .append(NewEntry {
-            statement,
-            member_id: None,
-            proposal_id: Some(proposal),
-            recorded_at: now,
-        })
+        .append(NewEntry::by_server(statement, Some(proposal), now))
         .await
 }
 
@@ -342,9 +342,7 @@ pub async fn close_proposal(
     row.closed_at = Some(now);
     row.result = Some(result);
     row.updated_at = now;
-    let row = write.save_proposal(&row).await?;
-    write.commit().await?;
-    Proposal::from_row(row)
+    save_and_commit(write, row).await
 }
 
 pub async fn withdraw_proposal(
@@ -404,9 +402,7 @@ pub async fn finalize_proposal(
     row.finalized_at = Some(now);
     row.result_entry = Some(entry);
     row.updated_at = now;
-    let row = write.save_proposal(&row).await?;
-    write.commit().await?;
-    Proposal::from_row(row)
+    save_and_commit(write, row).await
 }
 
 async fn transition(store: &Store, id: Uuid, step: Step, now: DateTime<Utc>) -> Result<Proposal> {
@@ -420,9 +416,7 @@ async fn transition(store: &Store, id: Uuid, step: Step, now: DateTime<Utc>) -> 
         _ => {}
     }
     row.updated_at = now;
-    let row = write.save_proposal(&row).await?;
-    write.commit().await?;
-    Proposal::from_row(row)
+    save_and_commit(write, row).await
 }
 
 /// The frozen proposal, from cache or parsed once from its stored document.
@@ -577,7 +571,7 @@ async fn check_signed(
 
 /// An accepted ballot and the log's receipt for it.
 pub struct Cast {
-    pub ballot: Receipt,
+    pub ballot: AcceptedBallot,
     pub receipt: crate::service::log::Receipt,
 }
 
@@ -623,7 +617,7 @@ async fn cast_ballot(
     statement: &SignedStatement,
     token_member: Uuid,
     now: DateTime<Utc>,
-) -> Result<Receipt> {
+) -> Result<AcceptedBallot> {
     // Microseconds, as PostgreSQL stores them: the `accepted_at` answered now is the
     // one a ballot sent again is answered with later, on either database.
     let now = now.trunc_subsecs(6);
@@ -692,12 +686,7 @@ async fn cast_ballot(
     let grantor_voted = earlier.iter().any(|b| b.voter_id == b.for_id);
     let counted_now = !by_proxy || !grantor_voted;
     let entry = write
-        .append(NewEntry {
-            statement,
-            member_id: Some(ballot.voter),
-            proposal_id: Some(id),
-            recorded_at: now,
-        })
+        .append(NewEntry::by_member(statement, ballot.voter, Some(id), now))
         .await?;
     if counted_now {
         let counting: Vec<i64> = earlier
@@ -722,7 +711,7 @@ async fn cast_ballot(
         })
         .await?;
     write.commit().await?;
-    Ok(Receipt {
+    Ok(AcceptedBallot {
         proposal: id,
         entry,
         ballot_hash,
@@ -743,7 +732,7 @@ async fn accepted_before(
     id: Uuid,
     statement: &SignedStatement,
     nonce_value: &str,
-) -> Result<Option<Receipt>> {
+) -> Result<Option<AcceptedBallot>> {
     let Some(used) = write.nonce_entry(nonce_value).await? else {
         return Ok(None);
     };
@@ -755,7 +744,7 @@ async fn accepted_before(
         .ballot(used)
         .await?
         .filter(|b| b.proposal_id == id)
-        .map(|b| Receipt {
+        .map(|b| AcceptedBallot {
             proposal: b.proposal_id,
             entry: b.entry_idx,
             ballot_hash: b.ballot_hash,
@@ -828,12 +817,7 @@ async fn submit_proxy(
     check_key_still_valid(&write, statement.key_id()).await?;
     check_nonce(&write, &p.nonce).await?;
     let current = write.active_proxy(id, p.grantor).await?;
-    let entry = NewEntry {
-        statement,
-        member_id: Some(p.grantor),
-        proposal_id: Some(id),
-        recorded_at: now,
-    };
+    let entry = NewEntry::by_member(statement, p.grantor, Some(id), now);
     let result = if p.revocation {
         let Some(current) = current.filter(|c| c.holder_id == p.holder) else {
             return Err(Error::rule(
