@@ -668,6 +668,7 @@ async fn cast_ballot(
     if let Some(earlier) = accepted_before(&write, id, statement, &ballot.nonce).await? {
         return Ok(earlier);
     }
+    still_open(&write, id).await?;
     check_nonce(&write, &ballot.nonce).await?;
     if by_proxy {
         let active = write.active_proxy(id, ballot.for_member).await?;
@@ -769,6 +770,19 @@ async fn check_key_still_valid(write: &WriteTxn<'_>, key_id: KeyId) -> Result<()
     Ok(())
 }
 
+/// The proposal is still open, checked again under the write lock: a close that
+/// committed after this statement's first check must not be followed by it in the log.
+async fn still_open(write: &WriteTxn<'_>, id: Uuid) -> Result<()> {
+    let status = write.proposal_status(id).await?;
+    if status != Status::Open {
+        return Err(Error::rule(
+            Rule::WrongState,
+            format!("proposal {id} was {status} before this statement could be recorded"),
+        ));
+    }
+    Ok(())
+}
+
 async fn check_nonce(write: &WriteTxn<'_>, value: &str) -> Result<()> {
     if write.nonce_entry(value).await?.is_some() {
         return Err(Error::rule(
@@ -815,6 +829,7 @@ async fn submit_proxy(
 
     let mut write = store.write().await?;
     check_key_still_valid(&write, statement.key_id()).await?;
+    still_open(&write, id).await?;
     check_nonce(&write, &p.nonce).await?;
     let current = write.active_proxy(id, p.grantor).await?;
     let entry = NewEntry::by_member(statement, p.grantor, Some(id), now);

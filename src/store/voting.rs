@@ -286,6 +286,18 @@ impl WriteTxn<'_> {
             .ok_or_else(|| not_found(id))
     }
 
+    /// The proposal's status as this transaction sees it (under the write lock: no
+    /// close can come between this read and the commit).
+    pub async fn proposal_status(&self, id: Uuid) -> Result<Status> {
+        let status: Option<String> = proposal::Entity::find_by_id(id)
+            .select_only()
+            .column(proposal::Column::Status)
+            .into_tuple()
+            .one(&self.txn)
+            .await?;
+        Ok(status.ok_or_else(|| not_found(id))?.parse()?)
+    }
+
     /// Writes every column of the row.
     pub async fn save_proposal(&self, row: &ProposalRow) -> Result<ProposalRow> {
         Ok(proposal_model(row).update(&self.txn).await?.into())

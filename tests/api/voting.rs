@@ -1248,3 +1248,83 @@ async fn the_list_shows_every_state_with_turnout_where_there_is_a_roll() {
     assert_eq!(withdrawn["status"], "withdrawn");
     assert!(withdrawn.get("eligible_members").is_none_or(Value::is_null));
 }
+
+/// At the very second a proposal closes both a ballot and the close are allowed; the
+/// close must still be the last word. A ballot that passed its checks just before the
+/// close and took the write lock just after it was once appended after the closing
+/// entry, and `audit verify` then refused the whole log.
+#[tokio::test]
+async fn no_ballot_lands_after_the_closing_entry() {
+    use crate::helpers::Checked;
+    let app = TestApp::spawn().await;
+    let mut boards = Vec::new();
+    for bg in 1..=30 {
+        boards.push(board(&app, bg, Some(100), None).await);
+    }
+    let p = draft_and_open(
+        &app,
+        &spec(
+            &app,
+            "Sluiting",
+            resolution(),
+            electorate(&["PO"], "one-member-one-vote", "1/2", "more-than", "1/2"),
+        ),
+    )
+    .await;
+    // Now is exactly closes_at (whole seconds, as the spec has it): inside the
+    // window for ballots, and late enough to close.
+    let subsec = mandaat::clock::Clock::now(app.clock.as_ref()).timestamp_subsec_nanos();
+    app.clock
+        .advance(Duration::days(14) - Duration::nanoseconds(i64::from(subsec)));
+    let path = format!("{}/api/v1/proposals/{}/ballots", app.base, p.id);
+    let close_path = format!("{}/api/v1/proposals/{}/close", app.base, p.id);
+    let mut requests = tokio::task::JoinSet::new();
+    for (i, b) in boards.iter().enumerate() {
+        let body = b
+            .key
+            .sign(&ballot_body(&app, &p, b, b.id, json!({"vote": "yes"})));
+        let request = app
+            .client
+            .post(&path)
+            .bearer_auth(app.board(b.id))
+            .json(&body);
+        requests.spawn(async move {
+            let response = request.checked().await;
+            let status = response.status();
+            (
+                status,
+                response.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        });
+        if i == boards.len() / 2 {
+            let close = app
+                .client
+                .post(&close_path)
+                .bearer_auth(app.admin())
+                .json(&json!({}));
+            requests.spawn(async move {
+                let response = close.checked().await;
+                (response.status(), json!({"close": true}))
+            });
+        }
+    }
+    let answers = requests.join_all().await;
+    let (_, proposal) = app
+        .get(&format!("/api/v1/proposals/{}", p.id), &app.admin())
+        .await;
+    assert_eq!(proposal["status"], "closed", "{proposal}");
+    let closed_at = proposal["closed_entry"].as_i64().unwrap();
+    for (status, body) in answers {
+        if body.get("close").is_some() {
+            assert_eq!(status, StatusCode::OK);
+        } else if status == StatusCode::CREATED {
+            let entry = body["entry"].as_i64().unwrap();
+            assert!(
+                entry < closed_at,
+                "ballot at {entry} after the close at {closed_at}"
+            );
+        } else {
+            assert_problem(status, &body, StatusCode::CONFLICT, "proposal-state");
+        }
+    }
+}
