@@ -180,6 +180,13 @@ impl From<crate::domain::lifecycle::LifecycleError> for Error {
     }
 }
 
+impl From<crate::transparency::NotALogIndex> for Error {
+    fn from(err: crate::transparency::NotALogIndex) -> Self {
+        // Indexes come from the log itself; a bad one read back is damage.
+        Error::Corrupt(err.to_string())
+    }
+}
+
 impl From<crate::access::Denied> for Error {
     fn from(denied: crate::access::Denied) -> Self {
         Error::Forbidden(denied.0)

@@ -34,6 +34,7 @@ use crate::domain::member::{
 };
 use crate::domain::statement::SignedStatement;
 use crate::error::{Error, Result};
+use crate::transparency::LogIndex;
 use crate::transparency::checkpoint::Checkpoint;
 use crate::transparency::merkle::{Hash, MerkleTree, leaf_hash};
 use crate::transparency::note::NoteSigner;
@@ -136,12 +137,12 @@ impl<'a> NewEntry<'a> {
 
 impl WriteTxn<'_> {
     /// Appends one entry at the next index and returns the index.
-    pub async fn append(&mut self, entry: NewEntry<'_>) -> Result<i64> {
+    pub async fn append(&mut self, entry: NewEntry<'_>) -> Result<LogIndex> {
         let size = self.store.tree_size()? + self.pending.len() as u64;
-        let idx = i64::try_from(size).map_err(|_| Error::Corrupt("log too large".into()))?;
+        let index = LogIndex::new(size)?;
         let leaf = leaf_hash(&entry.statement.entry_bytes());
         log_entry::ActiveModel {
-            idx: Set(idx),
+            idx: Set(index.stored()),
             entry_type: Set(entry.statement.statement_type().to_owned()),
             statement: Set(entry.statement.bytes().to_vec()),
             key_id: Set(entry.statement.key_id().to_string()),
@@ -154,7 +155,7 @@ impl WriteTxn<'_> {
         .insert(&self.txn)
         .await?;
         self.pending.push(leaf);
-        Ok(idx)
+        Ok(index)
     }
 
     /// Commits. When entries were appended and this process signs checkpoints, the
@@ -346,23 +347,24 @@ impl Store {
     /// Entries `[start, end)` in index order.
     pub async fn entries(&self, start: u64, end: u64) -> Result<Vec<LogEntryRow>> {
         let (start, end) = (to_idx(start)?, to_idx(end)?);
-        Ok(log_entry::Entity::find()
+        log_entry::Entity::find()
             .filter(log_entry::Column::Idx.gte(start))
             .filter(log_entry::Column::Idx.lt(end))
             .order_by_asc(log_entry::Column::Idx)
             .all(&self.db)
             .await?
             .into_iter()
-            .map(LogEntryRow::from)
-            .collect())
+            .map(LogEntryRow::try_from)
+            .collect()
     }
 
     pub async fn entry_by_leaf_hash(&self, leaf_hash: &str) -> Result<Option<LogEntryRow>> {
-        Ok(log_entry::Entity::find()
+        log_entry::Entity::find()
             .filter(log_entry::Column::LeafHash.eq(leaf_hash))
             .one(&self.db)
             .await?
-            .map(LogEntryRow::from))
+            .map(LogEntryRow::try_from)
+            .transpose()
     }
 
     pub async fn ping(&self) -> Result<()> {
@@ -627,52 +629,54 @@ impl Store {
     // ---- member keys ----
 
     pub async fn member_keys(&self, member_id: Uuid) -> Result<Vec<KeyRow>> {
-        Ok(member_key::Entity::find()
+        member_key::Entity::find()
             .filter(member_key::Column::MemberId.eq(member_id))
             .order_by_asc(member_key::Column::RegisteredAt)
             .order_by_asc(member_key::Column::KeyId)
             .all(&self.db)
             .await?
             .into_iter()
-            .map(KeyRow::from)
-            .collect())
+            .map(KeyRow::try_from)
+            .collect()
     }
 
     pub async fn member_key(&self, key_id: &str) -> Result<Option<KeyRow>> {
-        Ok(member_key::Entity::find_by_id(key_id)
+        member_key::Entity::find_by_id(key_id)
             .one(&self.db)
             .await?
-            .map(KeyRow::from))
+            .map(KeyRow::try_from)
+            .transpose()
     }
 
     /// Every key, in the order the log registered them.
     pub async fn keys_by_registration(&self) -> Result<Vec<KeyRow>> {
-        Ok(member_key::Entity::find()
+        member_key::Entity::find()
             .order_by_asc(member_key::Column::RegistrationEntry)
             .all(&self.db)
             .await?
             .into_iter()
-            .map(KeyRow::from)
-            .collect())
+            .map(KeyRow::try_from)
+            .collect()
     }
 }
 
 impl WriteTxn<'_> {
     /// A key as this transaction sees it.
     pub async fn key(&self, key_id: &str) -> Result<Option<KeyRow>> {
-        Ok(member_key::Entity::find_by_id(key_id)
+        member_key::Entity::find_by_id(key_id)
             .one(&self.txn)
             .await?
-            .map(KeyRow::from))
+            .map(KeyRow::try_from)
+            .transpose()
     }
 
     pub async fn insert_key(&self, key: &KeyRow) -> Result<KeyRow> {
-        Ok(rows::key_model(key).insert(&self.txn).await?.into())
+        rows::key_model(key).insert(&self.txn).await?.try_into()
     }
 
     /// Writes every column of the key (a revocation).
     pub async fn save_key(&self, key: &KeyRow) -> Result<KeyRow> {
-        Ok(rows::key_model(key).update(&self.txn).await?.into())
+        rows::key_model(key).update(&self.txn).await?.try_into()
     }
 }
 

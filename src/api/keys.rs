@@ -93,11 +93,13 @@ impl TryFrom<crate::store::KeyRow> for MemberKeyDto {
             member_id: k.member_id,
             label: k.label,
             registered_at: k.registered_at,
-            registration_entry: k.registration_entry,
+            registration_entry: k.registration_entry.stored(),
             revoked_at: k.revoked_at,
             revoked_by: k.revoked_by,
             revocation_reason: k.revocation_reason,
-            revocation_entry: k.revocation_entry,
+            revocation_entry: k
+                .revocation_entry
+                .map(crate::transparency::LogIndex::stored),
             receipt: None,
         })
     }

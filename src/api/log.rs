@@ -39,7 +39,7 @@ pub struct ReceiptDto {
 impl From<Receipt> for ReceiptDto {
     fn from(r: Receipt) -> Self {
         ReceiptDto {
-            index: r.index,
+            index: r.index.get(),
             leaf_hash: hex::encode(r.leaf_hash),
             tree_size: r.tree_size,
             root: b64(&r.root),
@@ -151,7 +151,7 @@ impl LogApi {
             entries: entries
                 .into_iter()
                 .map(|e| EntryDto {
-                    index: e.index,
+                    index: e.index.get(),
                     leaf_hash: e.leaf_hash,
                     entry_type: e.entry_type,
                     withheld: e.entry.is_none(),
@@ -232,7 +232,7 @@ impl LogApi {
             })?;
         let receipt = state
             .log
-            .receipt(&state.store, entry.idx, state.clock.now())
+            .receipt(&state.store, entry.index, state.clock.now())
             .await?;
         Ok(Json(receipt.into()))
     }

@@ -19,6 +19,7 @@ use crate::domain::proposal::ProposalSpec;
 use crate::domain::statement::BASE64URL;
 use crate::error::Error;
 use crate::service::voting::{self, Proposal};
+use crate::transparency::LogIndex;
 
 pub struct ProposalsApi;
 
@@ -289,12 +290,12 @@ pub struct ProxyDto {
 impl From<crate::store::ProxyRow> for ProxyDto {
     fn from(p: crate::store::ProxyRow) -> Self {
         ProxyDto {
-            entry: p.entry_idx,
+            entry: p.entry.stored(),
             proposal: p.proposal_id,
             grantor: p.grantor_id,
             holder: p.holder_id,
             granted_at: p.granted_at,
-            revoked_entry: p.revoked_entry,
+            revoked_entry: p.revoked_entry.map(LogIndex::stored),
             revoked_at: p.revoked_at,
             receipt: None,
         }
@@ -355,8 +356,8 @@ fn dto(state: &State, p: Proposal, with_document: bool, voted: u64) -> ApiResult
             .document
             .filter(|_| with_document)
             .map(|d| BASE64URL.encode(d)),
-        opened_entry: p.row.opened_entry,
-        closed_entry: p.row.closed_entry,
+        opened_entry: p.row.opened_entry.map(LogIndex::stored),
+        closed_entry: p.row.closed_entry.map(LogIndex::stored),
         eligible_members,
         voted_members,
         created_at: p.row.created_at,
@@ -518,7 +519,7 @@ impl ProposalsApi {
         };
         Ok(answer(Json(BallotReceiptDto {
             proposal: r.proposal,
-            entry: r.entry,
+            entry: r.entry.stored(),
             ballot_hash: r.ballot_hash,
             voter: r.voter,
             for_member: r.for_member,

@@ -13,6 +13,7 @@ use crate::domain::lifecycle::Status;
 use crate::domain::statement::{BASE64URL, KeyId, entry_bytes};
 use crate::error::{Error, Result};
 use crate::store::{LogEntryRow, SignedCheckpoint, Store};
+use crate::transparency::LogIndex;
 use crate::transparency::merkle::Hash;
 use crate::transparency::note::NoteSigner;
 
@@ -33,16 +34,19 @@ impl Log {
     /// A receipt for entry `index`: its leaf hash, a signed checkpoint that contains
     /// it, and the inclusion proof against that checkpoint.
     /// `entry` is the index as stored with the resource the entry created.
-    pub async fn receipt(&self, store: &Store, entry: i64, now: DateTime<Utc>) -> Result<Receipt> {
-        let index = u64::try_from(entry)
-            .map_err(|_| Error::Corrupt(format!("negative log index {entry}")))?;
+    pub async fn receipt(
+        &self,
+        store: &Store,
+        index: LogIndex,
+        now: DateTime<Utc>,
+    ) -> Result<Receipt> {
         let checkpoint = self.checkpoint(store, now).await?;
         let tree = store.tree()?;
         let leaf = tree
-            .leaf(index)
+            .leaf(index.get())
             .ok_or_else(|| Error::NotFound(format!("log entry {index}")))?;
         let proof = tree
-            .inclusion_proof(index, checkpoint.size)
+            .inclusion_proof(index.get(), checkpoint.size)
             .map_err(Error::internal)?;
         Ok(Receipt {
             index,
@@ -61,7 +65,7 @@ impl Log {
 
 #[derive(Debug, Clone)]
 pub struct Receipt {
-    pub index: u64,
+    pub index: LogIndex,
     pub leaf_hash: Hash,
     pub tree_size: u64,
     pub root: Hash,
@@ -87,7 +91,7 @@ pub fn consistency_proof(store: &Store, from: u64, to: u64) -> Result<Vec<Hash>>
 /// whose choices may not be seen yet. Its hash is always shown.
 #[derive(Debug, Clone)]
 pub struct EntryView {
-    pub index: u64,
+    pub index: LogIndex,
     pub leaf_hash: String,
     pub entry_type: String,
     pub entry: Option<Vec<u8>>,
@@ -107,10 +111,9 @@ fn view(row: LogEntryRow, statuses: &HashMap<Uuid, Status>) -> Result<EntryView>
     let key_id: KeyId = row
         .key_id
         .parse()
-        .map_err(|_| Error::Corrupt(format!("entry {} has a bad key id", row.idx)))?;
+        .map_err(|_| Error::Corrupt(format!("entry {} has a bad key id", row.index)))?;
     Ok(EntryView {
-        index: u64::try_from(row.idx)
-            .map_err(|_| Error::Corrupt(format!("negative log index {}", row.idx)))?,
+        index: row.index,
         leaf_hash: row.leaf_hash,
         entry_type: row.entry_type,
         entry: (!withheld).then(|| entry_bytes(&row.statement, key_id, &row.signature)),
@@ -127,10 +130,6 @@ pub async fn entries(store: &Store, start: u64, end: u64) -> Result<Vec<EntryVie
         .collect()
 }
 
-fn index(i: i64) -> u64 {
-    u64::try_from(i).unwrap_or(u64::MAX)
-}
-
 /// Builds the bundle from the database as it is: entries up to the latest signed
 /// checkpoint. It never signs anything, so a damaged database is exported as it is,
 /// for `audit verify` to find the damage.
@@ -141,13 +140,17 @@ pub async fn bundle(store: &Store, log_key: String, origin: &str) -> Result<Bund
         .ok_or_else(|| Error::Corrupt("the log has no signed checkpoint yet".into()))?;
     let statuses = proposal_statuses(store).await?;
     let entries = store
-        .entries(0, index(checkpoint.size))
+        .entries(
+            0,
+            u64::try_from(checkpoint.size)
+                .map_err(|_| Error::Corrupt(format!("checkpoint size {}", checkpoint.size)))?,
+        )
         .await?
         .into_iter()
         .map(|row| {
             let v = view(row, &statuses)?;
             Ok(BundleEntry {
-                index: v.index,
+                index: v.index.get(),
                 leaf_hash: v.leaf_hash,
                 entry: v.entry.map(|e| BASE64URL.encode(e)),
             })
@@ -164,8 +167,8 @@ pub async fn bundle(store: &Store, log_key: String, origin: &str) -> Result<Bund
                 member: k.member_id,
                 key_id: k.key_id,
                 public_key: BASE64URL.encode(raw),
-                registration_entry: index(k.registration_entry),
-                revocation_entry: k.revocation_entry.map(index),
+                registration_entry: k.registration_entry.get(),
+                revocation_entry: k.revocation_entry.map(LogIndex::get),
             })
         })
         .collect::<Result<Vec<_>>>()?;
@@ -180,9 +183,9 @@ pub async fn bundle(store: &Store, log_key: String, origin: &str) -> Result<Bund
                 status: p.status,
                 digest: p.digest,
                 document: p.document.map(|d| BASE64URL.encode(d)),
-                opened_entry: p.opened_entry.map(index),
-                closed_entry: p.closed_entry.map(index),
-                result_entry: p.result_entry.map(index),
+                opened_entry: p.opened_entry.map(LogIndex::get),
+                closed_entry: p.closed_entry.map(LogIndex::get),
+                result_entry: p.result_entry.map(LogIndex::get),
                 result: match (status.result_visible(), p.result) {
                     (true, Some(r)) => {
                         Some(serde_json::from_str(&r).map_err(|e| Error::Corrupt(e.to_string()))?)

@@ -26,6 +26,7 @@ use crate::domain::statement::{KeyId, MemberPublicKey, SignedStatement, canonica
 use crate::domain::tally::Tally;
 use crate::error::{ConflictKind, Error, Result, Rule};
 use crate::store::{BallotRow, NewEntry, ProposalRow, ProxyRow, Store, WriteTxn};
+use crate::transparency::LogIndex;
 use crate::transparency::merkle::leaf_hash;
 
 /// Frozen proposals by id. Entries never change once written, so a stale read is
@@ -90,7 +91,7 @@ impl Proposal {
 #[derive(Debug, Clone)]
 pub struct AcceptedBallot {
     pub proposal: Uuid,
-    pub entry: i64,
+    pub entry: LogIndex,
     pub ballot_hash: String,
     pub voter: Uuid,
     pub for_member: Uuid,
@@ -295,7 +296,7 @@ async fn append_server_entry(
     statement: &SignedStatement,
     proposal: Uuid,
     now: DateTime<Utc>,
-) -> Result<i64> {
+) -> Result<LogIndex> {
     write
         .append(NewEntry::by_server(statement, Some(proposal), now))
         .await
@@ -381,7 +382,7 @@ pub async fn finalize_proposal(
     let tally: serde_json::Value =
         serde_json::from_str(stored).map_err(|e| Error::Corrupt(format!("result of {id}: {e}")))?;
     // The tally counts the entries up to and including the closing statement.
-    let size = seq(closed_entry)? + 1;
+    let size = closed_entry.size_through();
     let root = store
         .tree()?
         .root_at(size)
@@ -437,10 +438,6 @@ pub async fn frozen(store: &Store, voting: &Voting, id: Uuid) -> Result<Arc<Froz
     let frozen = Arc::new(Frozen::parse(id, &bytes)?);
     voting.frozen.insert(frozen.clone());
     Ok(frozen)
-}
-
-fn seq(idx: i64) -> Result<u64> {
-    u64::try_from(idx).map_err(|_| Error::Corrupt(format!("negative entry index {idx}")))
 }
 
 /// How many members have voted so far: all that is shown while voting is open.
@@ -604,7 +601,7 @@ pub async fn proxy(
 ) -> Result<(ProxyRow, crate::service::log::Receipt)> {
     let member = access::signing_member(who)?;
     let proxy = submit_proxy(store, voting, id, statement, member, now).await?;
-    let entry = proxy.revoked_entry.unwrap_or(proxy.entry_idx);
+    let entry = proxy.revoked_entry.unwrap_or(proxy.entry);
     let receipt = log.receipt(store, entry, now).await?;
     Ok((proxy, receipt))
 }
@@ -690,17 +687,17 @@ async fn cast_ballot(
         .append(NewEntry::by_member(statement, ballot.voter, Some(id), now))
         .await?;
     if counted_now {
-        let counting: Vec<i64> = earlier
+        let counting: Vec<LogIndex> = earlier
             .iter()
             .filter(|b| !b.superseded)
-            .map(|b| b.entry_idx)
+            .map(|b| b.entry)
             .collect();
         write.supersede(&counting).await?;
     }
     write.record_nonce(&ballot.nonce, entry).await?;
     write
         .insert_ballot(&BallotRow {
-            entry_idx: entry,
+            entry,
             proposal_id: id,
             voter_id: ballot.voter,
             for_id: ballot.for_member,
@@ -747,7 +744,7 @@ async fn accepted_before(
         .filter(|b| b.proposal_id == id)
         .map(|b| AcceptedBallot {
             proposal: b.proposal_id,
-            entry: b.entry_idx,
+            entry: b.entry,
             ballot_hash: b.ballot_hash,
             voter: b.voter_id,
             for_member: b.for_id,
@@ -871,7 +868,7 @@ async fn submit_proxy(
         write.record_nonce(&p.nonce, entry).await?;
         write
             .insert_proxy(&ProxyRow {
-                entry_idx: entry,
+                entry,
                 proposal_id: id,
                 grantor_id: p.grantor,
                 holder_id: p.holder,

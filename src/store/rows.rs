@@ -6,10 +6,13 @@ use uuid::Uuid;
 
 use entity::{checkpoint, log_entry, member_key};
 
+use crate::error::{Error, Result};
+use crate::transparency::LogIndex;
+
 /// One accepted entry of the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogEntryRow {
-    pub idx: i64,
+    pub index: LogIndex,
     pub entry_type: String,
     /// The statement's exact bytes.
     pub statement: Vec<u8>,
@@ -48,17 +51,18 @@ pub struct KeyRow {
     pub public_key: String,
     pub label: Option<String>,
     pub registered_at: DateTime<Utc>,
-    pub registration_entry: i64,
+    pub registration_entry: LogIndex,
     pub revoked_at: Option<DateTime<Utc>>,
     pub revoked_by: Option<String>,
     pub revocation_reason: Option<String>,
-    pub revocation_entry: Option<i64>,
+    pub revocation_entry: Option<LogIndex>,
 }
 
-impl From<log_entry::Model> for LogEntryRow {
-    fn from(m: log_entry::Model) -> Self {
-        LogEntryRow {
-            idx: m.idx,
+impl TryFrom<log_entry::Model> for LogEntryRow {
+    type Error = Error;
+    fn try_from(m: log_entry::Model) -> Result<Self> {
+        Ok(LogEntryRow {
+            index: LogIndex::from_stored(m.idx)?,
             entry_type: m.entry_type,
             statement: m.statement,
             key_id: m.key_id,
@@ -67,7 +71,7 @@ impl From<log_entry::Model> for LogEntryRow {
             member_id: m.member_id,
             proposal_id: m.proposal_id,
             recorded_at: m.recorded_at,
-        }
+        })
     }
 }
 
@@ -82,20 +86,21 @@ impl From<checkpoint::Model> for CheckpointRow {
     }
 }
 
-impl From<member_key::Model> for KeyRow {
-    fn from(m: member_key::Model) -> Self {
-        KeyRow {
+impl TryFrom<member_key::Model> for KeyRow {
+    type Error = Error;
+    fn try_from(m: member_key::Model) -> Result<Self> {
+        Ok(KeyRow {
             key_id: m.key_id,
             member_id: m.member_id,
             public_key: m.public_key,
             label: m.label,
             registered_at: m.registered_at,
-            registration_entry: m.registration_entry,
+            registration_entry: LogIndex::from_stored(m.registration_entry)?,
             revoked_at: m.revoked_at,
             revoked_by: m.revoked_by,
             revocation_reason: m.revocation_reason,
-            revocation_entry: m.revocation_entry,
-        }
+            revocation_entry: m.revocation_entry.map(LogIndex::from_stored).transpose()?,
+        })
     }
 }
 
@@ -107,10 +112,10 @@ pub(super) fn key_model(k: &KeyRow) -> member_key::ActiveModel {
         public_key: Set(k.public_key.clone()),
         label: Set(k.label.clone()),
         registered_at: Set(k.registered_at),
-        registration_entry: Set(k.registration_entry),
+        registration_entry: Set(k.registration_entry.stored()),
         revoked_at: Set(k.revoked_at),
         revoked_by: Set(k.revoked_by.clone()),
         revocation_reason: Set(k.revocation_reason.clone()),
-        revocation_entry: Set(k.revocation_entry),
+        revocation_entry: Set(k.revocation_entry.map(LogIndex::stored)),
     }
 }

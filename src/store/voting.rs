@@ -19,6 +19,7 @@ use crate::domain::lifecycle::Status;
 use crate::domain::member::Member;
 use crate::domain::tally::Event;
 use crate::error::{Error, Result};
+use crate::transparency::LogIndex;
 
 /// A proposal as stored. `spec` is its JSON, `status` its lifecycle state's name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,9 +38,9 @@ pub struct ProposalRow {
     /// The signed frozen document, once opened.
     pub document: Option<Vec<u8>>,
     pub digest: Option<String>,
-    pub opened_entry: Option<i64>,
-    pub closed_entry: Option<i64>,
-    pub result_entry: Option<i64>,
+    pub opened_entry: Option<LogIndex>,
+    pub closed_entry: Option<LogIndex>,
+    pub result_entry: Option<LogIndex>,
     /// The tally computed at closing, canonical JSON.
     pub result: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -50,10 +51,10 @@ pub struct ProposalRow {
     pub withdrawn_at: Option<DateTime<Utc>>,
 }
 
-/// An accepted ballot; `entry_idx` is its position in the log.
+/// An accepted ballot; `entry` is its position in the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BallotRow {
-    pub entry_idx: i64,
+    pub entry: LogIndex,
     pub proposal_id: Uuid,
     pub voter_id: Uuid,
     pub for_id: Uuid,
@@ -65,21 +66,30 @@ pub struct BallotRow {
     pub superseded: bool,
 }
 
-/// A proxy, granted at `entry_idx` and withdrawn at `revoked_entry` if it was.
+/// A proxy, granted at `entry` and withdrawn at `revoked_entry` if it was.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProxyRow {
-    pub entry_idx: i64,
+    pub entry: LogIndex,
     pub proposal_id: Uuid,
     pub grantor_id: Uuid,
     pub holder_id: Uuid,
     pub granted_at: DateTime<Utc>,
-    pub revoked_entry: Option<i64>,
+    pub revoked_entry: Option<LogIndex>,
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
-impl From<proposal::Model> for ProposalRow {
-    fn from(m: proposal::Model) -> Self {
-        ProposalRow {
+fn index(stored: i64) -> Result<LogIndex> {
+    Ok(LogIndex::from_stored(stored)?)
+}
+
+fn optional_index(stored: Option<i64>) -> Result<Option<LogIndex>> {
+    stored.map(index).transpose()
+}
+
+impl TryFrom<proposal::Model> for ProposalRow {
+    type Error = Error;
+    fn try_from(m: proposal::Model) -> Result<Self> {
+        Ok(ProposalRow {
             id: m.id,
             kind: m.kind,
             status: m.status,
@@ -92,9 +102,9 @@ impl From<proposal::Model> for ProposalRow {
             closes_at: m.closes_at,
             document: m.document,
             digest: m.digest,
-            opened_entry: m.opened_entry,
-            closed_entry: m.closed_entry,
-            result_entry: m.result_entry,
+            opened_entry: optional_index(m.opened_entry)?,
+            closed_entry: optional_index(m.closed_entry)?,
+            result_entry: optional_index(m.result_entry)?,
             result: m.result,
             created_at: m.created_at,
             updated_at: m.updated_at,
@@ -102,7 +112,7 @@ impl From<proposal::Model> for ProposalRow {
             closed_at: m.closed_at,
             finalized_at: m.finalized_at,
             withdrawn_at: m.withdrawn_at,
-        }
+        })
     }
 }
 
@@ -120,9 +130,9 @@ fn proposal_model(r: &ProposalRow) -> proposal::ActiveModel {
         closes_at: Set(r.closes_at),
         document: Set(r.document.clone()),
         digest: Set(r.digest.clone()),
-        opened_entry: Set(r.opened_entry),
-        closed_entry: Set(r.closed_entry),
-        result_entry: Set(r.result_entry),
+        opened_entry: Set(r.opened_entry.map(LogIndex::stored)),
+        closed_entry: Set(r.closed_entry.map(LogIndex::stored)),
+        result_entry: Set(r.result_entry.map(LogIndex::stored)),
         result: Set(r.result.clone()),
         created_at: Set(r.created_at),
         updated_at: Set(r.updated_at),
@@ -133,10 +143,11 @@ fn proposal_model(r: &ProposalRow) -> proposal::ActiveModel {
     }
 }
 
-impl From<ballot::Model> for BallotRow {
-    fn from(m: ballot::Model) -> Self {
-        BallotRow {
-            entry_idx: m.entry_idx,
+impl TryFrom<ballot::Model> for BallotRow {
+    type Error = Error;
+    fn try_from(m: ballot::Model) -> Result<Self> {
+        Ok(BallotRow {
+            entry: index(m.entry_idx)?,
             proposal_id: m.proposal_id,
             voter_id: m.voter_id,
             for_id: m.for_id,
@@ -145,21 +156,22 @@ impl From<ballot::Model> for BallotRow {
             cast_at: m.cast_at,
             accepted_at: m.accepted_at,
             superseded: m.superseded,
-        }
+        })
     }
 }
 
-impl From<proxy::Model> for ProxyRow {
-    fn from(m: proxy::Model) -> Self {
-        ProxyRow {
-            entry_idx: m.entry_idx,
+impl TryFrom<proxy::Model> for ProxyRow {
+    type Error = Error;
+    fn try_from(m: proxy::Model) -> Result<Self> {
+        Ok(ProxyRow {
+            entry: index(m.entry_idx)?,
             proposal_id: m.proposal_id,
             grantor_id: m.grantor_id,
             holder_id: m.holder_id,
             granted_at: m.granted_at,
-            revoked_entry: m.revoked_entry,
+            revoked_entry: optional_index(m.revoked_entry)?,
             revoked_at: m.revoked_at,
-        }
+        })
     }
 }
 
@@ -167,41 +179,38 @@ fn not_found(id: Uuid) -> Error {
     Error::NotFound(format!("proposal {id}"))
 }
 
-fn seq(idx: i64) -> Result<u64> {
-    u64::try_from(idx).map_err(|_| Error::Corrupt(format!("negative entry index {idx}")))
-}
-
 impl Store {
     pub async fn proposal(&self, id: Uuid) -> Result<ProposalRow> {
         proposal::Entity::find_by_id(id)
             .one(&self.db)
             .await?
-            .map(ProposalRow::from)
+            .map(ProposalRow::try_from)
+            .transpose()?
             .ok_or_else(|| not_found(id))
     }
 
     /// Newest first.
     pub async fn proposals(&self) -> Result<Vec<ProposalRow>> {
-        Ok(proposal::Entity::find()
+        proposal::Entity::find()
             .order_by_desc(proposal::Column::CreatedAt)
             .order_by_asc(proposal::Column::Id)
             .all(&self.db)
             .await?
             .into_iter()
-            .map(ProposalRow::from)
-            .collect())
+            .map(ProposalRow::try_from)
+            .collect()
     }
 
     /// Oldest first (the audit bundle's order).
     pub async fn proposals_in_creation_order(&self) -> Result<Vec<ProposalRow>> {
-        Ok(proposal::Entity::find()
+        proposal::Entity::find()
             .order_by_asc(proposal::Column::CreatedAt)
             .order_by_asc(proposal::Column::Id)
             .all(&self.db)
             .await?
             .into_iter()
-            .map(ProposalRow::from)
-            .collect())
+            .map(ProposalRow::try_from)
+            .collect()
     }
 
     /// Statuses of every proposal, by id.
@@ -261,20 +270,20 @@ impl Store {
 
     /// Proxies of a proposal, in log order.
     pub async fn proxies(&self, id: Uuid) -> Result<Vec<ProxyRow>> {
-        Ok(proxy::Entity::find()
+        proxy::Entity::find()
             .filter(proxy::Column::ProposalId.eq(id))
             .order_by_asc(proxy::Column::EntryIdx)
             .all(&self.db)
             .await?
             .into_iter()
-            .map(ProxyRow::from)
-            .collect())
+            .map(ProxyRow::try_from)
+            .collect()
     }
 }
 
 impl WriteTxn<'_> {
     pub async fn insert_proposal(&self, row: &ProposalRow) -> Result<ProposalRow> {
-        Ok(proposal_model(row).insert(&self.txn).await?.into())
+        proposal_model(row).insert(&self.txn).await?.try_into()
     }
 
     /// The proposal as it is inside this transaction.
@@ -282,7 +291,8 @@ impl WriteTxn<'_> {
         proposal::Entity::find_by_id(id)
             .one(&self.txn)
             .await?
-            .map(ProposalRow::from)
+            .map(ProposalRow::try_from)
+            .transpose()?
             .ok_or_else(|| not_found(id))
     }
 
@@ -300,7 +310,7 @@ impl WriteTxn<'_> {
 
     /// Writes every column of the row.
     pub async fn save_proposal(&self, row: &ProposalRow) -> Result<ProposalRow> {
-        Ok(proposal_model(row).update(&self.txn).await?.into())
+        proposal_model(row).update(&self.txn).await?.try_into()
     }
 
     /// Every member, ordered by bevoegd-gezag number, as this transaction sees them.
@@ -319,7 +329,7 @@ impl WriteTxn<'_> {
             let choice = serde_json::from_str(&b.choice)
                 .map_err(|e| Error::Corrupt(format!("ballot {}: {e}", b.entry_idx)))?;
             events.push(Event::Ballot {
-                seq: seq(b.entry_idx)?,
+                seq: index(b.entry_idx)?.get(),
                 voter: b.voter_id,
                 for_member: b.for_id,
                 choice,
@@ -331,13 +341,13 @@ impl WriteTxn<'_> {
             .await?
         {
             events.push(Event::ProxyGranted {
-                seq: seq(p.entry_idx)?,
+                seq: index(p.entry_idx)?.get(),
                 grantor: p.grantor_id,
                 holder: p.holder_id,
             });
             if let Some(revoked) = p.revoked_entry {
                 events.push(Event::ProxyRevoked {
-                    seq: seq(revoked)?,
+                    seq: index(revoked)?.get(),
                     grantor: p.grantor_id,
                 });
             }
@@ -355,17 +365,18 @@ impl WriteTxn<'_> {
     }
 
     /// The log index of the statement that used this nonce, if one did.
-    pub async fn nonce_entry(&self, value: &str) -> Result<Option<i64>> {
-        Ok(nonce::Entity::find_by_id(value)
+    pub async fn nonce_entry(&self, value: &str) -> Result<Option<LogIndex>> {
+        nonce::Entity::find_by_id(value)
             .one(&self.txn)
             .await?
-            .map(|n| n.entry_idx))
+            .map(|n| index(n.entry_idx))
+            .transpose()
     }
 
-    pub async fn record_nonce(&self, value: &str, entry: i64) -> Result<()> {
+    pub async fn record_nonce(&self, value: &str, entry: LogIndex) -> Result<()> {
         nonce::ActiveModel {
             nonce: Set(value.to_owned()),
-            entry_idx: Set(entry),
+            entry_idx: Set(entry.stored()),
         }
         .insert(&self.txn)
         .await?;
@@ -373,40 +384,41 @@ impl WriteTxn<'_> {
     }
 
     /// The leaf hash recorded for a log entry, if it exists.
-    pub async fn leaf_hash_of(&self, idx: i64) -> Result<Option<String>> {
-        Ok(entity::log_entry::Entity::find_by_id(idx)
+    pub async fn leaf_hash_of(&self, entry: LogIndex) -> Result<Option<String>> {
+        Ok(entity::log_entry::Entity::find_by_id(entry.stored())
             .one(&self.txn)
             .await?
             .map(|e| e.leaf_hash))
     }
 
-    pub async fn ballot(&self, entry_idx: i64) -> Result<Option<BallotRow>> {
-        Ok(ballot::Entity::find_by_id(entry_idx)
+    pub async fn ballot(&self, entry: LogIndex) -> Result<Option<BallotRow>> {
+        ballot::Entity::find_by_id(entry.stored())
             .one(&self.txn)
             .await?
-            .map(BallotRow::from))
+            .map(BallotRow::try_from)
+            .transpose()
     }
 
     /// Every ballot cast for `for_member` on a proposal.
     pub async fn ballots_for(&self, proposal: Uuid, for_member: Uuid) -> Result<Vec<BallotRow>> {
-        Ok(ballot::Entity::find()
+        ballot::Entity::find()
             .filter(ballot::Column::ProposalId.eq(proposal))
             .filter(ballot::Column::ForId.eq(for_member))
             .all(&self.txn)
             .await?
             .into_iter()
-            .map(BallotRow::from)
-            .collect())
+            .map(BallotRow::try_from)
+            .collect()
     }
 
     /// Marks these ballots as no longer counting.
-    pub async fn supersede(&self, entries: &[i64]) -> Result<()> {
+    pub async fn supersede(&self, entries: &[LogIndex]) -> Result<()> {
         if entries.is_empty() {
             return Ok(());
         }
         ballot::Entity::update_many()
             .col_expr(ballot::Column::Superseded, Expr::value(true))
-            .filter(ballot::Column::EntryIdx.is_in(entries.iter().copied()))
+            .filter(ballot::Column::EntryIdx.is_in(entries.iter().map(|e| e.stored())))
             .exec(&self.txn)
             .await?;
         Ok(())
@@ -414,7 +426,7 @@ impl WriteTxn<'_> {
 
     pub async fn insert_ballot(&self, row: &BallotRow) -> Result<()> {
         ballot::ActiveModel {
-            entry_idx: Set(row.entry_idx),
+            entry_idx: Set(row.entry.stored()),
             proposal_id: Set(row.proposal_id),
             voter_id: Set(row.voter_id),
             for_id: Set(row.for_id),
@@ -431,13 +443,14 @@ impl WriteTxn<'_> {
 
     /// The grantor's proxy for a proposal that has not been withdrawn, if any.
     pub async fn active_proxy(&self, proposal: Uuid, grantor: Uuid) -> Result<Option<ProxyRow>> {
-        Ok(proxy::Entity::find()
+        proxy::Entity::find()
             .filter(proxy::Column::ProposalId.eq(proposal))
             .filter(proxy::Column::GrantorId.eq(grantor))
             .filter(proxy::Column::RevokedEntry.is_null())
             .one(&self.txn)
             .await?
-            .map(ProxyRow::from))
+            .map(ProxyRow::try_from)
+            .transpose()
     }
 
     /// How many proxies for a proposal the holder holds now.
@@ -451,35 +464,35 @@ impl WriteTxn<'_> {
     }
 
     pub async fn insert_proxy(&self, row: &ProxyRow) -> Result<ProxyRow> {
-        Ok(proxy::ActiveModel {
-            entry_idx: Set(row.entry_idx),
+        proxy::ActiveModel {
+            entry_idx: Set(row.entry.stored()),
             proposal_id: Set(row.proposal_id),
             grantor_id: Set(row.grantor_id),
             holder_id: Set(row.holder_id),
             granted_at: Set(row.granted_at),
-            revoked_entry: Set(row.revoked_entry),
+            revoked_entry: Set(row.revoked_entry.map(LogIndex::stored)),
             revoked_at: Set(row.revoked_at),
         }
         .insert(&self.txn)
         .await?
-        .into())
+        .try_into()
     }
 
     /// Records the withdrawal of a proxy at log entry `entry`.
     pub async fn withdraw_proxy(
         &self,
         row: &ProxyRow,
-        entry: i64,
+        entry: LogIndex,
         at: DateTime<Utc>,
     ) -> Result<ProxyRow> {
-        Ok(proxy::ActiveModel {
-            entry_idx: Set(row.entry_idx),
-            revoked_entry: Set(Some(entry)),
+        proxy::ActiveModel {
+            entry_idx: Set(row.entry.stored()),
+            revoked_entry: Set(Some(entry.stored())),
             revoked_at: Set(Some(at)),
             ..Default::default()
         }
         .update(&self.txn)
         .await?
-        .into())
+        .try_into()
     }
 }
