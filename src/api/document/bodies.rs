@@ -1010,6 +1010,23 @@ mod tests {
         assert_invalid(&results, "a tally without a quorum", &json!([bad]));
     }
 
+    /// The example in docs/voting.md §6.1 is a tally, and the schema says so.
+    #[test]
+    fn the_documented_example_tally_matches_the_schema() {
+        let doc = served();
+        let voting = include_str!("../../../docs/voting.md");
+        let example = voting
+            .split("### 6.1")
+            .nth(1)
+            .and_then(|s| s.split("```json\n").nth(1))
+            .and_then(|s| s.split("```").next())
+            .expect("docs/voting.md §6.1 has a JSON example");
+        let value: Value = serde_json::from_str(example).unwrap();
+        let tally: Tally = serde_json::from_value(value.clone()).unwrap();
+        assert_eq!(serde_json::to_value(tally).unwrap(), value);
+        assert_valid(&validator(&doc, RESULT), "docs/voting.md §6.1", &value);
+    }
+
     /// Changes to a real tally that the server never makes; each must fail.
     #[test]
     fn the_tally_schema_refuses_what_the_server_never_sends() {
