@@ -4,6 +4,9 @@
 //! the exact wire spelling of keys and signatures, and `additionalProperties: false`
 //! on every body that refuses unknown fields.
 //!
+//! The result, the tally and the audit bundle, whose types live in the domain and
+//! the verifier, get their schemas from `bodies`.
+//!
 //! These constraints are written into the document only: the domain keeps checking
 //! them (with its own problem types), so adding one here never changes an answer.
 
@@ -13,6 +16,8 @@ use crate::domain::member::{BgNumber, MemberName, SectorPupils};
 use crate::domain::person::{Email, INVITATION_MAX_DAYS, PersonName};
 use crate::domain::proposal::{MAX_OPTIONS, MAX_PARAMETERS};
 use crate::domain::statement::MAX_STATEMENT_BYTES;
+
+mod bodies;
 
 /// Schemas of the request bodies that refuse unknown fields
 /// (`#[oai(deny_unknown_fields)]`); a unit test keeps this list and the code equal.
@@ -180,6 +185,7 @@ fn refine(doc: &mut Value) {
             }
         }
     }
+    bodies::refine(doc);
     let Some(schemas) = doc
         .pointer_mut("/components/schemas")
         .and_then(Value::as_object_mut)

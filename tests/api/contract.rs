@@ -109,6 +109,11 @@ impl Contract {
         let validator = jsonschema::options()
             .with_draft(jsonschema::Draft::Draft4)
             .should_validate_formats(true)
+            // Draft 4 knows no `uuid` format and would let anything through; OpenAPI's
+            // is RFC 4122's hyphenated form (36 characters).
+            .with_format("uuid", |s: &str| {
+                s.len() == 36 && uuid::Uuid::try_parse(s).is_ok()
+            })
             .build(&root)
             .unwrap_or_else(|e| panic!("the schema of {key} does not compile: {e}"));
         let validator = Arc::new(validator);
