@@ -98,6 +98,23 @@ spec() {
 api POST /api/v1/proposals "$(spec 'Seed draft')" >/dev/null
 OPEN_ID=$(api POST /api/v1/proposals "$(spec 'Seed open')" | jq -r .id)
 api POST "/api/v1/proposals/$OPEN_ID/open" >/dev/null
+# A final proposal with one signed ballot, so that results, tallies and certified
+# results are there to fetch: its window closes a few seconds from now.
+CLOSES=$(date -u -d '+4 seconds' +%Y-%m-%dT%H:%M:%SZ)
+FINAL_ID=$(api POST /api/v1/proposals "$(spec 'Seed final')" | jq -r .id)
+DIGEST=$(api POST "/api/v1/proposals/$FINAL_ID/open" | jq -r .digest)
+NONCE=$(head -c 16 /dev/urandom | b64url)
+CAST_AT=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+printf '{"cast_at":"%s","choice":{"vote":"yes"},"for":"%s","nonce":"%s","proposal":"%s","proposal_digest":"%s","type":"mandaat.ballot.v1","voter":"%s"}' \
+  "$CAST_AT" "$BOARD_MEMBER" "$NONCE" "$FINAL_ID" "$DIGEST" "$BOARD_MEMBER" >"$DATA/ballot.json"
+SIGNATURE=$(openssl pkeyutl -sign -inkey "$DATA/board.pem" -rawin -in "$DATA/ballot.json" | b64url)
+STATEMENT=$(b64url <"$DATA/ballot.json")
+timeout 30 curl -fsS -X POST -H "Authorization: Bearer $BOARD" -H 'Content-Type: application/json' \
+  -d "{\"statement\":\"$STATEMENT\",\"key_id\":\"$KEY_ID\",\"signature\":\"$SIGNATURE\"}" \
+  "$BASE/api/v1/proposals/$FINAL_ID/ballots" >/dev/null
+sleep 5
+api POST "/api/v1/proposals/$FINAL_ID/close" >/dev/null
+api POST "/api/v1/proposals/$FINAL_ID/finalize" >/dev/null
 
 AUDITOR=$(cli token issue --role auditor --ttl 1h --subject schemathesis-auditor)
 COUNCIL=$(cli token issue --role council --sector PO --ttl 1h --subject schemathesis-council)

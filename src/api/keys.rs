@@ -134,8 +134,7 @@ impl KeysApi {
         id: Path<Uuid>,
     ) -> OpResult<Json<Vec<MemberKeyDto>>, ReadOne> {
         state.authenticate(&auth).await?;
-        state.store.member(id.0).await?;
-        let keys = state.store.member_keys(id.0).await?;
+        let keys = service::member_keys(&state.store, id.0).await?;
         let keys = keys
             .into_iter()
             .map(MemberKeyDto::try_from)

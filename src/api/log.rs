@@ -7,12 +7,10 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::{Json, PlainText};
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
-use super::problem::ApiError;
 use super::problem::{OpResult, Public, Read, ReadOne, ReadQuery};
 use super::{ApiTags, Credentials, State};
 use crate::domain::statement::BASE64URL;
-use crate::error::Error;
-use crate::service::log::{self as log_service, MAX_ENTRIES_PER_PAGE, Receipt};
+use crate::service::log::{self as log_service, Receipt};
 use crate::transparency::merkle::b64;
 
 pub struct LogApi;
@@ -98,14 +96,6 @@ enum Text {
     Ok(PlainText<String>),
 }
 
-fn bad(detail: String) -> ApiError {
-    ApiError::problem(
-        poem::http::StatusCode::UNPROCESSABLE_ENTITY,
-        "bad-range",
-        detail,
-    )
-}
-
 #[OpenApi(prefix_path = "/api/v1/log", tag = "ApiTags::Log")]
 impl LogApi {
     /// The latest signed checkpoint (C2SP tlog-checkpoint as a signed note, text/plain).
@@ -138,13 +128,7 @@ impl LogApi {
         #[oai(validator(maximum(value = "9007199254740991")))] end: Query<u64>,
     ) -> OpResult<Json<EntriesDto>, ReadQuery> {
         state.authenticate(&auth).await?;
-        let size = state.store.tree_size()?;
-        if start.0 > end.0 || end.0 > size || end.0 - start.0 > MAX_ENTRIES_PER_PAGE {
-            return Err(bad(format!(
-                "need start <= end <= {size} (the log size) and at most {MAX_ENTRIES_PER_PAGE} entries"
-            )).into());
-        }
-        let entries = log_service::entries(&state.store, start.0, end.0).await?;
+        let entries = log_service::page(&state.store, start.0, end.0).await?;
         Ok(Json(EntriesDto {
             start: start.0,
             end: end.0,
@@ -171,18 +155,13 @@ impl LogApi {
         #[oai(validator(maximum(value = "9007199254740991")))] size: Query<u64>,
     ) -> OpResult<Json<InclusionDto>, ReadQuery> {
         state.authenticate(&auth).await?;
-        let proof = log_service::inclusion_proof(&state.store, index.0, size.0)?;
-        let tree = state.store.tree()?;
-        let leaf = tree
-            .leaf(index.0)
-            .ok_or_else(|| bad(format!("no entry {}", index.0)))?;
-        let root = tree.root_at(size.0).map_err(Error::from)?;
+        let inclusion = log_service::inclusion(&state.store, index.0, size.0)?;
         Ok(Json(InclusionDto {
             index: index.0,
             size: size.0,
-            leaf_hash: hex::encode(leaf),
-            root: b64(&root),
-            proof: proof.iter().map(b64).collect(),
+            leaf_hash: hex::encode(inclusion.leaf),
+            root: b64(&inclusion.root),
+            proof: inclusion.proof.iter().map(b64).collect(),
         }))
     }
 
@@ -196,19 +175,13 @@ impl LogApi {
         #[oai(validator(maximum(value = "9007199254740991")))] to: Query<u64>,
     ) -> OpResult<Json<ConsistencyDto>, ReadQuery> {
         state.authenticate(&auth).await?;
-        let proof = log_service::consistency_proof(&state.store, from.0, to.0)?;
-        let tree = state.store.tree()?;
-        let root = |n| {
-            tree.root_at(n)
-                .map(|r| b64(&r))
-                .map_err(|e| ApiError::from(Error::from(e)))
-        };
+        let consistency = log_service::consistency(&state.store, from.0, to.0)?;
         Ok(Json(ConsistencyDto {
             from: from.0,
             to: to.0,
-            from_root: root(from.0)?,
-            to_root: root(to.0)?,
-            proof: proof.iter().map(b64).collect(),
+            from_root: b64(&consistency.from_root),
+            to_root: b64(&consistency.to_root),
+            proof: consistency.proof.iter().map(b64).collect(),
         }))
     }
 

@@ -217,7 +217,7 @@ impl MembersApi {
             limit: limit.0.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT),
             offset: offset.0.unwrap_or(0),
         };
-        let (members, total) = state.store.members(&filter).await?;
+        let (members, total) = crate::service::members(&state.store, &filter).await?;
         Ok(Json(MemberPage {
             items: members.into_iter().map(Into::into).collect(),
             total,
@@ -256,7 +256,9 @@ impl MembersApi {
         id: Path<Uuid>,
     ) -> OpResult<Json<MemberDto>, ReadOne> {
         state.authenticate(&auth).await?;
-        Ok(Json(state.store.member(id.0).await?.into()))
+        Ok(Json(
+            crate::service::member(&state.store, id.0).await?.into(),
+        ))
     }
 
     /// Change a member's name, pupils or status; the chamber follows. Admin only.

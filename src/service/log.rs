@@ -14,7 +14,7 @@ use crate::domain::statement::{BASE64URL, KeyId, entry_bytes};
 use crate::error::{Error, Result};
 use crate::store::{LogEntryRow, SignedCheckpoint, Store};
 use crate::transparency::LogIndex;
-use crate::transparency::merkle::Hash;
+use crate::transparency::merkle::{Hash, MerkleError};
 use crate::transparency::note::NoteSigner;
 
 /// Most entries one request returns.
@@ -73,18 +73,59 @@ pub struct Receipt {
     pub inclusion_proof: Vec<Hash>,
 }
 
-pub fn inclusion_proof(store: &Store, index: u64, size: u64) -> Result<Vec<Hash>> {
-    store
-        .tree()?
-        .inclusion_proof(index, size)
-        .map_err(Error::from)
+/// An RFC 9162 inclusion proof with what it proves: the leaf and the root.
+pub struct Inclusion {
+    pub leaf: Hash,
+    pub root: Hash,
+    pub proof: Vec<Hash>,
 }
 
-pub fn consistency_proof(store: &Store, from: u64, to: u64) -> Result<Vec<Hash>> {
-    store
-        .tree()?
-        .consistency_proof(from, to)
-        .map_err(Error::from)
+/// An RFC 9162 consistency proof with the two roots it joins.
+pub struct Consistency {
+    pub from_root: Hash,
+    pub to_root: Hash,
+    pub proof: Vec<Hash>,
+}
+
+/// Entry `index` in the tree of `size` entries; a range the log cannot answer is a
+/// `LogRange` error (422).
+pub fn inclusion(store: &Store, index: u64, size: u64) -> Result<Inclusion> {
+    let tree = store.tree()?;
+    let proof = tree.inclusion_proof(index, size)?;
+    let leaf = tree.leaf(index).ok_or(MerkleError::IndexOutOfRange {
+        index,
+        size: tree.size(),
+    })?;
+    Ok(Inclusion {
+        leaf,
+        root: tree.root_at(size)?,
+        proof,
+    })
+}
+
+/// The tree of `from` entries against the tree of `to` entries.
+pub fn consistency(store: &Store, from: u64, to: u64) -> Result<Consistency> {
+    let tree = store.tree()?;
+    Ok(Consistency {
+        proof: tree.consistency_proof(from, to)?,
+        from_root: tree.root_at(from)?,
+        to_root: tree.root_at(to)?,
+    })
+}
+
+/// Entries `[start, end)` as shown outside, at most [`MAX_ENTRIES_PER_PAGE`].
+pub async fn page(store: &Store, start: u64, end: u64) -> Result<Vec<EntryView>> {
+    let size = store.tree_size()?;
+    if start > end || end > size || end - start > MAX_ENTRIES_PER_PAGE {
+        return Err(MerkleError::PageOutOfRange {
+            start,
+            end,
+            size,
+            most: MAX_ENTRIES_PER_PAGE,
+        }
+        .into());
+    }
+    entries(store, start, end).await
 }
 
 /// One entry as shown outside: its bytes, unless they hold a ballot of a proposal

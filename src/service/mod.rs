@@ -15,7 +15,7 @@ use crate::domain::member::{
 use crate::domain::server_statement::AdminKeyRevocation;
 use crate::domain::statement::{KeyId, MemberPublicKey, SignedStatement, canonical_bytes};
 use crate::error::{ConflictKind, Error, Result};
-use crate::store::{KeyRow, NewEntry, Store};
+use crate::store::{KeyRow, MemberFilter, NewEntry, Store};
 
 /// Signs the statements the server makes itself (proposals opened and closed,
 /// certified results, admins' key revocations) with its log key.
@@ -115,6 +115,21 @@ pub async fn update_member(
     }
     member.updated_at = now;
     store.update_member(&member).await
+}
+
+/// A member's keys, active and revoked, oldest first; an unknown member is not found.
+pub async fn member_keys(store: &Store, member_id: Uuid) -> Result<Vec<KeyRow>> {
+    store.member(member_id).await?;
+    store.member_keys(member_id).await
+}
+
+/// Members matching the filter, one page, and how many match in all.
+pub async fn members(store: &Store, filter: &MemberFilter) -> Result<(Vec<Member>, u64)> {
+    store.members(filter).await
+}
+
+pub async fn member(store: &Store, id: Uuid) -> Result<Member> {
+    store.member(id).await
 }
 
 /// Registers a board's public key from its proof of possession.

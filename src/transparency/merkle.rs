@@ -26,6 +26,15 @@ pub enum MerkleError {
     IndexOutOfRange { index: u64, size: u64 },
     #[error("consistency needs 0 < from <= to, got {from} -> {to}")]
     InvalidRange { from: u64, to: u64 },
+    #[error(
+        "need start <= end <= {size} (the log size) and at most {most} entries, got {start}..{end}"
+    )]
+    PageOutOfRange {
+        start: u64,
+        end: u64,
+        size: u64,
+        most: u64,
+    },
     #[error("proof has the wrong number of hashes")]
     ProofLength,
     #[error("proof does not lead to the expected root")]
