@@ -156,12 +156,9 @@ impl KeysApi {
         allow(&who, Operation::RegisterKey { member: id.0 })?;
         let statement = body.parse()?;
         let now = state.clock.now();
-        let key = service::register_key(&state.store, id.0, &statement, now).await?;
+        let (key, receipt) =
+            service::register_key(&state.store, &state.log, id.0, &statement, now).await?;
         let location = format!("/api/v1/members/{}/keys/{}", id.0, key.key_id);
-        let receipt = state
-            .log
-            .receipt(&state.store, key.registration_entry, now)
-            .await?;
         let mut dto = MemberKeyDto::try_from(key)?;
         dto.receipt = Some(receipt.into());
         Ok(Registered::Created(Json(dto), location))
@@ -206,14 +203,8 @@ impl KeysApi {
             }
         };
         let now = state.clock.now();
-        let key = service::revoke_key(&state.store, id.0, key_id, revoker, now).await?;
-        let entry = key.revocation_entry.ok_or_else(|| {
-            Error::Corrupt(format!(
-                "revoked key {} has no revocation entry",
-                key.key_id
-            ))
-        })?;
-        let receipt = state.log.receipt(&state.store, entry, now).await?;
+        let (key, receipt) =
+            service::revoke_key(&state.store, &state.log, id.0, key_id, revoker, now).await?;
         let mut dto = MemberKeyDto::try_from(key)?;
         dto.receipt = Some(receipt.into());
         Ok(Json(dto))

@@ -133,12 +133,14 @@ pub async fn member(store: &Store, id: Uuid) -> Result<Member> {
 }
 
 /// Registers a board's public key from its proof of possession.
+/// Answers with the key and the log's receipt for its registration.
 pub async fn register_key(
     store: &Store,
+    log: &log::Log,
     member_id: Uuid,
     statement: &SignedStatement,
     now: DateTime<Utc>,
-) -> Result<KeyRow> {
+) -> Result<(KeyRow, log::Receipt)> {
     let member = store.member(member_id).await?;
     let registration = KeyRegistration::from_statement(statement, member_id)?;
     statement.verify(&registration.public_key)?;
@@ -182,7 +184,8 @@ pub async fn register_key(
         })
         .await?;
     write.commit().await?;
-    Ok(key)
+    let receipt = log.receipt(store, entry, now).await?;
+    Ok((key, receipt))
 }
 
 /// Who revokes a key, and on what authority.
@@ -197,13 +200,15 @@ pub enum Revoker<'a> {
     },
 }
 
+/// Answers with the revoked key and the log's receipt for its revocation.
 pub async fn revoke_key(
     store: &Store,
+    log: &log::Log,
     member_id: Uuid,
     key_id: KeyId,
     revoker: Revoker<'_>,
     now: DateTime<Utc>,
-) -> Result<KeyRow> {
+) -> Result<(KeyRow, log::Receipt)> {
     let key_hex = key_id.to_string();
     let key = store
         .member_key(&key_hex)
@@ -260,7 +265,8 @@ pub async fn revoke_key(
     current.revocation_entry = Some(entry);
     let updated = write.save_key(&current).await?;
     write.commit().await?;
-    Ok(updated)
+    let receipt = log.receipt(store, entry, now).await?;
+    Ok((updated, receipt))
 }
 
 fn already_revoked(key: &str) -> Error {
