@@ -55,6 +55,7 @@ async fn run(n: usize) {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = Config {
         listen: "127.0.0.1:0".parse().expect("address"),
+        metrics_listen: None,
         storage: StorageConfig {
             data_dir: dir.path().to_owned(),
             database_url: std::env::var("MANDAAT_BENCH_DATABASE_URL").ok(),

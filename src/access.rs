@@ -55,6 +55,8 @@ pub enum Operation<'a> {
     ExportAuditBundle,
     /// Invite people, list them, see and end their sessions.
     ManagePeople,
+    /// Scrape the service's metrics (`GET /metrics`).
+    ReadMetrics,
 }
 
 /// Why the caller may not: said to the caller as a 403.
@@ -73,15 +75,22 @@ pub fn check(who: &Principal, op: Operation<'_>) -> Result<(), Denied> {
         (Operation::ReadRegister, _) => Ok(()),
 
         (
-            Operation::ManageMembers | Operation::RunLifecycle | Operation::ManagePeople,
+            Operation::ManageMembers
+            | Operation::RunLifecycle
+            | Operation::ManagePeople
+            | Operation::ReadMetrics,
             Admin { .. },
         ) => Ok(()),
-        (Operation::ManageMembers | Operation::RunLifecycle | Operation::ManagePeople, other) => {
-            deny(format!(
-                "only an admin may do this; this caller's role is {}",
-                other.role()
-            ))
-        }
+        (
+            Operation::ManageMembers
+            | Operation::RunLifecycle
+            | Operation::ManagePeople
+            | Operation::ReadMetrics,
+            other,
+        ) => deny(format!(
+            "only an admin may do this; this caller's role is {}",
+            other.role()
+        )),
 
         // A proof of possession shows who holds a key, not who the board is: only the
         // board itself registers its keys, never an admin for it.
@@ -323,6 +332,7 @@ mod tests {
                 ".y....",
             ),
             ("manage people", Operation::ManagePeople, "y....."),
+            ("read the metrics", Operation::ReadMetrics, "y....."),
         ];
         for (what, op, expected) in table {
             let got: String = callers()

@@ -130,6 +130,11 @@ pub struct Config {
     #[arg(long, env = "MANDAAT_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
+    /// Also serve `GET /metrics` (Prometheus) here, without credentials: for a
+    /// Prometheus on a private network. The main address serves it to admins only.
+    #[arg(long, env = "MANDAAT_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+
     #[command(flatten)]
     pub storage: StorageConfig,
 

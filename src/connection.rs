@@ -19,6 +19,7 @@
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -39,6 +40,7 @@ pub struct BoundedAcceptor<A> {
     inner: A,
     slots: Arc<Semaphore>,
     header_read_timeout: Duration,
+    open: OpenConnections,
 }
 
 impl<A: Acceptor> BoundedAcceptor<A> {
@@ -47,7 +49,39 @@ impl<A: Acceptor> BoundedAcceptor<A> {
             inner,
             slots: Arc::new(Semaphore::new(max_connections)),
             header_read_timeout,
+            open: OpenConnections::default(),
         }
+    }
+
+    /// How many connections this acceptor's clients hold open, now and later (for
+    /// the metrics).
+    pub fn open_connections(&self) -> OpenConnections {
+        self.open.clone()
+    }
+}
+
+/// The number of open connections of one [`BoundedAcceptor`]. (Not the semaphore's
+/// permits: a waiting `accept` holds one too.)
+#[derive(Debug, Clone, Default)]
+pub struct OpenConnections(Arc<AtomicUsize>);
+
+impl OpenConnections {
+    pub fn count(&self) -> usize {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    fn opened(&self) -> OpenGuard {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        OpenGuard(self.clone())
+    }
+}
+
+/// Counts one connection as open until dropped with it.
+struct OpenGuard(OpenConnections);
+
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        (self.0).0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -69,7 +103,7 @@ impl<A: Acceptor> Acceptor for BoundedAcceptor<A> {
             .map_err(|_| io::Error::other("the connection semaphore is closed"))?;
         match self.inner.accept().await {
             Ok((io, local, remote, scheme)) => Ok((
-                BoundedIo::new(io, permit, self.header_read_timeout),
+                BoundedIo::new(io, permit, self.header_read_timeout, self.open.opened()),
                 local,
                 remote,
                 scheme,
@@ -88,10 +122,11 @@ pub struct BoundedIo<Io> {
     inner: Io,
     head: HeadTimer,
     _slot: OwnedSemaphorePermit,
+    _open: OpenGuard,
 }
 
 impl<Io> BoundedIo<Io> {
-    fn new(inner: Io, slot: OwnedSemaphorePermit, timeout: Duration) -> Self {
+    fn new(inner: Io, slot: OwnedSemaphorePermit, timeout: Duration, open: OpenGuard) -> Self {
         BoundedIo {
             inner,
             head: HeadTimer {
@@ -101,6 +136,7 @@ impl<Io> BoundedIo<Io> {
                 preface: Some(0),
             },
             _slot: slot,
+            _open: open,
         }
     }
 }

@@ -11,8 +11,10 @@ use mandaat::clock::SharedClock;
 use mandaat::startup::Deployment;
 use mandaat::{Application, Config, import};
 
-/// Logs go to stderr: text for people (colour only on a terminal), or JSON lines with
-/// the span fields (request id, method, path, status, duration) for collectors.
+/// Logs go to stderr: text for people (colour only on a terminal), or JSON lines for
+/// collectors. Each request is one line (`crate::observe`: request id, method, route
+/// template, status, latency, subject, problem type); lines logged while a request
+/// runs carry its id in their `span`.
 fn init_logging(format: mandaat::config::LogFormat) {
     use std::io::IsTerminal as _;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));

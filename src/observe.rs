@@ -12,6 +12,7 @@ use std::time::Instant;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 use poem::http::HeaderValue;
 use poem::{Endpoint, IntoResponse, Request, Response};
+use tracing::Instrument as _;
 
 /// What a request leaves behind for its log line, set by code deep inside it.
 #[derive(Debug, Default)]
@@ -101,7 +102,9 @@ impl Metrics {
             .unwrap_or_else(|_| PrometheusBuilder::new());
         let recorder = builder.build_recorder();
         let handle = recorder.handle();
-        Metrics { recorder, handle }
+        let metrics = Metrics { recorder, handle };
+        metrics.with(describe);
+        metrics
     }
 
     /// Runs `f` with this server's registry as the `metrics` macros' recorder.
@@ -113,6 +116,42 @@ impl Metrics {
     pub fn render(&self) -> String {
         self.handle.render()
     }
+}
+
+/// The `# HELP` lines of the metrics this crate records.
+fn describe() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        "mandaat_http_requests_total",
+        "HTTP requests answered, by method, route template and status"
+    );
+    describe_histogram!(
+        "mandaat_http_request_duration_seconds",
+        Unit::Seconds,
+        "Time to answer an HTTP request, by method and route template"
+    );
+    describe_counter!(
+        "mandaat_problems_total",
+        "Problem responses, by route template and problem type"
+    );
+    describe_counter!(
+        "mandaat_statements_total",
+        "Ballots, proxies and key registrations sent, by kind and outcome (accepted, or the problem type)"
+    );
+    describe_gauge!("mandaat_log_entries", "Entries in the transparency log");
+    describe_gauge!(
+        "mandaat_checkpoint_age_seconds",
+        Unit::Seconds,
+        "Seconds since the latest signed checkpoint"
+    );
+    describe_gauge!(
+        "mandaat_database_connections",
+        "Database pool connections, by state (in_use, idle)"
+    );
+    describe_gauge!(
+        "mandaat_open_connections",
+        "Client connections open on the API's address"
+    );
 }
 
 impl Default for Metrics {
@@ -137,8 +176,10 @@ pub async fn observe<E: Endpoint>(
         notes: Arc::default(),
     };
     let notes = current.notes.clone();
+    // What is logged while the request runs (a 500's cause, say) names it too.
+    let span = tracing::info_span!("request", request_id = %id);
     let result = CURRENT
-        .scope(current, async move { endpoint.call(request).await })
+        .scope(current, endpoint.call(request).instrument(span))
         .await;
     let mut response = match result {
         Ok(response) => response.into_response(),
@@ -158,7 +199,8 @@ pub async fn observe<E: Endpoint>(
         method = %method,
         route = %route,
         status,
-        latency_ms = (seconds * 1000.0).round() as u64,
+        // Milliseconds to the microsecond: most answers take less than one.
+        latency_ms = (seconds * 1_000_000.0).round() / 1000.0,
         subject = subject.as_deref().unwrap_or("-"),
         problem = problem.as_deref().unwrap_or("-"),
         "request"

@@ -160,11 +160,11 @@ fn too_many_requests(wait: Duration) -> poem::Error {
     let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     let seconds = seconds.max(1);
     let response = crate::api::problem::ApiError::TooManyRequests(
-        poem_openapi::payload::Json(crate::api::problem::Problem::new(
+        poem_openapi::payload::Json(Box::new(crate::api::problem::Problem::new(
             StatusCode::TOO_MANY_REQUESTS,
             "rate-limited",
             format!("too many requests; try again in {seconds} s"),
-        )),
+        ))),
         seconds,
     )
     .into_response();

@@ -8,7 +8,7 @@ use std::time::Duration;
 use poem::error::ReadBodyError;
 use poem::http::StatusCode;
 use poem::listener::{Acceptor, AcceptorExt, Listener, TcpListener};
-use poem::middleware::{CatchPanic, Tracing};
+use poem::middleware::CatchPanic;
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Route, Server};
 
 use crate::api::{self, AppState, problem::render_error};
@@ -20,6 +20,12 @@ use crate::store::Store;
 pub struct Application {
     local_addr: SocketAddr,
     acceptor: poem::listener::BoxAcceptor,
+    /// `--metrics-listen`: its address, the listener and what it serves.
+    metrics: Option<(
+        SocketAddr,
+        poem::listener::BoxAcceptor,
+        poem::endpoint::BoxEndpoint<'static>,
+    )>,
     idle_timeout: Duration,
     route: poem::endpoint::BoxEndpoint<'static>,
     state: Arc<AppState>,
@@ -138,6 +144,13 @@ impl Application {
                 signer: log.signer.clone(),
                 origin: log.origin.clone(),
             });
+        let (acceptor, local_addr) = bind(config.listen).await?;
+        // The connection cap and the header-read timeout, which poem's `Server` lacks.
+        let acceptor = crate::connection::BoundedAcceptor::new(
+            acceptor,
+            config.connections.max_connections,
+            config.connections.header_read_timeout,
+        );
         let state = Arc::new(AppState {
             store: deployment.store.clone(),
             rules: deployment.rules,
@@ -158,6 +171,8 @@ impl Application {
                 frozen: Default::default(),
                 max_proxies_per_holder: config.max_proxies_per_holder,
             },
+            metrics: crate::observe::Metrics::new(),
+            connections: acceptor.open_connections(),
         });
 
         let rate_limits = crate::rate_limit::RateLimits::new(&config.rate_limits);
@@ -225,31 +240,50 @@ impl Application {
             .around(move |endpoint, request| limit_time(endpoint, request, request_timeout))
             .with(CatchPanic::new().with_handler(panic_response))
             .catch_all_error(render_error)
-            .around(move |endpoint, request| {
+            .around({
                 let allowed = allowed.clone();
-                async move { response_headers(endpoint, request, &allowed).await }
+                move |endpoint, request| {
+                    let allowed = allowed.clone();
+                    async move { response_headers(endpoint, request, &allowed).await }
+                }
             })
-            .with(Tracing)
+            // Outermost: every answer (a 404, a 429, a panic's 500) gets an id, a log
+            // line and its count.
+            .around({
+                let state = state.clone();
+                let allowed = allowed.clone();
+                move |endpoint, request| {
+                    let state = state.clone();
+                    let allowed = allowed.clone();
+                    async move {
+                        crate::observe::observe(endpoint, request, &state.metrics, |path| {
+                            allowed.route_label(path)
+                        })
+                        .await
+                    }
+                }
+            })
             .boxed();
 
-        let acceptor = TcpListener::bind(config.listen)
-            .into_acceptor()
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
-        let local_addr = acceptor
-            .local_addr()
-            .first()
-            .and_then(|a| a.as_socket_addr().copied())
-            .ok_or_else(|| anyhow::anyhow!("listener has no socket address"))?;
-        // The connection cap and the header-read timeout, which poem's `Server` lacks.
-        let acceptor = crate::connection::BoundedAcceptor::new(
-            acceptor,
-            config.connections.max_connections,
-            config.connections.header_read_timeout,
-        );
+        let metrics = match config.metrics_listen {
+            Some(address) => {
+                let (acceptor, local) = bind(address).await?;
+                // A scraper needs few connections; the header timeout is the API's.
+                let acceptor = crate::connection::BoundedAcceptor::new(
+                    acceptor,
+                    METRICS_MAX_CONNECTIONS,
+                    config.connections.header_read_timeout,
+                );
+                let endpoint = metrics_endpoint(state.clone(), allowed.clone());
+                Some((local, acceptor.boxed(), endpoint))
+            }
+            None => None,
+        };
+
         Ok(Application {
             local_addr,
             acceptor: acceptor.boxed(),
+            metrics,
             idle_timeout: config.connections.idle_timeout,
             route,
             state,
@@ -259,6 +293,11 @@ impl Application {
 
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The `--metrics-listen` address, when there is one (port 0 resolved).
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(|(address, _, _)| *address)
     }
 
     /// This server's token issuer, for tests and for the startup hint.
@@ -273,10 +312,37 @@ impl Application {
     ) -> std::io::Result<()> {
         // poem's own idle timeout: a connection with no traffic either way for this
         // long is shut down (gracefully: a request in progress still gets its answer).
-        let result = Server::new_with_acceptor(self.acceptor)
+        let (stop_metrics, metrics_stopped) = tokio::sync::watch::channel(());
+        let api = Server::new_with_acceptor(self.acceptor)
             .idle_timeout(self.idle_timeout)
-            .run_with_graceful_shutdown(self.route, shutdown, Some(Duration::from_secs(10)))
-            .await;
+            .run_with_graceful_shutdown(
+                self.route,
+                async move {
+                    shutdown.await;
+                    // Dropping the sender tells the metrics listener to stop too.
+                    drop(stop_metrics);
+                },
+                Some(Duration::from_secs(10)),
+            );
+        let (metrics, idle_timeout) = (self.metrics, self.idle_timeout);
+        let metrics = async move {
+            let Some((address, acceptor, endpoint)) = metrics else {
+                return;
+            };
+            let mut stopped = metrics_stopped;
+            let result = Server::new_with_acceptor(acceptor)
+                .idle_timeout(idle_timeout)
+                .run_with_graceful_shutdown(
+                    endpoint,
+                    async move { while stopped.changed().await.is_ok() {} },
+                    Some(Duration::from_secs(1)),
+                )
+                .await;
+            if let Err(e) = result {
+                tracing::error!(error = %e, %address, "the metrics listener failed");
+            }
+        };
+        let (result, ()) = tokio::join!(api, metrics);
         // Let SQLite checkpoint its WAL and PostgreSQL see a clean disconnect.
         if let Ok(state) = Arc::try_unwrap(self.state)
             && let Err(e) = state.store.close().await
@@ -388,6 +454,57 @@ async fn limit_time<E: Endpoint>(
     }
 }
 
+/// Binds a TCP listener; the address it got (port 0 resolved).
+async fn bind(address: SocketAddr) -> anyhow::Result<(impl Acceptor + 'static, SocketAddr)> {
+    let acceptor = TcpListener::bind(address)
+        .into_acceptor()
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {address}: {e}"))?;
+    let local = acceptor
+        .local_addr()
+        .first()
+        .and_then(|a| a.as_socket_addr().copied())
+        .ok_or_else(|| anyhow::anyhow!("listener has no socket address"))?;
+    Ok((acceptor, local))
+}
+
+/// Most connections open at once on the `--metrics-listen` address.
+const METRICS_MAX_CONNECTIONS: usize = 16;
+
+/// What the `--metrics-listen` address serves: `GET /metrics` without credentials
+/// (it is meant for a private network), problems for everything else; observed like
+/// the API, so scrapes are logged and counted too.
+fn metrics_endpoint(
+    state: Arc<AppState>,
+    allowed: Arc<AllowedMethods>,
+) -> poem::endpoint::BoxEndpoint<'static> {
+    let scrape = {
+        let state = state.clone();
+        poem::endpoint::make(move |_| {
+            let state = state.clone();
+            async move {
+                poem::Response::builder()
+                    .content_type(crate::api::metrics::CONTENT_TYPE)
+                    .body(crate::api::metrics::exposition(&state).await)
+            }
+        })
+    };
+    Route::new()
+        .at("/metrics", poem::get(scrape))
+        .catch_all_error(render_error)
+        .around(move |endpoint, request| {
+            let state = state.clone();
+            let allowed = allowed.clone();
+            async move {
+                crate::observe::observe(endpoint, request, &state.metrics, |path| {
+                    allowed.route_label(path)
+                })
+                .await
+            }
+        })
+        .boxed()
+}
+
 /// Where [`Application::build_with`] mounts routes that exist only in tests.
 pub const TEST_ROUTES: &str = "/__test";
 
@@ -407,10 +524,19 @@ fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> poem::Respo
     .into_response()
 }
 
-/// The methods each API path answers, from the OpenAPI document, for the `Allow`
-/// header of a 405 (poem's router does not say which methods a path has).
+/// The API's path templates and the methods each answers, from the OpenAPI document:
+/// for the `Allow` header of a 405 (poem's router does not say which methods a path
+/// has) and for the route label of metrics and request logs.
 pub struct AllowedMethods {
-    paths: Vec<(Vec<Segment>, String)>,
+    paths: Vec<ApiPath>,
+}
+
+struct ApiPath {
+    segments: Vec<Segment>,
+    /// As the document writes it, e.g. `/api/v1/proposals/{id}/ballots`.
+    template: String,
+    /// The `Allow` value.
+    methods: String,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -451,31 +577,58 @@ impl AllowedMethods {
                     }
                 })
                 .collect();
-            table.push((segments, methods.join(", ")));
+            table.push(ApiPath {
+                segments,
+                template: path.clone(),
+                methods: methods.join(", "),
+            });
         }
         Ok(AllowedMethods { paths: table })
     }
 
-    /// The `Allow` value for a request path; literal segments win over parameters,
-    /// as in the router.
-    pub fn for_path(&self, path: &str) -> Option<&str> {
+    /// The API path a request path falls under; literal segments win over
+    /// parameters, as in the router.
+    fn matching(&self, path: &str) -> Option<&ApiPath> {
         let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
         self.paths
             .iter()
-            .filter(|(segments, _)| {
-                segments.len() == parts.len()
-                    && segments.iter().zip(&parts).all(|(s, p)| match s {
+            .filter(|api| {
+                api.segments.len() == parts.len()
+                    && api.segments.iter().zip(&parts).all(|(s, p)| match s {
                         Segment::Literal(l) => l == p,
                         Segment::Parameter => !p.is_empty(),
                     })
             })
-            .max_by_key(|(segments, _)| {
-                segments
+            .max_by_key(|api| {
+                api.segments
                     .iter()
                     .filter(|s| matches!(s, Segment::Literal(_)))
                     .count()
             })
-            .map(|(_, methods)| methods.as_str())
+    }
+
+    /// The `Allow` value for a request path.
+    pub fn for_path(&self, path: &str) -> Option<&str> {
+        self.matching(path).map(|api| api.methods.as_str())
+    }
+
+    /// The route label of a request path in metrics and logs: its OpenAPI template
+    /// (`/api/v1/proposals/{id}`), or a fixed name outside the API, so that the
+    /// number of labels stays bounded whatever paths clients make up.
+    pub fn route_label(&self, path: &str) -> String {
+        if let Some(api) = self.matching(path) {
+            return api.template.clone();
+        }
+        let label = match path {
+            "/" => "/",
+            "/openapi.json" => "/openapi.json",
+            "/docs" => "/docs",
+            p if p.starts_with("/docs/") => "/docs",
+            "/web" => "/web/*",
+            p if p.starts_with("/web/") => "/web/*",
+            _ => "other",
+        };
+        label.to_owned()
     }
 }
 
@@ -511,4 +664,42 @@ async fn response_headers<E: Endpoint>(
 
 fn response_is_api(path: &str) -> bool {
     path != "/" && path != "/web" && !path.starts_with("/web/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_are_labelled_by_template_or_a_fixed_name() {
+        let routes = AllowedMethods::from_spec(&crate::api::document::document()).unwrap();
+        let label = |path| routes.route_label(path);
+        assert_eq!(
+            label("/api/v1/proposals/0b6e4a5c-8d4e-4f3a-9a43-1f0f2a3b4c5d/ballots"),
+            "/api/v1/proposals/{id}/ballots"
+        );
+        // A literal segment wins over a parameter, as in the router.
+        assert_eq!(
+            label("/api/v1/sessions/current"),
+            "/api/v1/sessions/current"
+        );
+        assert_eq!(label("/api/v1/results.csv"), "/api/v1/results.csv");
+        assert_eq!(label("/metrics"), "/metrics");
+        assert_eq!(label("/"), "/");
+        assert_eq!(label("/web/app.js"), "/web/*");
+        assert_eq!(label("/docs"), "/docs");
+        assert_eq!(label("/openapi.json"), "/openapi.json");
+        for unknown in [
+            "/api/v1/nothing",
+            "/api/v1/proposals//ballots",
+            "/x/y/z",
+            "/.env",
+        ] {
+            assert_eq!(label(unknown), "other", "{unknown}");
+        }
+        assert_eq!(
+            routes.for_path("/api/v1/members/x/keys"),
+            Some("GET, HEAD, POST")
+        );
+    }
 }

@@ -10,6 +10,7 @@ mod health;
 mod keys;
 pub mod log;
 mod members;
+pub mod metrics;
 mod people;
 
 pub use people::invitation_link;
@@ -42,6 +43,10 @@ pub struct AppState {
     pub public_url: Option<String>,
     /// Members known to exist (see `require_member`).
     pub known_members: std::sync::RwLock<std::collections::HashSet<uuid::Uuid>>,
+    /// This server's Prometheus registry (see `crate::observe`).
+    pub metrics: crate::observe::Metrics,
+    /// The connections open on the API's address, for the metrics.
+    pub connections: crate::connection::OpenConnections,
 }
 
 pub type State = Arc<AppState>;
@@ -109,6 +114,7 @@ impl AppState {
         match credentials {
             Credentials::Bearer(token) => {
                 let principal = self.auth.authenticate(&token.0.token)?;
+                crate::observe::note_subject(principal.subject());
                 // A board token acts for a member: one that must exist (a second
                 // trusted issuer need not know our members).
                 if let Principal::Board { member_id, .. } = &principal {
@@ -125,10 +131,13 @@ impl AppState {
                     .authenticate(&cookie.0.key, self.clock.now())
                     .await
                 {
-                    Ok(caller) => Ok(Caller {
-                        principal: caller.principal.clone(),
-                        session: Some(caller),
-                    }),
+                    Ok(caller) => {
+                        crate::observe::note_subject(caller.principal.subject());
+                        Ok(Caller {
+                            principal: caller.principal.clone(),
+                            session: Some(caller),
+                        })
+                    }
                     Err(SessionAuthError::Auth(e)) => Err(e.into()),
                     Err(SessionAuthError::Internal(e)) => Err(e.into()),
                 }
@@ -157,6 +166,8 @@ pub enum ApiTags {
     Sessions,
     /// People who sign in, and their invitations (the secretariat).
     People,
+    /// Running the service: Prometheus metrics.
+    Operations,
 }
 
 pub const API_TITLE: &str = "Mandaat";
@@ -172,6 +183,7 @@ pub type Apis = (
     audit::AuditApi,
     sessions::SessionsApi,
     people::PeopleApi,
+    metrics::MetricsApi,
 );
 
 pub fn service() -> OpenApiService<Apis, ()> {
@@ -186,6 +198,7 @@ pub fn service() -> OpenApiService<Apis, ()> {
             audit::AuditApi,
             sessions::SessionsApi,
             people::PeopleApi,
+            metrics::MetricsApi,
         ),
         API_TITLE,
         env!("CARGO_PKG_VERSION"),

@@ -12,6 +12,7 @@ use crate::error::Error;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 const TYPE_PREFIX: &str = "urn:mandaat:problem:";
+const INSTANCE_PREFIX: &str = "urn:mandaat:request:";
 /// `Retry-After` of a 503: the database is usually back, or a connection free, within
 /// seconds (a restart of PostgreSQL, a failover).
 pub const RETRY_UNAVAILABLE_SECONDS: u64 = 5;
@@ -29,60 +30,73 @@ pub struct Problem {
     pub status: u16,
     /// What went wrong in this request.
     pub detail: String,
+    /// This occurrence: `urn:mandaat:request:<id>`, where the id is the response's
+    /// `x-request-id` and the server's log line for the request names it. Quote it
+    /// when reporting an error.
+    #[oai(skip_serializing_if_is_none)]
+    pub instance: Option<String>,
 }
 
 impl Problem {
+    /// The one place problems are made: the request's log line and metrics learn
+    /// its type here, and it carries the request's id.
     pub fn new(status: StatusCode, slug: &str, detail: impl Into<String>) -> Self {
+        crate::observe::note_problem(slug);
         Problem {
             problem_type: format!("{TYPE_PREFIX}{slug}"),
             title: status.canonical_reason().unwrap_or("Error").to_owned(),
             status: status.as_u16(),
             detail: detail.into(),
+            instance: crate::observe::request_id().map(|id| format!("{INSTANCE_PREFIX}{id}")),
         }
     }
 }
 
 /// Every error an operation can answer with; each variant is documented in the
 /// OpenAPI document with the problem schema.
+/// (The problem is boxed to keep `Result<_, ApiError>` small.)
 #[derive(Debug, ApiResponse)]
 #[oai(bad_request_handler = "ApiError::from_request_error")]
 pub enum ApiError {
     /// The request is malformed: bad JSON, a bad parameter.
     #[oai(status = 400, content_type = "application/problem+json")]
-    BadRequest(Json<Problem>),
+    BadRequest(Json<Box<Problem>>),
     /// No valid bearer token.
     #[oai(status = 401, content_type = "application/problem+json")]
-    Unauthorized(Json<Problem>, #[oai(header = "WWW-Authenticate")] String),
+    Unauthorized(
+        Json<Box<Problem>>,
+        #[oai(header = "WWW-Authenticate")] String,
+    ),
     /// The token is valid but its role may not do this.
     #[oai(status = 403, content_type = "application/problem+json")]
-    Forbidden(Json<Problem>),
+    Forbidden(Json<Box<Problem>>),
     /// No such resource.
     #[oai(status = 404, content_type = "application/problem+json")]
-    NotFound(Json<Problem>),
+    NotFound(Json<Box<Problem>>),
     /// The request conflicts with the current state (duplicate, revoked, suspended).
     #[oai(status = 409, content_type = "application/problem+json")]
-    Conflict(Json<Problem>),
+    Conflict(Json<Box<Problem>>),
     /// The request body is larger than the configured limit.
     #[oai(status = 413, content_type = "application/problem+json")]
-    PayloadTooLarge(Json<Problem>),
+    PayloadTooLarge(Json<Box<Problem>>),
     /// The request body is not JSON.
     #[oai(status = 415, content_type = "application/problem+json")]
-    UnsupportedMediaType(Json<Problem>),
+    UnsupportedMediaType(Json<Box<Problem>>),
     /// Well-formed but invalid: a value out of range, a bad signature or statement.
     #[oai(status = 422, content_type = "application/problem+json")]
-    Unprocessable(Json<Problem>),
+    Unprocessable(Json<Box<Problem>>),
     /// Too many requests from this client address or with this credential; try again
     /// after `Retry-After` seconds.
     #[oai(status = 429, content_type = "application/problem+json")]
-    TooManyRequests(Json<Problem>, #[oai(header = "Retry-After")] u64),
+    TooManyRequests(Json<Box<Problem>>, #[oai(header = "Retry-After")] u64),
     /// A fault on the server; the detail says no more than is safe.
     #[oai(status = 500, content_type = "application/problem+json")]
-    Internal(Json<Problem>),
+    Internal(Json<Box<Problem>>),
     /// The database is not reachable right now (`database-unavailable`), or the
     /// request took longer than the server allows (`request-timeout`); try again after
     /// `Retry-After` seconds.
     #[oai(status = 503, content_type = "application/problem+json")]
-    Unavailable(Json<Problem>, #[oai(header = "Retry-After")] u64),
+    Unavailable(Json<Box<Problem>>, #[oai(header = "Retry-After")] u64),
 }
 
 impl ApiError {
@@ -105,7 +119,7 @@ impl ApiError {
 
 impl From<Problem> for ApiError {
     fn from(problem: Problem) -> Self {
-        let body = Json(problem);
+        let body = Json(Box::new(problem));
         match body.status {
             400 => ApiError::BadRequest(body),
             401 => ApiError::Unauthorized(body, WWW_AUTHENTICATE.to_owned()),

@@ -165,6 +165,8 @@ impl mandaat::clock::Clock for TestClock {
 
 pub struct TestApp {
     pub base: String,
+    /// `http://…` of the `--metrics-listen` address, when the config set one.
+    pub metrics_base: Option<String>,
     pub clock: Arc<TestClock>,
     pub client: reqwest::Client,
     pub issuer: Arc<LocalIssuer>,
@@ -232,6 +234,7 @@ impl TestApp {
             .await
             .expect("application builds");
         let base = format!("http://{}", app.local_addr());
+        let metrics_base = app.metrics_addr().map(|a| format!("http://{a}"));
         let issuer = app.issuer();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(app.run_until(async {
@@ -239,6 +242,7 @@ impl TestApp {
         }));
         TestApp {
             base,
+            metrics_base,
             clock,
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(60))
@@ -397,6 +401,7 @@ impl TestApp {
 pub fn test_config(data_dir: &Path, db: &TestDatabase) -> Config {
     Config {
         listen: "127.0.0.1:0".parse().expect("address"),
+        metrics_listen: None,
         storage: storage(data_dir, db),
         token: TokenConfig {
             token_issuer: ISSUER.into(),
@@ -501,6 +506,27 @@ pub fn check_problem(status: StatusCode, content_type: &str, body: &str) {
     assert_eq!(problem["status"], status.as_u16(), "{body}");
 }
 
+/// Every answer carries a request id, and a problem names it as its `instance`.
+pub fn check_request_id(headers: &reqwest::header::HeaderMap, body: &[u8]) {
+    let id = headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_else(|| panic!("an answer without x-request-id: {headers:?}"));
+    assert!(!id.is_empty());
+    let problem = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/problem+json"));
+    if problem {
+        let body: Value = serde_json::from_slice(body).expect("problem is JSON");
+        assert_eq!(
+            body["instance"],
+            format!("urn:mandaat:request:{id}"),
+            "a problem's instance names its request"
+        );
+    }
+}
+
 /// Asserts an RFC 9457 problem with the given status and `type` slug.
 pub fn assert_problem(status: StatusCode, body: &Value, expected: StatusCode, slug: &str) {
     assert_eq!(status, expected, "{body}");
@@ -542,6 +568,7 @@ impl Checked for reqwest::RequestBuilder {
             None => url.path().to_owned(),
         };
         crate::contract::check(&method, &target, status, &headers, &body);
+        check_request_id(&headers, &body);
         let mut rebuilt = poem::http::Response::new(body);
         *rebuilt.status_mut() = status;
         *rebuilt.version_mut() = version;
