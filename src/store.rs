@@ -367,6 +367,25 @@ impl Store {
             .transpose()
     }
 
+    /// The database pool's connections in use and idle, when the driver is sqlx's.
+    pub fn pool_connections(&self) -> Option<(usize, usize)> {
+        let db = &self.db;
+        use sea_orm::DatabaseConnectionType as T;
+        let (size, idle) = match &db.inner {
+            T::SqlxSqlitePoolConnection(_) => {
+                let pool = db.get_sqlite_connection_pool();
+                (pool.size(), pool.num_idle())
+            }
+            T::SqlxPostgresPoolConnection(_) => {
+                let pool = db.get_postgres_connection_pool();
+                (pool.size(), pool.num_idle())
+            }
+            _ => return None,
+        };
+        let size = usize::try_from(size).unwrap_or(usize::MAX);
+        Some((size.saturating_sub(idle), idle))
+    }
+
     pub async fn ping(&self) -> Result<()> {
         self.db.ping().await?;
         Ok(())

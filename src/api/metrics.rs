@@ -60,7 +60,7 @@ pub async fn exposition(state: &AppState) -> String {
             None
         }
     };
-    let pool = pool_connections(state.store.connection());
+    let pool = state.store.pool_connections();
     let open = state.connections.count();
     state.metrics.with(|| {
         if let Some(size) = log_entries {
@@ -76,22 +76,4 @@ pub async fn exposition(state: &AppState) -> String {
         metrics::gauge!("mandaat_open_connections").set(open as f64);
     });
     state.metrics.render()
-}
-
-/// The database pool's connections in use and idle, when the driver is sqlx's.
-fn pool_connections(db: &sea_orm::DatabaseConnection) -> Option<(usize, usize)> {
-    use sea_orm::DatabaseConnectionType as T;
-    let (size, idle) = match &db.inner {
-        T::SqlxSqlitePoolConnection(_) => {
-            let pool = db.get_sqlite_connection_pool();
-            (pool.size(), pool.num_idle())
-        }
-        T::SqlxPostgresPoolConnection(_) => {
-            let pool = db.get_postgres_connection_pool();
-            (pool.size(), pool.num_idle())
-        }
-        _ => return None,
-    };
-    let size = usize::try_from(size).unwrap_or(usize::MAX);
-    Some((size.saturating_sub(idle), idle))
 }
