@@ -1,8 +1,8 @@
 //! Mandaat: governance and voting for a purchasing cooperative of school boards.
 //!
-//! Layers: `domain` (pure rules), `access` (who may do what), `store` (sea-orm),
-//! `service` (use cases), `api` (poem-openapi handlers), `startup` (wiring, shared by
-//! `main` and the tests).
+//! Layers: `domain` (pure rules), `access` (who may do what), `store` (the only code
+//! that touches sea-orm), `service` (use cases), `api` (poem-openapi handlers),
+//! `startup` (wiring, shared by `main` and the tests).
 
 pub mod access;
 pub mod api;
