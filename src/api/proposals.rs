@@ -470,7 +470,8 @@ impl ProposalsApi {
         id: Path<Uuid>,
     ) -> OpResult<Json<ProposalDto>, Step> {
         let who = state.authenticate(&auth).await?;
-        let p = voting::withdraw_proposal(&state.store, &who, id.0, state.clock.now()).await?;
+        let now = state.clock.now();
+        let p = voting::withdraw_proposal(&state.store, &state.voting, &who, id.0, now).await?;
         Ok(Json(to_dto(&state, p, true).await?))
     }
 

@@ -21,7 +21,8 @@ use uuid::Uuid;
 use super::bundle::{BUNDLE_FORMAT, Bundle, BundleEntry, BundleKey, BundleProposal};
 use crate::domain::ballot::{
     BALLOT_STATEMENT, BallotStatement, PROPOSAL_CLOSED_STATEMENT, PROPOSAL_STATEMENT,
-    PROXY_REVOCATION_STATEMENT, PROXY_STATEMENT, ProxyStatement, RESULT_STATEMENT,
+    PROPOSAL_WITHDRAWN_STATEMENT, PROXY_REVOCATION_STATEMENT, PROXY_STATEMENT, ProxyStatement,
+    RESULT_STATEMENT,
 };
 use crate::domain::keys::{
     ADMIN_KEY_REVOCATION_STATEMENT, KEY_REVOCATION_STATEMENT, KEY_STATEMENT, KeyRegistration,
@@ -29,7 +30,7 @@ use crate::domain::keys::{
 };
 use crate::domain::lifecycle::{Frozen, Status};
 use crate::domain::server_statement::{
-    AdminKeyRevocation, CertifiedResult as ServerResult, ProposalClosed,
+    AdminKeyRevocation, CertifiedResult as ServerResult, ProposalClosed, ProposalWithdrawn,
 };
 use crate::domain::statement::{
     BASE64URL, KeyId, MemberPublicKey, SignedStatement, canonical_uuid, parse_entry,
@@ -486,6 +487,8 @@ struct LoggedProposal<'a> {
     document: &'a [u8],
     opened: u64,
     closed: Option<u64>,
+    /// Where the log withdrew it, if it did (`mandaat.proposal-withdrawn.v1`).
+    withdrawn: Option<u64>,
     result_entry: Option<u64>,
     /// Ballots and proxy changes in sequence order: the tally's input.
     events: Vec<Event>,
@@ -562,6 +565,7 @@ impl<'a> Walk<'a> {
             ADMIN_KEY_REVOCATION_STATEMENT => self.admin_revocation(index, st),
             PROPOSAL_STATEMENT => self.open_proposal(index, st),
             PROPOSAL_CLOSED_STATEMENT => self.close_proposal(index, st),
+            PROPOSAL_WITHDRAWN_STATEMENT => self.withdraw_proposal(index, st),
             RESULT_STATEMENT => self.certify(index, st),
             BALLOT_STATEMENT => self.ballot(index, st),
             PROXY_STATEMENT | PROXY_REVOCATION_STATEMENT => self.proxy(index, st),
@@ -682,6 +686,7 @@ impl<'a> Walk<'a> {
                 document: st.bytes(),
                 opened: index,
                 closed: None,
+                withdrawn: None,
                 result_entry: None,
                 events: Vec::new(),
                 proxies: BTreeMap::new(),
@@ -699,6 +704,19 @@ impl<'a> Walk<'a> {
         let closing = ProposalClosed::from_statement(st).map_err(|e| e.to_string())?;
         let proposal = self.open_at(closing.proposal, &closing.proposal_digest)?;
         proposal.closed = Some(index);
+        Ok(server)
+    }
+
+    /// An open proposal withdrawn: nothing of it may follow, and nothing of it counts.
+    fn withdraw_proposal(
+        &mut self,
+        index: u64,
+        st: &SignedStatement,
+    ) -> Result<MemberPublicKey, String> {
+        let server = self.server_signed(st)?;
+        let withdrawal = ProposalWithdrawn::from_statement(st).map_err(|e| e.to_string())?;
+        let proposal = self.open_at(withdrawal.proposal, &withdrawal.proposal_digest)?;
+        proposal.withdrawn = Some(index);
         Ok(server)
     }
 
@@ -813,6 +831,11 @@ impl<'a> Walk<'a> {
         if let Some(closed) = proposal.closed {
             return Err(format!(
                 "names proposal {id}, which was closed at entry {closed}"
+            ));
+        }
+        if let Some(withdrawn) = proposal.withdrawn {
+            return Err(format!(
+                "names proposal {id}, which was withdrawn at entry {withdrawn}"
             ));
         }
         if digest != proposal.frozen.digest {
@@ -1037,6 +1060,20 @@ fn check_logged_proposal(
             p.opened,
             format!("the bundle says proposal {id} is a draft, but this entry opens it"),
         );
+    }
+    match (p.withdrawn, status == Status::Withdrawn) {
+        (Some(at), false) => findings.at(
+            at,
+            format!(
+                "this entry withdraws proposal {id}, but the bundle says it is {}",
+                b.status
+            ),
+        ),
+        (None, true) => findings.at(
+            p.opened,
+            format!("the bundle says proposal {id} was withdrawn, but the log never withdraws it"),
+        ),
+        _ => {}
     }
     check_closing(p, b, status, size, findings);
     check_result_entry(p, b, status, size, findings);

@@ -17,6 +17,8 @@ pub const PROXY_REVOCATION_STATEMENT: &str = "mandaat.proxy-revocation.v1";
 pub const PROPOSAL_STATEMENT: &str = "mandaat.proposal.v1";
 /// Server-signed: a proposal was closed; no ballot after this entry counts.
 pub const PROPOSAL_CLOSED_STATEMENT: &str = "mandaat.proposal-closed.v1";
+/// Server-signed: an open proposal was withdrawn; no ballot counts, none may follow.
+pub const PROPOSAL_WITHDRAWN_STATEMENT: &str = "mandaat.proposal-withdrawn.v1";
 /// Server-signed: the certified result of a finalised proposal.
 pub const RESULT_STATEMENT: &str = "mandaat.result.v1";
 

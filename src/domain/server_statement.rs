@@ -8,7 +8,10 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::ballot::{PROPOSAL_CLOSED_STATEMENT, RESULT_STATEMENT, digest_field, time_field};
+use super::ballot::{
+    PROPOSAL_CLOSED_STATEMENT, PROPOSAL_WITHDRAWN_STATEMENT, RESULT_STATEMENT, digest_field,
+    time_field,
+};
 use super::keys::{
     ADMIN_KEY_REVOCATION_STATEMENT, ContentError, expect_shape, optional_text, uuid_field,
 };
@@ -20,6 +23,16 @@ pub struct ProposalClosed {
     pub proposal: Uuid,
     pub proposal_digest: String,
     pub closed_at: DateTime<Utc>,
+}
+
+/// `mandaat.proposal-withdrawn.v1`: an open proposal was withdrawn. None of its
+/// ballots counts, and no ballot or proxy of it may follow this entry. (A draft has
+/// nothing in the log, so withdrawing one writes nothing either.)
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProposalWithdrawn {
+    pub proposal: Uuid,
+    pub proposal_digest: String,
+    pub withdrawn_at: DateTime<Utc>,
 }
 
 /// `mandaat.result.v1`: the tally of a closed proposal and the log (size and root)
@@ -77,6 +90,31 @@ impl ProposalClosed {
             proposal: uuid_field(st, "proposal")?,
             proposal_digest: digest_field(st)?,
             closed_at: time_field(st, "closed_at")?,
+        })
+    }
+}
+
+impl ProposalWithdrawn {
+    pub fn body(&self) -> Value {
+        json!({
+            "type": PROPOSAL_WITHDRAWN_STATEMENT,
+            "proposal": self.proposal.to_string(),
+            "proposal_digest": self.proposal_digest,
+            "withdrawn_at": secs(self.withdrawn_at),
+        })
+    }
+
+    pub fn from_statement(st: &SignedStatement) -> Result<Self, ContentError> {
+        expect_shape(
+            st,
+            PROPOSAL_WITHDRAWN_STATEMENT,
+            &["proposal", "proposal_digest", "withdrawn_at"],
+            &[],
+        )?;
+        Ok(ProposalWithdrawn {
+            proposal: uuid_field(st, "proposal")?,
+            proposal_digest: digest_field(st)?,
+            withdrawn_at: time_field(st, "withdrawn_at")?,
         })
     }
 }
@@ -198,6 +236,15 @@ mod tests {
         assert_eq!(
             ProposalClosed::from_statement(&signed(&closed.body())),
             Ok(closed)
+        );
+        let withdrawn = ProposalWithdrawn {
+            proposal: Uuid::from_u128(1),
+            proposal_digest: "cd".repeat(32),
+            withdrawn_at: at,
+        };
+        assert_eq!(
+            ProposalWithdrawn::from_statement(&signed(&withdrawn.body())),
+            Ok(withdrawn)
         );
         let result = CertifiedResult {
             proposal: Uuid::from_u128(1),

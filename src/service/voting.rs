@@ -21,7 +21,9 @@ use crate::domain::keys::ContentError;
 use crate::domain::lifecycle::{Frozen, FrozenDocument, Status, Step, within_clock_skew};
 use crate::domain::member::{MemberStatus, Sector};
 use crate::domain::proposal::ProposalSpec;
-use crate::domain::server_statement::{CertifiedResult, LogPoint, ProposalClosed};
+use crate::domain::server_statement::{
+    CertifiedResult, LogPoint, ProposalClosed, ProposalWithdrawn,
+};
 use crate::domain::statement::{KeyId, MemberPublicKey, SignedStatement, canonical_bytes};
 use crate::domain::tally::Tally;
 use crate::error::{ConflictKind, Error, Result, Rule};
@@ -346,14 +348,50 @@ pub async fn close_proposal(
     save_and_commit(write, row).await
 }
 
+/// Withdraws a draft, or an open proposal: then the server signs a
+/// `mandaat.proposal-withdrawn.v1` statement into the log, so an auditor sees which
+/// ballots came before it (none of them counts).
 pub async fn withdraw_proposal(
     store: &Store,
+    voting: &Voting,
     who: &Principal,
     id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<Proposal> {
     access::check(who, Operation::RunLifecycle)?;
-    transition(store, id, Step::Withdraw, now).await
+    let frozen = match store.proposal_status(id).await? {
+        Status::Open => Some(frozen(store, voting, id).await?),
+        _ => None,
+    };
+    let mut write = store.write().await?;
+    let mut row = write.proposal(id).await?;
+    let from: Status = row.status.parse()?;
+    let withdrawn = expect_step(&row, Step::Withdraw)?;
+    if from == Status::Open {
+        // Read again under the lock: the status seen above may have changed.
+        let frozen = match frozen {
+            Some(f) => f,
+            None => {
+                return Err(Error::rule(
+                    Rule::WrongState,
+                    "the proposal changed; try again",
+                ));
+            }
+        };
+        let statement = voting.signer.sign(
+            &ProposalWithdrawn {
+                proposal: id,
+                proposal_digest: frozen.digest.clone(),
+                withdrawn_at: now,
+            }
+            .body(),
+        )?;
+        append_server_entry(&mut write, &statement, id, now).await?;
+    }
+    row.status = withdrawn.as_str().to_owned();
+    row.withdrawn_at = Some(now);
+    row.updated_at = now;
+    save_and_commit(write, row).await
 }
 
 /// Finalises a closed proposal: the server signs a `mandaat.result.v1` statement with
@@ -402,20 +440,6 @@ pub async fn finalize_proposal(
     row.status = finalised.as_str().to_owned();
     row.finalized_at = Some(now);
     row.result_entry = Some(entry);
-    row.updated_at = now;
-    save_and_commit(write, row).await
-}
-
-async fn transition(store: &Store, id: Uuid, step: Step, now: DateTime<Utc>) -> Result<Proposal> {
-    let write = store.write().await?;
-    let mut row = write.proposal(id).await?;
-    let to = expect_step(&row, step)?;
-    row.status = to.as_str().to_owned();
-    match to {
-        Status::Withdrawn => row.withdrawn_at = Some(now),
-        Status::Final => row.finalized_at = Some(now),
-        _ => {}
-    }
     row.updated_at = now;
     save_and_commit(write, row).await
 }

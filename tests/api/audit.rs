@@ -806,3 +806,73 @@ async fn audit_verify_says_plainly_when_a_bundle_is_another_log_of_the_same_name
         "{output}"
     );
 }
+
+/// Withdrawing an open proposal is written into the log, after the ballots it had:
+/// an auditor sees when, the verifier refuses anything of it after that entry, and a
+/// bundle that hides the withdrawal (or invents one) is caught.
+#[tokio::test]
+async fn withdrawing_an_open_proposal_is_in_the_log() {
+    let app = TestApp::spawn().await;
+    let key = log_key(&app).await;
+    let boards = [
+        board(&app, 1, Some(100), None).await,
+        board(&app, 2, Some(300), None).await,
+    ];
+    let proposal = draft_and_open(
+        &app,
+        &spec(
+            &app,
+            "Ingetrokken",
+            resolution(),
+            electorate(&["PO"], "pupils", "1/2", "more-than", "1/2"),
+        ),
+    )
+    .await;
+    let (status, ballot) = cast(&app, &proposal, &boards[0], json!({"vote": "yes"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{ballot}");
+    let (status, withdrawn) = app
+        .post(
+            &format!("/api/v1/proposals/{}/withdraw", proposal.id),
+            &app.admin(),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{withdrawn}");
+    let (status, refused) = cast(&app, &proposal, &boards[1], json!({"vote": "no"})).await;
+    assert_problem(status, &refused, StatusCode::CONFLICT, "proposal-state");
+
+    // The log's last entry is the server's withdrawal, after the ballot.
+    let (_, page) = app
+        .get(
+            &format!(
+                "/api/v1/log/entries?start=0&end={}",
+                ballot["entry"].as_u64().unwrap() + 2
+            ),
+            &app.auditor(),
+        )
+        .await;
+    let last = page["entries"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["entry_type"], "mandaat.proposal-withdrawn.v1", "{page}");
+
+    let (ok, output) = export_and_verify(&app, &key, &[]);
+    assert!(ok, "{output}");
+
+    // A bundle that says the proposal is still open hides the withdrawal.
+    let out = tempfile::tempdir().unwrap();
+    assert!(
+        app.cli(&["audit", "export", "--out", out.path().to_str().unwrap()])
+            .status
+            .success()
+    );
+    let path = out.path().join("bundle.json");
+    let mut bundle: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    for p in bundle["proposals"].as_array_mut().unwrap() {
+        if p["id"] == proposal.id.to_string() {
+            p["status"] = json!("open");
+        }
+    }
+    std::fs::write(&path, serde_json::to_vec(&bundle).unwrap()).unwrap();
+    let (ok, output) = verify_dir(&path, &key, &[]);
+    assert!(!ok, "{output}");
+    assert!(output.contains("withdraws proposal"), "{output}");
+}
