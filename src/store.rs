@@ -161,8 +161,9 @@ impl WriteTxn<'_> {
     /// Commits. When entries were appended and this process signs checkpoints, the
     /// checkpoint covering them is signed and stored in the same transaction, so every
     /// accepted entry is covered at once at the cost of one commit. It is published
-    /// (cached, then handed out in receipts) only after the commit succeeded.
-    pub async fn commit(self) -> Result<()> {
+    /// (cached, then handed out in receipts) only after the commit succeeded, and
+    /// returned, so the receipts of this transaction's entries need no second lock.
+    pub async fn commit(self) -> Result<Option<SignedCheckpoint>> {
         let WriteTxn {
             txn,
             store,
@@ -194,10 +195,10 @@ impl WriteTxn<'_> {
         for leaf in pending {
             tree.push(leaf);
         }
-        if let Some(signed) = signed {
-            store.remember(signed);
+        if let Some(signed) = &signed {
+            store.remember(signed.clone());
         }
-        Ok(())
+        Ok(signed)
     }
 }
 
@@ -586,7 +587,8 @@ impl Store {
             active.id = sea_orm::ActiveValue::Unchanged(m.id);
             active.update(&write.txn).await?;
         }
-        write.commit().await
+        write.commit().await?;
+        Ok(())
     }
 
     /// All members, for imports and chamber recomputation (a few thousand at most).

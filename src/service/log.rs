@@ -41,26 +41,47 @@ impl Log {
         now: DateTime<Utc>,
     ) -> Result<Receipt> {
         let checkpoint = self.checkpoint(store, now).await?;
-        let tree = store.tree()?;
-        let leaf = tree
-            .leaf(index.get())
-            .ok_or_else(|| Error::NotFound(format!("log entry {index}")))?;
-        let proof = tree
-            .inclusion_proof(index.get(), checkpoint.size)
-            .map_err(Error::internal)?;
-        Ok(Receipt {
-            index,
-            leaf_hash: leaf,
-            tree_size: checkpoint.size,
-            root: checkpoint.root,
-            checkpoint: checkpoint.note,
-            inclusion_proof: proof,
-        })
+        receipt_in(store, index, checkpoint)
+    }
+
+    /// The receipt for an entry that a commit just made, against the checkpoint that
+    /// commit signed (no lock taken again); or, when it signed none (nothing new was
+    /// appended), against a fresh one.
+    pub async fn receipt_after(
+        &self,
+        store: &Store,
+        index: LogIndex,
+        committed: Option<SignedCheckpoint>,
+        now: DateTime<Utc>,
+    ) -> Result<Receipt> {
+        match committed {
+            Some(checkpoint) => receipt_in(store, index, checkpoint),
+            None => self.receipt(store, index, now).await,
+        }
     }
 
     pub fn verifier_key(&self) -> String {
         self.signer.verifier_key()
     }
+}
+
+/// Entry `index` proven against `checkpoint`, which must cover it.
+fn receipt_in(store: &Store, index: LogIndex, checkpoint: SignedCheckpoint) -> Result<Receipt> {
+    let tree = store.tree()?;
+    let leaf = tree
+        .leaf(index.get())
+        .ok_or_else(|| Error::NotFound(format!("log entry {index}")))?;
+    let proof = tree
+        .inclusion_proof(index.get(), checkpoint.size)
+        .map_err(Error::internal)?;
+    Ok(Receipt {
+        index,
+        leaf_hash: leaf,
+        tree_size: checkpoint.size,
+        root: checkpoint.root,
+        checkpoint: checkpoint.note,
+        inclusion_proof: proof,
+    })
 }
 
 #[derive(Debug, Clone)]

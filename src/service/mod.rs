@@ -183,8 +183,8 @@ pub async fn register_key(
             revocation_entry: None,
         })
         .await?;
-    write.commit().await?;
-    let receipt = log.receipt(store, entry, now).await?;
+    let committed = write.commit().await?;
+    let receipt = log.receipt_after(store, entry, committed, now).await?;
     Ok((key, receipt))
 }
 
@@ -264,8 +264,8 @@ pub async fn revoke_key(
     current.revocation_reason = reason;
     current.revocation_entry = Some(entry);
     let updated = write.save_key(&current).await?;
-    write.commit().await?;
-    let receipt = log.receipt(store, entry, now).await?;
+    let committed = write.commit().await?;
+    let receipt = log.receipt_after(store, entry, committed, now).await?;
     Ok((updated, receipt))
 }
 

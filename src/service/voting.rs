@@ -27,7 +27,7 @@ use crate::domain::server_statement::{
 use crate::domain::statement::{KeyId, MemberPublicKey, SignedStatement, canonical_bytes};
 use crate::domain::tally::Tally;
 use crate::error::{ConflictKind, Error, Result, Rule};
-use crate::store::{BallotRow, NewEntry, ProposalRow, ProxyRow, Store, WriteTxn};
+use crate::store::{BallotRow, NewEntry, ProposalRow, ProxyRow, SignedCheckpoint, Store, WriteTxn};
 use crate::transparency::LogIndex;
 use crate::transparency::merkle::leaf_hash;
 
@@ -607,8 +607,10 @@ pub async fn cast(
     now: DateTime<Utc>,
 ) -> Result<Cast> {
     let member = access::signing_member(who)?;
-    let ballot = cast_ballot(store, voting, id, statement, member, now).await?;
-    let receipt = log.receipt(store, ballot.entry, now).await?;
+    let (ballot, committed) = cast_ballot(store, voting, id, statement, member, now).await?;
+    let receipt = log
+        .receipt_after(store, ballot.entry, committed, now)
+        .await?;
     Ok(Cast { ballot, receipt })
 }
 
@@ -624,9 +626,9 @@ pub async fn proxy(
     now: DateTime<Utc>,
 ) -> Result<(ProxyRow, crate::service::log::Receipt)> {
     let member = access::signing_member(who)?;
-    let proxy = submit_proxy(store, voting, id, statement, member, now).await?;
+    let (proxy, committed) = submit_proxy(store, voting, id, statement, member, now).await?;
     let entry = proxy.revoked_entry.unwrap_or(proxy.entry);
-    let receipt = log.receipt(store, entry, now).await?;
+    let receipt = log.receipt_after(store, entry, committed, now).await?;
     Ok((proxy, receipt))
 }
 
@@ -638,7 +640,7 @@ async fn cast_ballot(
     statement: &SignedStatement,
     token_member: Uuid,
     now: DateTime<Utc>,
-) -> Result<AcceptedBallot> {
+) -> Result<(AcceptedBallot, Option<SignedCheckpoint>)> {
     // Microseconds, as PostgreSQL stores them: the `accepted_at` answered now is the
     // one a ballot sent again is answered with later, on either database.
     let now = now.trunc_subsecs(6);
@@ -687,7 +689,7 @@ async fn cast_ballot(
     let mut write = store.write().await?;
     check_key_still_valid(&write, statement.key_id()).await?;
     if let Some(earlier) = accepted_before(&write, id, statement, &ballot.nonce).await? {
-        return Ok(earlier);
+        return Ok((earlier, None));
     }
     still_open(&write, id).await?;
     check_nonce(&write, &ballot.nonce).await?;
@@ -732,8 +734,8 @@ async fn cast_ballot(
             superseded: !counted_now,
         })
         .await?;
-    write.commit().await?;
-    Ok(AcceptedBallot {
+    let committed = write.commit().await?;
+    let accepted = AcceptedBallot {
         proposal: id,
         entry,
         ballot_hash,
@@ -742,7 +744,8 @@ async fn cast_ballot(
         counted_now,
         accepted_at: now,
         replayed: false,
-    })
+    };
+    Ok((accepted, committed))
 }
 
 /// The ballot accepted earlier with this nonce, when it is exactly this signed ballot
@@ -822,7 +825,7 @@ async fn submit_proxy(
     statement: &SignedStatement,
     token_member: Uuid,
     now: DateTime<Utc>,
-) -> Result<ProxyRow> {
+) -> Result<(ProxyRow, Option<SignedCheckpoint>)> {
     let frozen = frozen(store, voting, id).await?;
     let proxy_statement = ProxyStatement::from_statement(statement)?;
     let p = &proxy_statement;
@@ -902,8 +905,8 @@ async fn submit_proxy(
             })
             .await?
     };
-    write.commit().await?;
-    Ok(result)
+    let committed = write.commit().await?;
+    Ok((result, committed))
 }
 
 /// The proxies of a proposal that this caller may see.

@@ -852,7 +852,10 @@ async fn withdrawing_an_open_proposal_is_in_the_log() {
         )
         .await;
     let last = page["entries"].as_array().unwrap().last().unwrap().clone();
-    assert_eq!(last["entry_type"], "mandaat.proposal-withdrawn.v1", "{page}");
+    assert_eq!(
+        last["entry_type"], "mandaat.proposal-withdrawn.v1",
+        "{page}"
+    );
 
     let (ok, output) = export_and_verify(&app, &key, &[]);
     assert!(ok, "{output}");
