@@ -338,8 +338,8 @@ fn parse_digits(s: &str) -> Option<u64> {
 mod tests {
     use super::*;
 
-    const PO_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/duo");
-    const VO_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/duo-vo");
+    const PO_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/duo");
+    const VO_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/duo-vo");
 
     const PO_HEADER: &str = "PEILDATUM;BRIN_NUMMER;SOORT_PO;BEVOEGD_GEZAG_NUMMER;TOTAAL\n";
     const NAME_HEADER: &str =

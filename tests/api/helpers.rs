@@ -25,9 +25,10 @@ use mandaat::domain::statement::{BASE64URL, KeyId};
 pub const ISSUER: &str = "mandaat";
 pub const AUDIENCE: &str = "mandaat-api";
 
-pub fn shared_data(folder: &str) -> PathBuf {
+/// DUO's open data as kept in the repository (`data/duo`, `data/duo-vo`).
+pub fn duo_data(folder: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/data")
+        .join("data")
         .join(folder)
 }
 

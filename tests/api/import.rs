@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{TestApp, shared_data};
+use crate::helpers::{TestApp, duo_data};
 
 async fn all_members(app: &TestApp, query: &str) -> Vec<Value> {
     let mut members = Vec::new();
@@ -42,7 +42,7 @@ fn stdout(out: &std::process::Output) -> String {
 #[tokio::test]
 async fn importing_primary_boards_reproduces_duo_figures_and_is_idempotent() {
     let app = TestApp::spawn().await;
-    let po = shared_data("duo");
+    let po = duo_data("duo");
     let first = stdout(&app.cli(&["members", "import", "--duo", po.to_str().unwrap()]));
     assert!(first.contains("created 1052"), "{first}");
 
@@ -90,7 +90,7 @@ async fn importing_primary_boards_reproduces_duo_figures_and_is_idempotent() {
 #[tokio::test]
 async fn importing_secondary_boards_adds_vo_and_combined_boards() {
     let app = TestApp::spawn().await;
-    let (po, vo) = (shared_data("duo"), shared_data("duo-vo"));
+    let (po, vo) = (duo_data("duo"), duo_data("duo-vo"));
     stdout(&app.cli(&[
         "members",
         "import",

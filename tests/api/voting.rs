@@ -10,7 +10,7 @@ use uuid::Uuid;
 use mandaat::domain::member::Sector;
 use mandaat::domain::statement::BASE64URL;
 
-use crate::helpers::{BoardKey, Checked, TestApp, TestDatabase, assert_problem, shared_data};
+use crate::helpers::{BoardKey, Checked, TestApp, TestDatabase, assert_problem, duo_data};
 
 /// A member board with a registered key.
 pub struct Board {
@@ -195,7 +195,7 @@ async fn a_magister_mandate_from_draft_to_result_with_duo_members() {
         "members",
         "import",
         "--duo",
-        shared_data("duo").to_str().unwrap(),
+        duo_data("duo").to_str().unwrap(),
     ]);
     assert!(
         out.status.success(),
