@@ -13,7 +13,8 @@ use super::log::ReceiptDto;
 use super::members::SectorDto;
 use super::problem::ApiResult;
 use super::problem::{Change, Create, OpResult, Read, ReadResult, Restricted, Step};
-use super::{ApiTags, Credentials, State, Text};
+use super::{ApiTags, Credentials, State, Text, allow};
+use crate::access::Operation;
 use crate::domain::lifecycle::Status;
 use crate::domain::proposal::ProposalSpec;
 use crate::domain::statement::BASE64URL;
@@ -396,6 +397,8 @@ impl ProposalsApi {
         body: Json<SpecDto>,
     ) -> OpResult<Created, Create> {
         let who = state.authenticate(&auth).await?;
+        // The role before the body's content, as everywhere (docs/problems.md).
+        allow(&who, Operation::DraftProposal)?;
         let spec = body.parse()?;
         let p = voting::create_proposal(&state.store, spec, &who, state.clock.now()).await?;
         let location = format!("/api/v1/proposals/{}", p.row.id);
@@ -428,6 +431,7 @@ impl ProposalsApi {
         body: Json<SpecDto>,
     ) -> OpResult<Json<ProposalDto>, Change> {
         let who = state.authenticate(&auth).await?;
+        voting::may_edit(&state.store, &who, id.0).await?;
         let spec = body.parse()?;
         let p = voting::update_proposal(&state.store, &who, id.0, spec, state.clock.now()).await?;
         Ok(Json(to_dto(&state, p, true).await?))

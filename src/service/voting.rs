@@ -198,6 +198,13 @@ fn spec_json(spec: &ProposalSpec) -> Result<String> {
     serde_json::to_string(spec).map_err(Error::internal)
 }
 
+/// Whether this caller may change this draft (asked before its new spec is read).
+pub async fn may_edit(store: &Store, who: &Principal, id: Uuid) -> Result<()> {
+    let current = proposal(store, id).await?;
+    access::check(who, Operation::EditDraft(current.facts()))?;
+    Ok(())
+}
+
 /// Replaces a draft's spec. Nothing about a proposal changes once it is open.
 pub async fn update_proposal(
     store: &Store,

@@ -172,3 +172,42 @@ async fn every_secured_operation_refuses_anonymous_callers() {
     }
     assert!(checked >= 25, "only {checked} secured operations found");
 }
+
+/// The role is checked before what a body says: a caller who may not draft or change
+/// proposals hears 403, not which field of its body was wrong.
+#[tokio::test]
+async fn the_role_is_refused_before_the_body_is_judged() {
+    let app = TestApp::spawn().await;
+    let council = app.council(Sector::Po);
+    let invalid = json!({"title": "", "kind": "resolution", "description": "",
+        "electorate": {"sectors": [], "weighting": "pupils", "quorum": "3/2",
+                       "majority": {"kind": "more-than", "fraction": "1/2"}},
+        "opens_at": "2026-12-01T00:00:00Z", "closes_at": "2026-11-01T00:00:00Z"});
+    let (status, body) = app.post("/api/v1/proposals", &council, &invalid).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, draft) = app
+        .post(
+            "/api/v1/proposals",
+            &app.admin(),
+            &crate::voting::spec(
+                &app,
+                "Concept",
+                crate::voting::resolution(),
+                crate::voting::electorate(&["PO"], "pupils", "1/2", "more-than", "1/2"),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{draft}");
+    let id = draft["id"].as_str().unwrap();
+    let other = app
+        .create_member(30001, "Stichting Ander", Some(100), None)
+        .await;
+    let (status, body) = app
+        .patch(
+            &format!("/api/v1/proposals/{id}"),
+            &app.board(other),
+            &invalid,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+}
