@@ -1832,4 +1832,48 @@ mod tests {
             "{failure}"
         );
     }
+
+    /// The plain scenario's first ballot, then the server withdraws the proposal, then
+    /// (when `late`) the second ballot after the withdrawal.
+    fn withdrawn_bundle(late: bool) -> Bundle {
+        let s = plain();
+        let mut statements = s.statements[..4].to_vec();
+        statements.push(signed(
+            &server_key(),
+            json!({"type": PROPOSAL_WITHDRAWN_STATEMENT,
+                   "proposal": Uuid::from_u128(PROPOSAL).to_string(),
+                   "proposal_digest": s.digest, "withdrawn_at": "2026-12-03T09:00:00Z"}),
+        ));
+        if late {
+            statements.push(s.statements[4].clone());
+        }
+        let mut bundle = final_bundle(&s);
+        bundle.checkpoint = checkpoint_note(&statements, count(statements.len()));
+        bundle.entries = bundle_entries(&statements);
+        // A withdrawn proposal's ballots stay secret.
+        bundle.entries[3].entry = None;
+        if late {
+            bundle.entries[5].entry = Some(BASE64URL.encode(statements[5].entry_bytes()));
+        }
+        let proposal = &mut bundle.proposals[0];
+        proposal.status = "withdrawn".to_owned();
+        proposal.closed_entry = None;
+        proposal.result_entry = None;
+        proposal.result = None;
+        bundle
+    }
+
+    #[test]
+    fn nothing_of_a_withdrawn_proposal_follows_its_withdrawal() {
+        let report = verify(&withdrawn_bundle(false), &VerifyOptions::default()).unwrap();
+        assert_eq!((report.entries, report.withheld), (5, 1));
+        let late = failure(&withdrawn_bundle(true));
+        assert_eq!(late.entry, Some(5), "{late}");
+        assert!(late.reason.contains("withdrawn at entry 4"), "{late}");
+        // A bundle that calls it open hides the withdrawal.
+        let mut hidden = withdrawn_bundle(false);
+        hidden.proposals[0].status = "open".to_owned();
+        let hiding = failure(&hidden);
+        assert_eq!(hiding.entry, Some(4), "{hiding}");
+    }
 }
