@@ -771,7 +771,7 @@ impl<'a> Walk<'a> {
             ));
         }
         proposal.events.push(Event::Ballot {
-            seq: index,
+            index,
             voter: ballot.voter,
             for_member: ballot.for_member,
             choice: ballot.choice,
@@ -799,7 +799,7 @@ impl<'a> Walk<'a> {
             }
             proposal.proxies.remove(&proxy.grantor);
             proposal.events.push(Event::ProxyRevoked {
-                seq: index,
+                index,
                 grantor: proxy.grantor,
             });
         } else {
@@ -811,7 +811,7 @@ impl<'a> Walk<'a> {
             }
             proposal.proxies.insert(proxy.grantor, proxy.holder);
             proposal.events.push(Event::ProxyGranted {
-                seq: index,
+                index,
                 grantor: proxy.grantor,
                 holder: proxy.holder,
             });
@@ -1356,12 +1356,12 @@ mod tests {
         let mut events = Vec::new();
         let mut revoked = BTreeMap::new();
         for step in steps {
-            let seq = count(statements.len());
-            let nonce = BASE64URL.encode([u8::try_from(seq).unwrap(); 16]);
+            let index = count(statements.len());
+            let nonce = BASE64URL.encode([u8::try_from(index).unwrap(); 16]);
             let (signer, body) = match *step {
                 Step::Vote(voter, for_member, vote) => {
                     events.push(Event::Ballot {
-                        seq,
+                        index,
                         voter: member(voter),
                         for_member: member(for_member),
                         choice: serde_json::from_value(json!({"vote": vote})).unwrap(),
@@ -1377,12 +1377,12 @@ mod tests {
                     let withdraw = matches!(step, Step::Withdraw(..));
                     events.push(if withdraw {
                         Event::ProxyRevoked {
-                            seq,
+                            index,
                             grantor: member(grantor),
                         }
                     } else {
                         Event::ProxyGranted {
-                            seq,
+                            index,
                             grantor: member(grantor),
                             holder: member(holder),
                         }
@@ -1400,7 +1400,7 @@ mod tests {
                     (grantor, body)
                 }
                 Step::RevokeKey(n) => {
-                    revoked.insert(n, seq);
+                    revoked.insert(n, index);
                     let key_id = KeyId::of(member_key(n).verifying_key().as_bytes());
                     let body = json!({
                         "type": KEY_REVOCATION_STATEMENT,

@@ -13,33 +13,33 @@ use super::proposal::{
     Weighting,
 };
 
-/// An accepted event of an open proposal, in sequence order.
+/// An accepted event of an open proposal, in log order; `index` is its position in the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// A ballot cast by `voter` for `for_member` (itself, or its proxy grantor).
     Ballot {
-        seq: u64,
+        index: u64,
         voter: Uuid,
         for_member: Uuid,
         choice: Choice,
     },
     ProxyGranted {
-        seq: u64,
+        index: u64,
         grantor: Uuid,
         holder: Uuid,
     },
     ProxyRevoked {
-        seq: u64,
+        index: u64,
         grantor: Uuid,
     },
 }
 
 impl Event {
-    pub fn seq(&self) -> u64 {
+    pub fn index(&self) -> u64 {
         match self {
-            Event::Ballot { seq, .. }
-            | Event::ProxyGranted { seq, .. }
-            | Event::ProxyRevoked { seq, .. } => *seq,
+            Event::Ballot { index, .. }
+            | Event::ProxyGranted { index, .. }
+            | Event::ProxyRevoked { index, .. } => *index,
         }
     }
 }
@@ -168,12 +168,12 @@ pub struct Tally {
     /// Priority only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub priority: Option<PriorityResult>,
-    /// Seqs of the ballots that count, ascending, so an auditor can check that no
+    /// Log indexes of the ballots that count, ascending, so an auditor can check that no
     /// superseded or ineligible ballot counted.
     pub counted: Vec<u64>,
 }
 
-/// Counts the accepted `events` (ascending `seq`) of a proposal with this frozen kind,
+/// Counts the accepted `events` (ascending `index`) of a proposal with this frozen kind,
 /// electorate and voter roll.
 pub fn tally(
     kind: &ProposalKind,
@@ -182,8 +182,8 @@ pub fn tally(
     events: &[Event],
 ) -> Tally {
     debug_assert!(
-        events.windows(2).all(|w| w[0].seq() < w[1].seq()),
-        "events must come in ascending seq"
+        events.windows(2).all(|w| w[0].index() < w[1].index()),
+        "events must come in ascending index"
     );
     let options: &[PriorityOption] = match kind {
         ProposalKind::Priority { options } => options,
@@ -299,7 +299,7 @@ pub fn tally(
         schulze(options, &rankings)
     });
 
-    let mut counted: Vec<u64> = ballots.iter().flatten().map(|(seq, _)| *seq).collect();
+    let mut counted: Vec<u64> = ballots.iter().flatten().map(|(index, _)| *index).collect();
     counted.sort_unstable();
     Tally {
         kind: kind.name().to_owned(),
@@ -328,7 +328,7 @@ fn deciding_ballots<'a>(
     roll: &[&RollEntry],
     events: &'a [Event],
 ) -> Vec<Option<(u64, &'a Choice)>> {
-    let index: BTreeMap<Uuid, usize> = roll
+    let position: BTreeMap<Uuid, usize> = roll
         .iter()
         .enumerate()
         .map(|(i, e)| (e.member, i))
@@ -348,12 +348,12 @@ fn deciding_ballots<'a>(
                 proxies.remove(grantor);
             }
             Event::Ballot {
-                seq,
+                index,
                 voter,
                 for_member,
                 choice,
             } => {
-                let Some(&i) = index.get(for_member) else {
+                let Some(&i) = position.get(for_member) else {
                     continue;
                 };
                 // A wrong-shaped choice is treated as if never cast, so it cannot
@@ -362,9 +362,9 @@ fn deciding_ballots<'a>(
                     continue;
                 }
                 if voter == for_member {
-                    own[i] = Some((*seq, choice));
-                } else if index.contains_key(voter) && proxies.get(for_member) == Some(voter) {
-                    by_proxy[i] = Some((*seq, choice));
+                    own[i] = Some((*index, choice));
+                } else if position.contains_key(voter) && proxies.get(for_member) == Some(voter) {
+                    by_proxy[i] = Some((*index, choice));
                 }
             }
         }
@@ -594,18 +594,18 @@ mod tests {
         }
     }
 
-    fn ballot(seq: u64, voter: u128, for_member: u128, choice: Choice) -> Event {
+    fn ballot(index: u64, voter: u128, for_member: u128, choice: Choice) -> Event {
         Event::Ballot {
-            seq,
+            index,
             voter: member(voter),
             for_member: member(for_member),
             choice,
         }
     }
 
-    fn vote(seq: u64, who: u128, vote: Vote) -> Event {
+    fn vote(index: u64, who: u128, vote: Vote) -> Event {
         ballot(
-            seq,
+            index,
             who,
             who,
             Choice::Vote {
@@ -615,9 +615,9 @@ mod tests {
         )
     }
 
-    fn proxy_vote(seq: u64, holder: u128, grantor: u128, vote: Vote) -> Event {
+    fn proxy_vote(index: u64, holder: u128, grantor: u128, vote: Vote) -> Event {
         ballot(
-            seq,
+            index,
             holder,
             grantor,
             Choice::Vote {
@@ -627,18 +627,18 @@ mod tests {
         )
     }
 
-    fn grant(seq: u64, grantor: u128, holder: u128) -> Event {
+    fn grant(index: u64, grantor: u128, holder: u128) -> Event {
         Event::ProxyGranted {
-            seq,
+            index,
             grantor: member(grantor),
             holder: member(holder),
         }
     }
 
-    fn yes_at(seq: u64, who: u128, value: i64) -> Event {
+    fn yes_at(index: u64, who: u128, value: i64) -> Event {
         let parameters = [(ident("max-increase"), value)].into();
         ballot(
-            seq,
+            index,
             who,
             who,
             Choice::Vote {
@@ -648,9 +648,9 @@ mod tests {
         )
     }
 
-    fn rank(seq: u64, who: u128, ids: &[&str]) -> Event {
+    fn rank(index: u64, who: u128, ids: &[&str]) -> Event {
         ballot(
-            seq,
+            index,
             who,
             who,
             Choice::Ranking {
@@ -847,7 +847,7 @@ mod tests {
         );
         // After revocation the former holder cannot vote for the grantor.
         let revoked = Event::ProxyRevoked {
-            seq: 2,
+            index: 2,
             grantor: member(1),
         };
         assert_eq!(

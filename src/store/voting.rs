@@ -329,7 +329,7 @@ impl WriteTxn<'_> {
             let choice = serde_json::from_str(&b.choice)
                 .map_err(|e| Error::Corrupt(format!("ballot {}: {e}", b.entry_idx)))?;
             events.push(Event::Ballot {
-                seq: index(b.entry_idx)?.get(),
+                index: index(b.entry_idx)?.get(),
                 voter: b.voter_id,
                 for_member: b.for_id,
                 choice,
@@ -341,18 +341,18 @@ impl WriteTxn<'_> {
             .await?
         {
             events.push(Event::ProxyGranted {
-                seq: index(p.entry_idx)?.get(),
+                index: index(p.entry_idx)?.get(),
                 grantor: p.grantor_id,
                 holder: p.holder_id,
             });
             if let Some(revoked) = p.revoked_entry {
                 events.push(Event::ProxyRevoked {
-                    seq: index(revoked)?.get(),
+                    index: index(revoked)?.get(),
                     grantor: p.grantor_id,
                 });
             }
         }
-        events.sort_by_key(Event::seq);
+        events.sort_by_key(Event::index);
         Ok(events)
     }
 

@@ -708,9 +708,9 @@ mod tests {
         }
     }
 
-    fn ballot(seq: u64, who: u128, choice: Choice) -> Event {
+    fn ballot(index: u64, who: u128, choice: Choice) -> Event {
         Event::Ballot {
-            seq,
+            index,
             voter: member(who),
             for_member: member(who),
             choice,
@@ -762,12 +762,12 @@ mod tests {
             ),
             ballot(5, 2, vote(Vote::No, &[])),
             Event::ProxyGranted {
-                seq: 6,
+                index: 6,
                 grantor: member(3),
                 holder: member(1),
             },
             Event::Ballot {
-                seq: 7,
+                index: 7,
                 voter: member(1),
                 for_member: member(3),
                 choice: vote(Vote::Yes, &[("max-increase", 3000), ("term", 60)]),
