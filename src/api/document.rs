@@ -133,6 +133,32 @@ fn constraints() -> Vec<(&'static str, &'static str, Value)> {
 
 /// The refined document as JSON text (what `/openapi.json` serves and
 /// `mandaat openapi` prints).
+/// Reads OpenAPI 3.0's `nullable: true` as JSON Schema, where `null` is one more type:
+/// how a JSON Schema validator (the contract check, the schema tests) must read this
+/// document.
+pub fn nullable_as_json_schema(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for v in map.values_mut() {
+                nullable_as_json_schema(v);
+            }
+            if map.remove("nullable") == Some(Value::Bool(true)) {
+                if let Some(Value::String(ty)) = map.get("type").cloned() {
+                    map.insert("type".into(), json!([ty, "null"]));
+                    if let Some(Value::Array(items)) = map.get_mut("enum") {
+                        items.push(Value::Null);
+                    }
+                } else {
+                    let inner = Value::Object(std::mem::take(map));
+                    map.insert("anyOf".into(), json!([{"type": "null"}, inner]));
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(nullable_as_json_schema),
+        _ => {}
+    }
+}
+
 pub fn document() -> String {
     let spec = super::service().spec();
     let mut doc: Value = match serde_json::from_str(&spec) {

@@ -63,7 +63,7 @@ impl Contract {
              the document says {}",
             doc["openapi"]
         );
-        rewrite_nullable(&mut doc);
+        mandaat::api::document::nullable_as_json_schema(&mut doc);
         let templates = doc["paths"]
             .as_object()
             .expect("the document has paths")
@@ -119,30 +119,6 @@ impl Contract {
         let validator = Arc::new(validator);
         cache.insert(key.to_owned(), validator.clone());
         validator
-    }
-}
-
-/// OpenAPI 3.0's `nullable: true` as JSON Schema: `null` becomes one more type.
-fn rewrite_nullable(value: &mut Value) {
-    match value {
-        Value::Object(map) => {
-            for v in map.values_mut() {
-                rewrite_nullable(v);
-            }
-            if map.remove("nullable") == Some(Value::Bool(true)) {
-                if let Some(Value::String(ty)) = map.get("type").cloned() {
-                    map.insert("type".into(), json!([ty, "null"]));
-                    if let Some(Value::Array(items)) = map.get_mut("enum") {
-                        items.push(Value::Null);
-                    }
-                } else {
-                    let inner = Value::Object(std::mem::take(map));
-                    map.insert("anyOf".into(), json!([{"type": "null"}, inner]));
-                }
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(rewrite_nullable),
-        _ => {}
     }
 }
 

@@ -621,30 +621,8 @@ mod tests {
     /// tests/api/contract.rs reads it).
     fn served() -> Value {
         let mut doc: Value = serde_json::from_str(&super::super::document()).unwrap();
-        rewrite_nullable(&mut doc);
+        super::super::nullable_as_json_schema(&mut doc);
         doc
-    }
-
-    /// tests/api/contract.rs's rewrite: `nullable: true` adds `null` to the type.
-    fn rewrite_nullable(value: &mut Value) {
-        match value {
-            Value::Object(map) => {
-                map.values_mut().for_each(rewrite_nullable);
-                if map.remove("nullable") == Some(Value::Bool(true)) {
-                    if let Some(Value::String(ty)) = map.get("type").cloned() {
-                        map.insert("type".into(), json!([ty, "null"]));
-                        if let Some(Value::Array(items)) = map.get_mut("enum") {
-                            items.push(Value::Null);
-                        }
-                    } else {
-                        let inner = Value::Object(std::mem::take(map));
-                        map.insert("anyOf".into(), json!([{"type": "null"}, inner]));
-                    }
-                }
-            }
-            Value::Array(items) => items.iter_mut().for_each(rewrite_nullable),
-            _ => {}
-        }
     }
 
     /// A validator for the schema at `pointer` in the served document, the way the
