@@ -366,29 +366,20 @@ pub async fn withdraw_proposal(
     now: DateTime<Utc>,
 ) -> Result<Proposal> {
     access::check(who, Operation::RunLifecycle)?;
-    let frozen = match store.proposal_status(id).await? {
-        Status::Open => Some(frozen(store, voting, id).await?),
-        _ => None,
-    };
     let mut write = store.write().await?;
     let mut row = write.proposal(id).await?;
     let from: Status = row.status.parse()?;
     let withdrawn = expect_step(&row, Step::Withdraw)?;
     if from == Status::Open {
-        // Read again under the lock: the status seen above may have changed.
-        let frozen = match frozen {
-            Some(f) => f,
-            None => {
-                return Err(Error::rule(
-                    Rule::WrongState,
-                    "the proposal changed; try again",
-                ));
-            }
-        };
+        // An open proposal's digest was stored when it opened.
+        let digest = row
+            .digest
+            .clone()
+            .ok_or_else(|| Error::Corrupt(format!("open proposal {id} has no digest")))?;
         let statement = voting.signer.sign(
             &ProposalWithdrawn {
                 proposal: id,
-                proposal_digest: frozen.digest.clone(),
+                proposal_digest: digest,
                 withdrawn_at: now,
             }
             .body(),
