@@ -235,7 +235,7 @@ pub async fn bundle(store: &Store, log_key: String, origin: &str) -> Result<Bund
         })
         .collect::<Result<Vec<_>>>()?;
     let proposals = store
-        .proposals_in_creation_order()
+        .proposals(false)
         .await?
         .into_iter()
         .map(|p| {

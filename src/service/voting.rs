@@ -123,7 +123,7 @@ pub async fn proposal(store: &Store, id: Uuid) -> Result<Proposal> {
 
 pub async fn proposals(store: &Store) -> Result<Vec<Proposal>> {
     store
-        .proposals()
+        .proposals(true)
         .await?
         .into_iter()
         .map(Proposal::from_row)

@@ -189,22 +189,15 @@ impl Store {
             .ok_or_else(|| not_found(id))
     }
 
-    /// Newest first.
-    pub async fn proposals(&self) -> Result<Vec<ProposalRow>> {
+    /// Every proposal, newest first (lists) or oldest first (the audit bundle).
+    pub async fn proposals(&self, newest_first: bool) -> Result<Vec<ProposalRow>> {
+        let by_creation = if newest_first {
+            sea_orm::Order::Desc
+        } else {
+            sea_orm::Order::Asc
+        };
         proposal::Entity::find()
-            .order_by_desc(proposal::Column::CreatedAt)
-            .order_by_asc(proposal::Column::Id)
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(ProposalRow::try_from)
-            .collect()
-    }
-
-    /// Oldest first (the audit bundle's order).
-    pub async fn proposals_in_creation_order(&self) -> Result<Vec<ProposalRow>> {
-        proposal::Entity::find()
-            .order_by_asc(proposal::Column::CreatedAt)
+            .order_by(proposal::Column::CreatedAt, by_creation)
             .order_by_asc(proposal::Column::Id)
             .all(&self.db)
             .await?
