@@ -467,11 +467,6 @@ pub async fn turnout(store: &Store, id: Uuid) -> Result<u64> {
     store.turnout(id).await
 }
 
-/// Turnout of every proposal that has ballots, in one query (for lists).
-pub async fn turnouts(store: &Store) -> Result<HashMap<Uuid, u64>> {
-    store.turnouts().await
-}
-
 /// The frozen proposal from the cache or from the row already read: no query.
 pub fn frozen_of(voting: &Voting, p: &Proposal) -> Result<Option<Arc<Frozen>>> {
     if let Some(f) = voting.frozen.get(p.row.id) {
