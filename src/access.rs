@@ -57,6 +57,8 @@ pub enum Operation<'a> {
     ManagePeople,
     /// Scrape the service's metrics (`GET /metrics`).
     ReadMetrics,
+    /// Create, list and revoke API tokens for machines.
+    ManageApiTokens,
 }
 
 /// Why the caller may not: said to the caller as a 403.
@@ -78,6 +80,7 @@ pub fn check(who: &Principal, op: Operation<'_>) -> Result<(), Denied> {
             Operation::ManageMembers
             | Operation::RunLifecycle
             | Operation::ManagePeople
+            | Operation::ManageApiTokens
             | Operation::ReadMetrics,
             Admin { .. },
         ) => Ok(()),
@@ -85,6 +88,7 @@ pub fn check(who: &Principal, op: Operation<'_>) -> Result<(), Denied> {
             Operation::ManageMembers
             | Operation::RunLifecycle
             | Operation::ManagePeople
+            | Operation::ManageApiTokens
             | Operation::ReadMetrics,
             other,
         ) => deny(format!(
@@ -333,6 +337,7 @@ mod tests {
             ),
             ("manage people", Operation::ManagePeople, "y....."),
             ("read the metrics", Operation::ReadMetrics, "y....."),
+            ("manage API tokens", Operation::ManageApiTokens, "y....."),
         ];
         for (what, op, expected) in table {
             let got: String = callers()

@@ -167,6 +167,8 @@ pub enum AuthError {
     BadSubject,
     #[error("the token's member_id names no member")]
     UnknownMember,
+    #[error("{0}")]
+    ApiToken(#[from] crate::domain::api_token::ApiTokenRefusal),
 }
 
 impl From<jsonwebtoken::errors::Error> for AuthError {

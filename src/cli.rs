@@ -31,9 +31,12 @@ pub struct Cli {
 pub enum Command {
     /// Run the service (the default).
     Serve(Config),
-    /// Access tokens.
+    /// Bootstrap access tokens (JWTs signed with the deployment's key).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Named, revocable API tokens for a council's or an auditor's system.
+    #[command(subcommand, name = "api-token")]
+    ApiToken(ApiTokenCommand),
     /// Member boards.
     #[command(subcommand)]
     Members(MembersCommand),
@@ -193,8 +196,52 @@ pub struct VerifyArgs {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum ApiTokenCommand {
+    /// Create a token and print its secret (shown this once).
+    Create(ApiTokenCreateArgs),
+    /// List every token with its last use, newest first.
+    List(ApiTokenListArgs),
+    /// Revoke a token: it is refused from the next request on.
+    Revoke(ApiTokenRevokeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ApiTokenCreateArgs {
+    /// What the token is for, e.g. "PO-Raad results dashboard".
+    #[arg(long)]
+    pub name: String,
+    /// council or auditor.
+    #[arg(long)]
+    pub role: Role,
+    /// For a council token: the sector it reads (PO or VO).
+    #[arg(long, required_if_eq("role", "council"))]
+    pub sector: Option<Sector>,
+    /// Days until it expires (1 to 730); without it, valid until revoked.
+    #[arg(long)]
+    pub valid_days: Option<i64>,
+    #[command(flatten)]
+    pub storage: StorageConfig,
+}
+
+#[derive(Debug, Args)]
+pub struct ApiTokenListArgs {
+    #[command(flatten)]
+    pub storage: StorageConfig,
+}
+
+#[derive(Debug, Args)]
+pub struct ApiTokenRevokeArgs {
+    /// The token's id.
+    pub id: Uuid,
+    #[command(flatten)]
+    pub storage: StorageConfig,
+}
+
+#[derive(Debug, Subcommand)]
 pub enum TokenCommand {
-    /// Print an access token signed with this deployment's token key.
+    /// Print an access token signed with this deployment's token key: for
+    /// bootstrapping (the first admin) and tests. Give machines named API tokens
+    /// (`mandaat api-token create`) instead: those can be listed and revoked.
     Issue(IssueArgs),
 }
 

@@ -37,6 +37,8 @@ pub enum Error {
     Choice(#[from] crate::domain::proposal::ChoiceError),
     #[error(transparent)]
     Person(#[from] crate::domain::person::PersonError),
+    #[error(transparent)]
+    ApiToken(#[from] crate::domain::api_token::ApiTokenError),
     /// An invitation link that cannot sign anyone in.
     #[error(transparent)]
     Invitation(#[from] crate::domain::person::InvitationRefusal),

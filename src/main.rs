@@ -5,7 +5,8 @@ use tracing_subscriber::EnvFilter;
 
 use mandaat::auth::TokenRequest;
 use mandaat::cli::{
-    AuditCommand, Cli, Command, IssueArgs, LogCommand, MembersCommand, ReceiptCommand, TokenCommand,
+    ApiTokenCommand, AuditCommand, Cli, Command, IssueArgs, LogCommand, MembersCommand,
+    ReceiptCommand, TokenCommand,
 };
 use mandaat::clock::SharedClock;
 use mandaat::startup::Deployment;
@@ -54,6 +55,7 @@ async fn main() -> ExitCode {
         }
         Some(Command::Log(LogCommand::Key(args))) => log_key(args).await,
         Some(Command::Invite(args)) => invite(args).await,
+        Some(Command::ApiToken(command)) => api_token(command).await,
         Some(Command::Backup(args)) => mandaat::backup::backup(args).await,
         Some(Command::Restore(args)) => mandaat::backup::restore(args).await,
         Some(Command::Audit(AuditCommand::Export(args))) => mandaat::audit_cli::export(args).await,
@@ -221,6 +223,59 @@ async fn invite(args: mandaat::cli::InviteArgs) -> anyhow::Result<()> {
         "{}",
         mandaat::api::invitation_link(&base, invitation.secret.as_str())
     );
+    Ok(())
+}
+
+/// The operator's own authority over API tokens, through the database.
+async fn api_token(command: ApiTokenCommand) -> anyhow::Result<()> {
+    use mandaat::domain::api_token::{ApiTokenGrant, ApiTokenName, validity};
+    use mandaat::service::api_tokens;
+    let now = SharedClock::default().now();
+    let by = mandaat::auth::Principal::Admin {
+        sub: "admin-cli".to_owned(),
+    };
+    let describe = |t: &mandaat::store::StoredApiToken| {
+        let state = match (t.revoked_at, t.expires_at) {
+            (Some(at), _) => format!("revoked {}", at.format("%Y-%m-%d %H:%M UTC")),
+            (None, Some(at)) if at <= now => format!("expired {}", at.format("%Y-%m-%d %H:%M UTC")),
+            (None, Some(at)) => format!("expires {}", at.format("%Y-%m-%d %H:%M UTC")),
+            (None, None) => "valid until revoked".to_owned(),
+        };
+        let used = t.last_used_at.map_or_else(
+            || "never used".to_owned(),
+            |at| format!("last used {}", at.format("%Y-%m-%d %H:%M UTC")),
+        );
+        let role = match t.grant.sector() {
+            Some(sector) => format!("{} {sector}", t.grant.role()),
+            None => t.grant.role().to_owned(),
+        };
+        format!("{}\t{role}\t{}\t{state}\t{used}", t.id, t.name.as_str())
+    };
+    match command {
+        ApiTokenCommand::Create(args) => {
+            let store = mandaat::store::Store::open(&args.storage).await?;
+            let new = api_tokens::NewToken {
+                name: ApiTokenName::new(&args.name)?,
+                grant: ApiTokenGrant::new(args.role.as_str(), args.sector)?,
+                validity: validity(args.valid_days)?,
+            };
+            let (token, secret) = api_tokens::create(&store, &by, new, now).await?;
+            eprintln!("{}", describe(&token));
+            eprintln!("The secret below is shown this once; only its hash is stored:");
+            println!("{}", secret.as_str());
+        }
+        ApiTokenCommand::List(args) => {
+            let store = mandaat::store::Store::open(&args.storage).await?;
+            for token in api_tokens::list(&store, &by).await? {
+                println!("{}", describe(&token));
+            }
+        }
+        ApiTokenCommand::Revoke(args) => {
+            let store = mandaat::store::Store::open(&args.storage).await?;
+            let token = api_tokens::revoke(&store, &by, args.id, now).await?;
+            println!("{}", describe(&token));
+        }
+    }
     Ok(())
 }
 

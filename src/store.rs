@@ -18,6 +18,7 @@ use uuid::Uuid;
 use entity::{checkpoint, log_entry, member, member_key};
 use migration::{Migrator, MigratorTrait};
 
+mod api_tokens;
 mod db_error;
 mod people;
 mod rows;
@@ -26,6 +27,7 @@ mod voting;
 pub use rows::{CheckpointRow, KeyRow, LogEntryRow};
 pub use voting::{BallotRow, ProposalRow, ProxyRow};
 
+pub use api_tokens::{NewApiToken, StoredApiToken};
 pub use people::{NewInvitation, NewSession, PeopleFilter, StoredInvitation, StoredSession};
 
 use crate::config::StorageConfig;

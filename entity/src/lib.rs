@@ -1,6 +1,7 @@
 //! sea-orm entities: the database rows, nothing more. Domain rules live in the
 //! `mandaat` crate; these types never leave its storage layer.
 
+pub mod api_token;
 pub mod ballot;
 pub mod checkpoint;
 pub mod invitation;

@@ -1,6 +1,7 @@
 //! The HTTP API: one `#[OpenApi]` impl per resource, thin handlers that authenticate,
 //! authorise, parse into domain types, call a use case and map the result.
 
+mod api_tokens;
 mod audit;
 pub mod catalogue;
 pub mod document;
@@ -51,7 +52,8 @@ pub struct AppState {
 
 pub type State = Arc<AppState>;
 
-/// A JWT access token issued by this server (`mandaat token issue`): for machines.
+/// A bearer token for machines: a named API token (`mdt_…`, `POST /api/v1/api-tokens`)
+/// or a JWT issued by this server (`mandaat token issue`, for bootstrapping).
 #[derive(SecurityScheme)]
 #[oai(ty = "bearer", bearer_format = "JWT")]
 pub struct BearerToken(Bearer);
@@ -112,6 +114,25 @@ impl AppState {
     async fn caller(&self, credentials: &Credentials) -> ApiResult<Caller> {
         use crate::service::people::SessionAuthError;
         match credentials {
+            Credentials::Bearer(token)
+                if crate::domain::api_token::is_api_token(&token.0.token) =>
+            {
+                let principal = crate::service::api_tokens::authenticate(
+                    &self.store,
+                    &token.0.token,
+                    self.clock.now(),
+                )
+                .await
+                .map_err(|e| match e {
+                    SessionAuthError::Auth(e) => ApiError::from(e),
+                    SessionAuthError::Internal(e) => ApiError::from(e),
+                })?;
+                crate::observe::note_subject(principal.subject());
+                Ok(Caller {
+                    principal,
+                    session: None,
+                })
+            }
             Credentials::Bearer(token) => {
                 let principal = self.auth.authenticate(&token.0.token)?;
                 crate::observe::note_subject(principal.subject());
@@ -168,6 +189,8 @@ pub enum ApiTags {
     People,
     /// Running the service: Prometheus metrics.
     Operations,
+    /// API tokens for machines (the secretariat).
+    Tokens,
 }
 
 pub const API_TITLE: &str = "Mandaat";
@@ -184,6 +207,7 @@ pub type Apis = (
     sessions::SessionsApi,
     people::PeopleApi,
     metrics::MetricsApi,
+    api_tokens::ApiTokensApi,
 );
 
 pub fn service() -> OpenApiService<Apis, ()> {
@@ -199,6 +223,7 @@ pub fn service() -> OpenApiService<Apis, ()> {
             sessions::SessionsApi,
             people::PeopleApi,
             metrics::MetricsApi,
+            api_tokens::ApiTokensApi,
         ),
         API_TITLE,
         env!("CARGO_PKG_VERSION"),

@@ -174,7 +174,7 @@ impl From<Error> for ApiError {
             Error::Proposal(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation-failed"),
             Error::Invitation(_) => (StatusCode::UNAUTHORIZED, "invitation-invalid"),
             Error::LogRange(_) => (StatusCode::UNPROCESSABLE_ENTITY, "bad-range"),
-            Error::Member(_) | Error::Person(_) | Error::Validation(_) => {
+            Error::Member(_) | Error::Person(_) | Error::ApiToken(_) | Error::Validation(_) => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "validation-failed")
             }
             Error::Key(_) | Error::StatementContent(ContentError::Key(_)) => {
@@ -341,6 +341,7 @@ refusal_from!(
     Problem,
     crate::domain::member::MemberError,
     crate::domain::person::PersonError,
+    crate::domain::api_token::ApiTokenError,
 );
 
 macro_rules! statuses {
@@ -396,6 +397,12 @@ statuses! {
 
 impl From<crate::domain::member::MemberError> for ApiError {
     fn from(err: crate::domain::member::MemberError) -> Self {
+        Error::from(err).into()
+    }
+}
+
+impl From<crate::domain::api_token::ApiTokenError> for ApiError {
+    fn from(err: crate::domain::api_token::ApiTokenError) -> Self {
         Error::from(err).into()
     }
 }

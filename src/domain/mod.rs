@@ -1,6 +1,7 @@
 //! The domain: member boards, chambers and signed statements. Pure code, free of
 //! HTTP and database types, so that every rule is unit-tested directly.
 
+pub mod api_token;
 pub mod ballot;
 pub mod keys;
 pub mod lifecycle;

@@ -1,6 +1,7 @@
 //! Use cases: each checks what the domain requires, verifies signatures outside any
 //! transaction, and then writes in one short transaction.
 
+pub mod api_tokens;
 pub mod log;
 pub mod people;
 pub mod voting;

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod access;
+mod api_tokens;
 mod audit;
 mod backup;
 mod connections;

@@ -110,6 +110,7 @@ async fn migrations_build_exactly_the_tables_the_entities_declare() {
     compare::<entity::person::Entity>(&migrated, &declared, &mut drift).await;
     compare::<entity::invitation::Entity>(&migrated, &declared, &mut drift).await;
     compare::<entity::session::Entity>(&migrated, &declared, &mut drift).await;
+    compare::<entity::api_token::Entity>(&migrated, &declared, &mut drift).await;
     assert!(drift.is_empty(), "{}", drift.join("\n"));
 
     // Every table the migrations made (bar their own bookkeeping) has an entity.
@@ -134,6 +135,7 @@ async fn migrations_build_exactly_the_tables_the_entities_declare() {
     assert_eq!(
         tables,
         [
+            "api_tokens",
             "ballots",
             "checkpoints",
             "invitations",
