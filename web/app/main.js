@@ -16,6 +16,7 @@ import { ResultsPage, ResultsListPage } from './pages/results.js';
 import { DraftPage } from './pages/draft.js';
 import { PeoplePage } from './pages/admin-people.js';
 import { MembersPage } from './pages/admin-members.js';
+import { ApiTokensPage } from './pages/admin-api-tokens.js';
 import { CouncilResultsPage } from './pages/council.js';
 import { AuditorPage } from './pages/auditor.js';
 
@@ -34,6 +35,7 @@ const routes = compile([
   ['/results', ResultsListPage],
   ['/admin/people', PeoplePage],
   ['/admin/members', MembersPage],
+  ['/admin/api-tokens', ApiTokensPage],
   ['/council', CouncilResultsPage],
   ['/audit', AuditorPage],
 ]);
@@ -41,7 +43,7 @@ const routes = compile([
 // Navigation per role: [path, message key]. Only what the API lets that role see.
 const NAV = {
   board: [['/', 'nav.home'], ['/proposals', 'nav.proposals'], ['/results', 'nav.results'], ['/keys', 'nav.keys']],
-  admin: [['/', 'nav.home'], ['/proposals', 'nav.proposals'], ['/proposals/new', 'nav.new-proposal'], ['/admin/people', 'nav.people'], ['/admin/members', 'nav.members'], ['/results', 'nav.results']],
+  admin: [['/', 'nav.home'], ['/proposals', 'nav.proposals'], ['/proposals/new', 'nav.new-proposal'], ['/admin/people', 'nav.people'], ['/admin/members', 'nav.members'], ['/admin/api-tokens', 'nav.api-tokens'], ['/results', 'nav.results']],
   council: [['/', 'nav.home'], ['/council', 'nav.council']],
   auditor: [['/', 'nav.home'], ['/proposals', 'nav.proposals'], ['/audit', 'nav.audit']],
 };

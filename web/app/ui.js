@@ -22,6 +22,16 @@
 //   <Field id label hint? error?>control</Field>  label + hint + error around one control;
 //                                  give the control id=${id} and aria-describedby=${describedBy(id, {hint, error})}
 //                                  and aria-invalid when error is set.
+//   useFieldErrors(labels)         -> {errors, summary, show, refused} for a form with an
+//                                  <ErrorSummary>: show(map, extra?) sets the field errors
+//                                  ({id: text}, listed as "<label>: text") and an optional
+//                                  entry without a field first; refused(err, fieldOf) shows a
+//                                  refused request on the field fieldOf(err) returns as
+//                                  [id, text], else at the top, with the server's detail.
+//   <CopyBox id label value describedBy? texts />  a read-only text shown once with a copy
+//                                  button; texts: {copy, copiedButton, copied, select}.
+//   <ConfirmPanel id question explain yes onYes onCancel />  asks before a destructive action:
+//                                  takes focus; onYes is async, and its error is shown here.
 //   <StatusTag status="open" />    the translated proposal status as a tag.
 //   <Facts items=${[[term, value], ...]} />  a definition list.
 //   <DataTable caption columns=${[{key, label, numeric?}]} rows=${[{...}]} />
@@ -138,6 +148,76 @@ export function Field({ id, label, hint, error, children, className }) {
     ${hint ? html`<p class="hint" id=${`${id}-hint`}>${hint}</p>` : null}
     ${error ? html`<p class="error-text" id=${`${id}-error`}><span class="visually-hidden">${t('common.error')}: </span>${error}</p>` : null}
     ${children}
+  </div>`;
+}
+
+export function useFieldErrors(labels) {
+  const [errors, setErrors] = useState({});
+  const [summary, setSummary] = useState([]);
+  const show = (map, extra) => {
+    setErrors(map);
+    const list = Object.entries(map).map(([id, text]) => ({ id, text: html`${labels[id]}: ${text}` }));
+    if (extra) list.unshift(extra);
+    setSummary(list);
+  };
+  const refused = (err, fieldOf) => {
+    const detail = err instanceof ApiProblem && err.detail ? html` <span class="error-detail" lang="en">(${err.detail})</span>` : null;
+    const at = err instanceof ApiProblem && err.status !== 401 ? fieldOf(err) : null;
+    if (at) show({ [at[0]]: html`${at[1]}${detail}` });
+    else show({}, { id: null, text: html`${problemText(err)}${detail}` });
+  };
+  return { errors, summary, show, refused };
+}
+
+export function CopyBox({ id, label, value, describedBy: described, className, texts }) {
+  const [copied, setCopied] = useState(false);
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(value);
+    } catch {
+      // No clipboard permission: select the text so Ctrl+C copies it.
+      const input = document.getElementById(id);
+      input.focus();
+      input.select();
+      announce(texts.select);
+      return;
+    }
+    setCopied(true);
+    announce(texts.copied);
+  };
+  return html`<div class="field">
+    <label for=${id}>${label}</label>
+    <div class="link-box">
+      <input id=${id} class=${className || undefined} type="text" readonly value=${value} onFocus=${(e) => e.currentTarget.select()}
+        autocomplete="off" spellcheck="false" aria-describedby=${described} />
+      <button type="button" onClick=${copy}>${copied ? texts.copiedButton : texts.copy}</button>
+    </div>
+  </div>`;
+}
+
+export function ConfirmPanel({ id, question, explain, yes, onYes, onCancel }) {
+  const ref = useRef(null);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState(null);
+  useEffect(() => { if (ref.current) ref.current.focus(); }, []);
+  const run = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      await onYes();
+    } catch (err) {
+      setError(err);
+      setBusy(false);
+    }
+  };
+  return html`<div class="notice confirm-panel" role="group" tabindex="-1" ref=${ref} aria-labelledby=${`${id}-title`}>
+    <h3 id=${`${id}-title`}>${question}</h3>
+    <p>${explain}</p>
+    <${ErrorBox} error=${error} />
+    <div class="actions">
+      <button type="button" class="danger" disabled=${busy} onClick=${run}>${yes}</button>
+      <button type="button" class="secondary" disabled=${busy} onClick=${onCancel}>${t('common.cancel')}</button>
+    </div>
   </div>`;
 }
 

@@ -5,10 +5,10 @@
 // POST /api/v1/people/{id}/sessions/end, POST /api/v1/people/{id}/invitations.
 import {
   html, useState, useEffect, useRef, PageTitle, Loading, ErrorBox, ErrorSummary, Field, describedBy,
-  useTitle, announce,
+  useTitle, announce, useFieldErrors, CopyBox, ConfirmPanel,
 } from '../ui.js';
 import { t } from '../i18n.js';
-import { api, ApiProblem, problemText } from '../api.js';
+import { api } from '../api.js';
 import * as fmt from '../fmt.js';
 import { chamberName, membersQuery, nameQuery, useDebounced, NAME_MAX, TYPING_PAUSE_MS } from './admin-members.js';
 
@@ -42,35 +42,17 @@ function daysError(v) {
 
 function LinkPanel({ invited, onDone, idPrefix }) {
   const ref = useRef(null);
-  const [copied, setCopied] = useState(false);
   useEffect(() => { if (ref.current) ref.current.focus(); }, []);
   const { person, invitation } = invited;
-  const inputId = `${idPrefix}-link`;
-  const copy = async () => {
-    const input = document.getElementById(inputId);
-    try {
-      await navigator.clipboard.writeText(invitation.link);
-    } catch {
-      // No clipboard permission: select the text so Ctrl+C copies it.
-      input.focus();
-      input.select();
-      announce(t('people.link.select'));
-      return;
-    }
-    setCopied(true);
-    announce(t('people.link.copied'));
+  const texts = {
+    copy: t('people.link.copy'), copiedButton: t('people.link.copied-button'),
+    copied: t('people.link.copied'), select: t('people.link.select'),
   };
   return html`<div class="success link-panel" role="region" tabindex="-1" ref=${ref} aria-labelledby=${`${idPrefix}-title`}>
     <h3 id=${`${idPrefix}-title`}>${t('people.link.title', { name: person.name })}</h3>
     <p>${t('people.link.once', { date: fmt.dateTime(invitation.expires_at) })}</p>
-    <div class="field">
-      <label for=${inputId}>${t('people.link.label')}</label>
-      <div class="link-box">
-        <input id=${inputId} type="text" readonly value=${invitation.link} onFocus=${(e) => e.currentTarget.select()}
-          aria-describedby=${`${idPrefix}-how`} />
-        <button type="button" onClick=${copy}>${copied ? t('people.link.copied-button') : t('people.link.copy')}</button>
-      </div>
-    </div>
+    <${CopyBox} id=${`${idPrefix}-link`} label=${t('people.link.label')} value=${invitation.link}
+      describedBy=${`${idPrefix}-how`} texts=${texts} />
     <p id=${`${idPrefix}-how`}>${t('people.link.how', { email: person.email })}</p>
     <div class="actions">
       <button type="button" class="secondary" onClick=${onDone}>${t('people.link.done')}</button>
@@ -167,25 +149,17 @@ function inviteFieldOf(err, f) {
 
 function InviteForm({ onInvited }) {
   const [f, setF] = useState(blankInvite);
-  const [errors, setErrors] = useState({});
-  const [summary, setSummary] = useState([]);
   const [busy, setBusy] = useState(false);
   const [invited, setInvited] = useState(null);
   const set = (patch) => setF((x) => ({ ...x, ...patch }));
-  const labels = {
+  const { errors, summary, show, refused } = useFieldErrors({
     'invite-name': t('people.field.name'),
     'invite-email': t('people.field.email'),
     'invite-member-q': t('people.field.member'),
     'invite-member': t('people.field.member'),
     'invite-sector-PO': t('people.field.sector'),
     'invite-days': t('people.field.days'),
-  };
-  const show = (map, extra) => {
-    setErrors(map);
-    const list = Object.entries(map).map(([id, text]) => ({ id, text: html`${labels[id]}: ${text}` }));
-    if (extra) list.unshift(extra);
-    setSummary(list);
-  };
+  });
 
   const submit = async (ev) => {
     ev.preventDefault();
@@ -203,10 +177,7 @@ function InviteForm({ onInvited }) {
       announce(t('people.invited', { name: res.person.name }));
       if (onInvited) onInvited(res);
     } catch (err) {
-      const detail = err instanceof ApiProblem && err.detail ? html` <span class="error-detail" lang="en">(${err.detail})</span>` : null;
-      const at = err instanceof ApiProblem && err.status !== 401 ? inviteFieldOf(err, f) : null;
-      if (at) show({ [at[0]]: html`${at[1]}${detail}` });
-      else show({}, { id: null, text: html`${problemText(err)}${detail}` });
+      refused(err, (e) => inviteFieldOf(e, f));
     } finally {
       setBusy(false);
     }
@@ -293,31 +264,14 @@ function Sessions({ person }) {
 }
 
 function EndSessions({ person, onEnded, onCancel }) {
-  const ref = useRef(null);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState(null);
-  useEffect(() => { if (ref.current) ref.current.focus(); }, []);
-  const run = async () => {
-    setBusy(true);
-    setError(null);
-    try {
-      const r = await api.post(`/api/v1/people/${encodeURIComponent(person.id)}/sessions/end`);
-      announce(t('people.end.done', { n: fmt.number(r.ended), name: person.name }));
-      onEnded(r.ended);
-    } catch (err) {
-      setError(err);
-      setBusy(false);
-    }
+  const end = async () => {
+    const r = await api.post(`/api/v1/people/${encodeURIComponent(person.id)}/sessions/end`);
+    announce(t('people.end.done', { n: fmt.number(r.ended), name: person.name }));
+    onEnded(r.ended);
   };
-  return html`<div class="notice confirm-panel" role="group" tabindex="-1" ref=${ref} aria-labelledby=${`end-${person.id}-title`}>
-    <h3 id=${`end-${person.id}-title`}>${t('people.end.question', { name: person.name })}</h3>
-    <p>${t('people.end.explain', { n: fmt.number(person.active_sessions), name: person.name })}</p>
-    <${ErrorBox} error=${error} />
-    <div class="actions">
-      <button type="button" class="danger" disabled=${busy} onClick=${run}>${t('people.end.yes')}</button>
-      <button type="button" class="secondary" disabled=${busy} onClick=${onCancel}>${t('common.cancel')}</button>
-    </div>
-  </div>`;
+  return html`<${ConfirmPanel} id=${`end-${person.id}`} question=${t('people.end.question', { name: person.name })}
+    explain=${t('people.end.explain', { n: fmt.number(person.active_sessions), name: person.name })}
+    yes=${t('people.end.yes')} onYes=${end} onCancel=${onCancel} />`;
 }
 
 function Reinvite({ person, onCancel, onDone }) {
