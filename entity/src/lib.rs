@@ -7,6 +7,7 @@ pub mod invitation;
 pub mod log_entry;
 pub mod member;
 pub mod member_key;
+pub mod membership;
 pub mod nonce;
 pub mod person;
 pub mod proposal;

@@ -2,6 +2,7 @@
 //! transaction, and then writes in one short transaction.
 
 pub mod log;
+pub mod membership;
 pub mod people;
 pub mod voting;
 
@@ -74,6 +75,7 @@ pub async fn member_by_number_or_id(store: &Store, text: &str) -> Result<Member>
         sector: None,
         chamber: None,
         status: None,
+        membership: None,
         limit: 1,
         offset: 0,
     };
