@@ -31,6 +31,9 @@ pub struct Board {
 
 /// Pairs boards with their periods.
 pub async fn with_periods(store: &Store, members: Vec<Member>) -> Result<Vec<Board>> {
+    if members.is_empty() {
+        return Ok(Vec::new());
+    }
     let ids: Vec<Uuid> = members.iter().map(|m| m.id).collect();
     let mut periods = store.periods(&ids).await?;
     Ok(members
