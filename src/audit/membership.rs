@@ -146,3 +146,101 @@ impl Register {
         Some(line)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use ed25519_dalek::SigningKey;
+    use serde_json::json;
+
+    use super::*;
+    use crate::domain::member::Sector;
+    use crate::domain::proposal::{NotOnRoll, RollEntry};
+    use crate::domain::statement::signed_for_test;
+
+    fn member(n: u8) -> Uuid {
+        Uuid::from_u128(u128::from(n))
+    }
+
+    fn admitted(n: u8, from: &str) -> SignedStatement {
+        signed_for_test(
+            &SigningKey::from_bytes(&[1; 32]),
+            &json!({"type": "mandaat.membership.v1", "member": member(n).to_string(),
+                    "bg_number": 10_000 + u32::from(n), "periods": [{"from": from}],
+                    "recorded_by": "admin:test", "recorded_at": "2026-11-01T10:00:00Z"}),
+        )
+    }
+
+    fn frozen(roll: &[u8], left: Vec<NotOnRoll>) -> Frozen {
+        let roll = roll
+            .iter()
+            .map(|n| RollEntry {
+                member: member(*n),
+                bg_number: 10_000 + u32::from(*n),
+                weight: 1,
+                sectors: vec![Sector::Po],
+                chamber: "small".into(),
+            })
+            .collect();
+        let mut document = crate::domain::lifecycle::example_document(Uuid::from_u128(99), roll);
+        document.not_on_roll = left;
+        let bytes = serde_json::to_vec(&document).unwrap();
+        Frozen::parse(Uuid::from_u128(99), &bytes).unwrap()
+    }
+
+    #[test]
+    fn rolls_before_the_first_membership_entry_are_counted_not_checked() {
+        let mut register = Register::default();
+        register.check_roll(&frozen(&[1, 2], Vec::new())).unwrap();
+        assert_eq!(register.rolls_before_register, 1);
+        assert!(register.summary().unwrap().contains("not checked"));
+    }
+
+    #[test]
+    fn the_roll_holds_exactly_the_members_of_the_opening_day() {
+        let mut register = Register::default();
+        register.apply(0, &admitted(1, "2026-01-01")).unwrap();
+        register.apply(1, &admitted(2, "2026-01-01")).unwrap();
+        // Admitted from the day after the example's opening day (2026-12-01).
+        register.apply(2, &admitted(3, "2026-12-02")).unwrap();
+        register.check_roll(&frozen(&[1, 2], Vec::new())).unwrap();
+        assert!(
+            register
+                .check_roll(&frozen(&[1, 2, 3], Vec::new()))
+                .unwrap_err()
+                .contains("holds board 10003")
+        );
+        assert!(
+            register
+                .check_roll(&frozen(&[1], Vec::new()))
+                .unwrap_err()
+                .contains("leaves out board 10002")
+        );
+        let lie = NotOnRoll {
+            member: member(2),
+            bg_number: 10_002,
+            reason: Exclusion::OtherSectors,
+            sectors: vec![Sector::Po],
+        };
+        assert!(
+            register
+                .check_roll(&frozen(&[1], vec![lie]))
+                .unwrap_err()
+                .contains("other sectors")
+        );
+        let suspended = NotOnRoll {
+            member: member(2),
+            bg_number: 10_002,
+            reason: Exclusion::Suspended,
+            sectors: vec![Sector::Po],
+        };
+        register.check_roll(&frozen(&[1], vec![suspended])).unwrap();
+        // A number belongs to one board.
+        let other = signed_for_test(
+            &SigningKey::from_bytes(&[1; 32]),
+            &json!({"type": "mandaat.membership.v1", "member": member(4).to_string(),
+                    "bg_number": 10_001, "periods": [],
+                    "recorded_by": "admin:test", "recorded_at": "2026-11-01T10:00:00Z"}),
+        );
+        assert!(register.apply(3, &other).is_err());
+    }
+}

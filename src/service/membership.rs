@@ -67,15 +67,26 @@ pub async fn change(
     access::check(who, Operation::ManageMembers)?;
     let by = recorder(who);
     let mut write = store.write().await?;
-    let member = write.member(member_id).await?;
-    let rows = write.periods_of(member_id).await?;
-    let periods: Vec<Period> = rows.iter().map(|r| r.period).collect();
-    let next = membership::apply(&periods, change).map_err(|e| {
-        Error::conflict(
-            ConflictKind::Membership,
-            format!("board {}: {e}", member.bg_number),
-        )
-    })?;
+    let read = async {
+        let member = write.member(member_id).await?;
+        let rows = write.periods_of(member_id).await?;
+        let periods: Vec<Period> = rows.iter().map(|r| r.period).collect();
+        let next = membership::apply(&periods, change).map_err(|e| {
+            Error::conflict(
+                ConflictKind::Membership,
+                format!("board {}: {e}", member.bg_number),
+            )
+        })?;
+        Ok::<_, Error>((member, rows, next))
+    }
+    .await;
+    let (member, rows, next) = match read {
+        Ok(read) => read,
+        Err(e) => {
+            write.abandon().await?;
+            return Err(e);
+        }
+    };
     match change {
         Change::Admit(from) => {
             write
@@ -156,7 +167,9 @@ pub async fn admit_many(
     let mut done = Admission::default();
     let write = store.write().await?;
     let mut periods = write.all_periods().await?;
-    for &number in numbers {
+    // A number listed twice is admitted once.
+    let numbers: std::collections::BTreeSet<BgNumber> = numbers.iter().copied().collect();
+    for number in numbers {
         let Some(member) = boards.get(&number) else {
             done.unknown.push(number);
             continue;
@@ -179,6 +192,8 @@ pub async fn admit_many(
     }
     if done.written() {
         write.commit().await?;
+    } else {
+        write.abandon().await?;
     }
     Ok(done)
 }
@@ -215,6 +230,8 @@ pub async fn log_pending_now(
     let signed = log_pending(&mut write, signer, now).await?;
     if signed > 0 {
         write.commit().await?;
+    } else {
+        write.abandon().await?;
     }
     Ok(signed)
 }

@@ -149,6 +149,15 @@ impl Store {
 }
 
 impl WriteTxn<'_> {
+    /// Ends the transaction without writing anything, and releases the write lock.
+    /// (Dropping it would leave PostgreSQL's connection idle in the transaction, with
+    /// the append lock held, until the pool reuses that connection.)
+    pub async fn abandon(self) -> Result<()> {
+        let WriteTxn { txn, .. } = self;
+        txn.rollback().await?;
+        Ok(())
+    }
+
     /// A board as this transaction sees it.
     pub async fn member(&self, id: Uuid) -> Result<Member> {
         member_by_id(&self.txn, id).await
