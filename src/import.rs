@@ -202,7 +202,7 @@ impl fmt::Display for ImportSummary {
         } else {
             write!(
                 f,
-                "created {}, updated {}, unchanged {}",
+                "created {}, updated {}, unchanged {} (boards only: new boards are not members until admitted)",
                 self.created, self.updated, self.unchanged
             )
         }

@@ -246,6 +246,12 @@ async fn admit_members(args: mandaat::cli::AdmitArgs) -> anyhow::Result<()> {
         done.admitted.len(),
         done.already.len()
     );
+    if !done.admitted.is_empty() {
+        eprintln!(
+            "The server signs these admissions into the transparency log when it next \
+             starts, and in any case before it opens the next proposal."
+        );
+    }
     Ok(())
 }
 
