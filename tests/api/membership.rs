@@ -506,3 +506,48 @@ async fn the_verifier_rejects_a_roll_that_leaves_out_a_member() {
     assert!(!ok, "{output}");
     assert!(output.contains("leaves out board 402"), "{output}");
 }
+
+#[tokio::test]
+async fn admissions_from_the_command_line_reach_the_log_before_the_roll() {
+    let app = TestApp::spawn().await;
+    let board = app.create_board(501, "Via de regel", Some(500), None).await;
+    app.create_board(502, "Ook via de regel", Some(700), None)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("leden.txt");
+    std::fs::write(&list, "501\n502\n501\n").unwrap();
+    let out = cli_ok(&app.cli(&[
+        "members",
+        "admit",
+        "--from",
+        list.to_str().unwrap(),
+        "--date",
+        "2026-01-01",
+    ]));
+    assert!(out.contains("admitted 2 boards"), "{out}");
+    // Recorded while the server runs: not in the log yet …
+    let (_, body) = app
+        .get(&format!("/api/v1/members/{board}"), &app.admin())
+        .await;
+    assert!(
+        body["membership"]["periods"][0].get("log_entry").is_none(),
+        "{body}"
+    );
+    // … until the server freezes a roll, which the auditor then checks against it.
+    let document = open_po(&app, "Na toelating").await;
+    assert_eq!(roll_numbers(&document), vec![501, 502]);
+    let (_, body) = app
+        .get(&format!("/api/v1/members/{board}"), &app.admin())
+        .await;
+    assert!(
+        body["membership"]["periods"][0]["log_entry"].is_u64(),
+        "{body}"
+    );
+    let key = log_key(&app).await;
+    let (ok, output) = export_and_verify(&app, &key);
+    assert!(ok, "{output}");
+    assert!(
+        output.contains("2 membership statements replayed"),
+        "{output}"
+    );
+}
