@@ -270,8 +270,38 @@ pub struct IssueArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum MembersCommand {
-    /// Import or update member boards from DUO open-data files, by bevoegd-gezag number.
+    /// Import or update boards from DUO open-data files, by bevoegd-gezag number. The
+    /// import never changes membership: new boards are not members until admitted.
     Import(ImportArgs),
+    /// Admit boards as members of the cooperative, from a list of bevoegd-gezag
+    /// numbers. All or nothing: an unknown number changes nothing. The server signs
+    /// the admissions into the log at its next start, or before the next proposal opens.
+    Admit(AdmitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AdmitArgs {
+    /// A file with one bevoegd-gezag number per line (blank lines and lines starting
+    /// with # are skipped).
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "all",
+        conflicts_with = "all"
+    )]
+    pub from: Option<PathBuf>,
+    /// FOR TRYING THINGS OUT ONLY: admit every board in the register (all 1,279 of
+    /// DUO's files), as if the whole country were a member. A real cooperative admits
+    /// its actual members with --from.
+    #[arg(long)]
+    pub all: bool,
+    /// The first day of membership, YYYY-MM-DD (default: today, UTC).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub date: Option<chrono::NaiveDate>,
+    #[command(flatten)]
+    pub storage: StorageConfig,
+    #[command(flatten)]
+    pub token: TokenConfig,
 }
 
 #[derive(Debug, Args)]

@@ -65,16 +65,20 @@ pub enum ConflictKind {
     KeyAlreadyRegistered,
     KeyRevoked,
     MemberSuspended,
+    /// The membership register does not allow the change (admitting a member, ending
+    /// a membership that is not open, a period overlapping another).
+    Membership,
     /// A unique constraint caught a race that the checks before it could not.
     Concurrent,
 }
 
 impl ConflictKind {
-    pub const ALL: [ConflictKind; 5] = [
+    pub const ALL: [ConflictKind; 6] = [
         ConflictKind::DuplicateBgNumber,
         ConflictKind::KeyAlreadyRegistered,
         ConflictKind::KeyRevoked,
         ConflictKind::MemberSuspended,
+        ConflictKind::Membership,
         ConflictKind::Concurrent,
     ];
 
@@ -84,6 +88,7 @@ impl ConflictKind {
             ConflictKind::KeyAlreadyRegistered => "key-already-registered",
             ConflictKind::KeyRevoked => "key-revoked",
             ConflictKind::MemberSuspended => "member-suspended",
+            ConflictKind::Membership => "membership-conflict",
             ConflictKind::Concurrent => "conflict",
         }
     }

@@ -1,6 +1,8 @@
-//! `mandaat members import`: upserts member boards from DUO open data by their
-//! bevoegd-gezag number. Idempotent, and all-or-nothing: a malformed row stops the
-//! import before anything is written.
+//! `mandaat members import`: upserts boards from DUO open data by their bevoegd-gezag
+//! number. Idempotent, and all-or-nothing: a malformed row stops the import before
+//! anything is written. It maintains the board register only and never changes
+//! membership: a board it adds is not a member, and a member that DUO's files no
+//! longer list (merged, closed) is reported for the secretariat to act on.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -39,6 +41,10 @@ pub struct ImportSummary {
     pub unchanged: usize,
     /// Chambers of the boards in the files, after the import.
     pub chambers: BTreeMap<String, usize>,
+    /// Members today (UTC) in a sector the files cover that the files do not list:
+    /// the secretariat decides whether their membership ends (`ceased`, after a
+    /// merger or closure). Their membership is left as it is.
+    pub missing_members: Vec<Member>,
 }
 
 pub async fn import_duo(
@@ -123,6 +129,15 @@ pub async fn import_duo(
         }
         *summary.chambers.entry(member.chamber.clone()).or_default() += 1;
     }
+    let periods = store.all_periods().await?;
+    let mut board_list: Vec<Member> = existing.into_values().collect();
+    board_list.sort_by_key(|m| m.bg_number);
+    summary.missing_members =
+        crate::service::membership::members_missing(&board_list, &periods, now.date_naive(), |m| {
+            let covered = (data.has_po && m.pupils.po().is_some())
+                || (data.has_vo && m.pupils.vo().is_some());
+            !covered || data.boards.contains_key(&m.bg_number.get())
+        });
     summary.created = created.len();
     summary.updated = changed.len();
     if !created.is_empty() || !changed.is_empty() {
@@ -162,6 +177,22 @@ impl fmt::Display for ImportSummary {
             .map(|(c, n)| format!("{c} {n}"))
             .collect();
         writeln!(f, "chambers: {}", chambers.join(", "))?;
+        if !self.missing_members.is_empty() {
+            writeln!(
+                f,
+                "{} members are not in these files (merged or closed?); their membership is unchanged, for the secretariat to decide:",
+                self.missing_members.len()
+            )?;
+            for m in &self.missing_members {
+                writeln!(
+                    f,
+                    "  missing member: {} {} ({})",
+                    m.bg_number,
+                    m.name.as_str(),
+                    m.id
+                )?;
+            }
+        }
         if self.created == 0 && self.updated == 0 {
             write!(
                 f,
@@ -171,7 +202,7 @@ impl fmt::Display for ImportSummary {
         } else {
             write!(
                 f,
-                "created {}, updated {}, unchanged {}",
+                "created {}, updated {}, unchanged {} (boards only: new boards are not members until admitted)",
                 self.created, self.updated, self.unchanged
             )
         }

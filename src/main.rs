@@ -49,6 +49,7 @@ async fn main() -> ExitCode {
         Some(Command::Serve(config)) => serve(config).await,
         Some(Command::Token(TokenCommand::Issue(args))) => issue_token(args).await,
         Some(Command::Members(MembersCommand::Import(args))) => import_members(args).await,
+        Some(Command::Members(MembersCommand::Admit(args))) => admit_members(args).await,
         Some(Command::Openapi) => {
             println!("{}", mandaat::api::document::document());
             Ok(())
@@ -175,6 +176,84 @@ async fn import_members(args: mandaat::cli::ImportArgs) -> anyhow::Result<()> {
     let summary =
         import::import_duo(&deployment.store, &deployment.rules, &args.duo, clock.now()).await?;
     println!("{summary}");
+    Ok(())
+}
+
+async fn admit_members(args: mandaat::cli::AdmitArgs) -> anyhow::Result<()> {
+    use mandaat::domain::member::BgNumber;
+    let now = SharedClock::default().now();
+    let deployment = Deployment::open(&args.storage, &args.token, now).await?;
+    let numbers: Vec<BgNumber> = match &args.from {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+            let mut numbers = Vec::new();
+            for (line, raw) in (1u64..).zip(text.lines()) {
+                let raw = raw.trim();
+                if raw.is_empty() || raw.starts_with('#') {
+                    continue;
+                }
+                let number = raw
+                    .parse::<i64>()
+                    .map_err(|_| anyhow::anyhow!("not a bevoegd-gezag number"))
+                    .and_then(|n| BgNumber::new(n).map_err(anyhow::Error::from))
+                    .map_err(|e| anyhow::anyhow!("{}:{line}: {raw:?}: {e}", path.display()))?;
+                numbers.push(number);
+            }
+            numbers
+        }
+        None => deployment
+            .store
+            .all_members()
+            .await?
+            .into_iter()
+            .map(|m| m.bg_number)
+            .collect(),
+    };
+    let date = args.date.unwrap_or_else(|| now.date_naive());
+    let by = format!(
+        "cli:{}",
+        std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned())
+    );
+    let done =
+        mandaat::service::membership::admit_many(&deployment.store, &numbers, date, &by, now)
+            .await?;
+    let list = |numbers: &[BgNumber]| {
+        numbers
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if !done.written() {
+        for (number, why) in &done.refused {
+            eprintln!("board {number}: {why}");
+        }
+        if !done.unknown.is_empty() {
+            eprintln!(
+                "not in the board register (import DUO's files first, or create the board): {}",
+                list(&done.unknown)
+            );
+        }
+        anyhow::bail!("nothing was admitted; correct the list and run again");
+    }
+    if args.all {
+        eprintln!(
+            "--all: every board in the register is now a member. This is for trying Mandaat \
+             out; a real cooperative admits its actual members with --from FILE."
+        );
+    }
+    println!(
+        "admitted {} boards as members from {date}; {} were members on that day already",
+        done.admitted.len(),
+        done.already.len()
+    );
+    if !done.admitted.is_empty() {
+        eprintln!(
+            "The server signs these admissions into the transparency log when it next \
+             starts, and in any case before it opens the next proposal."
+        );
+    }
     Ok(())
 }
 

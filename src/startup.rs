@@ -144,6 +144,20 @@ impl Application {
                 signer: log.signer.clone(),
                 origin: log.origin.clone(),
             });
+        // Membership the log does not state yet (the upgrade's migration, admissions
+        // from the command line) is signed into it before anything is served.
+        let signed = crate::service::membership::log_pending_now(
+            &deployment.store,
+            &crate::service::ServerSigner::new(deployment.keys.log_signing.clone()),
+            config.clock.now(),
+        )
+        .await?;
+        if signed > 0 {
+            tracing::info!(
+                boards = signed,
+                "membership signed into the transparency log"
+            );
+        }
         let (acceptor, local_addr) = bind(config.listen).await?;
         // The connection cap and the header-read timeout, which poem's `Server` lacks.
         let acceptor = crate::connection::BoundedAcceptor::new(

@@ -20,10 +20,12 @@ use migration::{Migrator, MigratorTrait};
 
 mod api_tokens;
 mod db_error;
+mod membership;
 mod people;
 mod rows;
 mod voting;
 
+pub use membership::{PeriodRow, Periods};
 pub use rows::{CheckpointRow, KeyRow, LogEntryRow};
 pub use voting::{BallotRow, ProposalRow, ProxyRow};
 
@@ -532,6 +534,9 @@ impl Store {
         if let Some(status) = filter.status {
             query = query.filter(member::Column::Status.eq(status.as_str()));
         }
+        if let Some((standing, day)) = filter.membership {
+            query = query.filter(membership::standing_condition(standing, day));
+        }
         let total = query.clone().count(&self.db).await?;
         let rows = query
             .order_by_asc(member::Column::BgNumber)
@@ -730,6 +735,8 @@ pub struct MemberFilter {
     pub sector: Option<Sector>,
     pub chamber: Option<String>,
     pub status: Option<MemberStatus>,
+    /// Where boards stand in the membership register on a day.
+    pub membership: Option<(crate::domain::membership::Standing, chrono::NaiveDate)>,
     pub limit: u64,
     pub offset: u64,
 }

@@ -163,6 +163,12 @@ pub async fn start(n: usize) -> Bench {
     for i in 0..n {
         let member = post("/api/v1/members".into(), admin.clone(), json!({"bg_number": 10_000 + i, "name": format!("Bestuur {i}"), "pupils": {"po": 100 + i}})).await;
         let id = member["id"].as_str().expect("id").to_owned();
+        post(
+            format!("/api/v1/members/{id}/membership"),
+            admin.clone(),
+            json!({"action": "admit", "date": "2020-01-01"}),
+        )
+        .await;
         let key = SigningKey::from_bytes(&{
             let mut seed = [0u8; 32];
             seed[..8].copy_from_slice(&(i as u64).to_le_bytes());

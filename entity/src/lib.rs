@@ -8,6 +8,7 @@ pub mod invitation;
 pub mod log_entry;
 pub mod member;
 pub mod member_key;
+pub mod membership;
 pub mod nonce;
 pub mod person;
 pub mod proposal;

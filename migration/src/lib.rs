@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261128_000001_foundation;
 mod m20261129_000002_voting;
 mod m20261201_000003_people;
+mod m20261201_000004_membership;
 mod m20261201_000007_api_tokens;
 
 pub struct Migrator;
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_foundation::Migration),
             Box::new(m20261129_000002_voting::Migration),
             Box::new(m20261201_000003_people::Migration),
+            Box::new(m20261201_000004_membership::Migration),
             Box::new(m20261201_000007_api_tokens::Migration),
         ]
     }

@@ -85,7 +85,7 @@ pub const CATALOGUE: &[ProblemType] = &[
     p(
         "empty-voter-roll",
         409,
-        "A proposal cannot open: no active member is in its sectors.",
+        "A proposal cannot open: no board that is a member on the opening day, and not suspended, is in its sectors.",
     ),
     p(
         "key-already-registered",
@@ -101,6 +101,11 @@ pub const CATALOGUE: &[ProblemType] = &[
         "member-suspended",
         409,
         "The member is suspended and may not register keys, vote or grant proxies.",
+    ),
+    p(
+        "membership-conflict",
+        409,
+        "The membership register does not allow this change: admitting a board that is a member already, ending a membership that is not open, or dates that would overlap or reverse a period. `detail` says which.",
     ),
     p(
         "nonce-reused",

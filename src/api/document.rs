@@ -28,6 +28,7 @@ pub const DENY_UNKNOWN_FIELDS: &[&str] = &[
     "Majority",
     "Mandate",
     "MemberPatch",
+    "MembershipChange",
     "NewInvitation",
     "NewMember",
     "Parameter",

@@ -1,4 +1,4 @@
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
@@ -11,6 +11,8 @@ use crate::access::Operation;
 use crate::domain::member::{
     BgNumber, Member, MemberError, MemberName, MemberStatus, Sector, SectorPupils,
 };
+use crate::domain::membership::{self, EndReason, Standing};
+use crate::service::membership::Board;
 use crate::service::{self, MemberChanges, NewMember};
 use crate::store::MemberFilter;
 
@@ -93,6 +95,97 @@ impl PupilsDto {
     }
 }
 
+/// Where a board stands in the cooperative's membership register on a day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename = "MembershipStanding", rename_all = "lowercase")]
+pub enum StandingDto {
+    /// A membership period covers the day.
+    Member,
+    /// Not a member that day, but a membership ended on or before it.
+    Former,
+    /// Never a member up to that day (an admission from a later date may be recorded).
+    None,
+}
+
+impl From<StandingDto> for Standing {
+    fn from(s: StandingDto) -> Self {
+        match s {
+            StandingDto::Member => Standing::Member,
+            StandingDto::Former => Standing::Former,
+            StandingDto::None => Standing::None,
+        }
+    }
+}
+
+impl From<Standing> for StandingDto {
+    fn from(s: Standing) -> Self {
+        match s {
+            Standing::Member => StandingDto::Member,
+            Standing::Former => StandingDto::Former,
+            Standing::None => StandingDto::None,
+        }
+    }
+}
+
+/// Why a membership ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename = "MembershipEndReason", rename_all = "lowercase")]
+pub enum EndReasonDto {
+    /// The board resigned.
+    Resigned,
+    /// The cooperative ended the membership.
+    Terminated,
+    /// The board ceased to exist (a merger, a closure).
+    Ceased,
+}
+
+impl From<EndReason> for EndReasonDto {
+    fn from(r: EndReason) -> Self {
+        match r {
+            EndReason::Resigned => EndReasonDto::Resigned,
+            EndReason::Terminated => EndReasonDto::Terminated,
+            EndReason::Ceased => EndReasonDto::Ceased,
+        }
+    }
+}
+
+/// One period of membership: from `from` up to, not including, `until`.
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "MembershipPeriod")]
+pub struct PeriodDto {
+    /// The first day of membership.
+    pub from: NaiveDate,
+    /// The first day the board is no longer a member (a resignation's effective
+    /// date, as recorded); absent while the membership is open.
+    #[oai(skip_serializing_if_is_none)]
+    pub until: Option<NaiveDate>,
+    /// Present exactly when `until` is.
+    #[oai(skip_serializing_if_is_none)]
+    pub end_reason: Option<EndReasonDto>,
+    /// `admin:<subject>`, `cli:<user>` or `migration`.
+    pub admitted_by: String,
+    pub admitted_at: DateTime<Utc>,
+    #[oai(skip_serializing_if_is_none)]
+    pub ended_by: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    pub ended_at: Option<DateTime<Utc>>,
+    /// The `mandaat.membership.v1` log entry that last stated this period as it is;
+    /// absent until the server has signed it (admissions from the command line are
+    /// signed at the server's next start or before the next proposal opens).
+    #[oai(skip_serializing_if_is_none)]
+    pub log_entry: Option<u64>,
+}
+
+/// A board's membership of the cooperative.
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "Membership")]
+pub struct MembershipDto {
+    /// Where the board stands on the day asked for (`on`; default today, UTC).
+    pub standing: StandingDto,
+    /// Every period, oldest first.
+    pub periods: Vec<PeriodDto>,
+}
+
 /// A member board (bevoegd gezag).
 #[derive(Debug, Clone, Object)]
 #[oai(rename = "Member")]
@@ -106,9 +199,40 @@ pub struct MemberDto {
     pub pupils: PupilsDto,
     /// Derived from the pupils by the deployment's chamber rules.
     pub chamber: String,
+    /// Whether the board may vote while it is a member: a suspended member keeps its
+    /// membership but is left off voter rolls.
     pub status: MemberStatusDto,
+    /// The cooperative's membership register for this board.
+    pub membership: MembershipDto,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+impl MemberDto {
+    fn new(board: Board, day: NaiveDate) -> Self {
+        let periods: Vec<membership::Period> = board.periods.iter().map(|p| p.period).collect();
+        let membership = MembershipDto {
+            standing: membership::standing(&periods, day).into(),
+            periods: board
+                .periods
+                .into_iter()
+                .map(|p| PeriodDto {
+                    from: p.period.from,
+                    until: p.period.until,
+                    end_reason: p.period.end_reason.map(Into::into),
+                    admitted_by: p.admitted_by,
+                    admitted_at: p.admitted_at,
+                    ended_by: p.ended_by,
+                    ended_at: p.ended_at,
+                    log_entry: p.log_entry.map(|e| e.get()),
+                })
+                .collect(),
+        };
+        MemberDto {
+            membership,
+            ..board.member.into()
+        }
+    }
 }
 
 impl From<Member> for MemberDto {
@@ -124,6 +248,10 @@ impl From<Member> for MemberDto {
             },
             chamber: m.chamber,
             status: m.status.into(),
+            membership: MembershipDto {
+                standing: StandingDto::None,
+                periods: Vec::new(),
+            },
             created_at: m.created_at,
             updated_at: m.updated_at,
         }
@@ -161,6 +289,42 @@ pub struct MemberPage {
     pub offset: u64,
 }
 
+/// What the secretariat does to a board's membership.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename = "MembershipAction", rename_all = "lowercase")]
+pub enum ActionDto {
+    /// Admit the board from `date` (a board that left rejoins with a new period).
+    Admit,
+    /// Record the board's resignation, effective on `date` (often the first day of
+    /// the next financial year): from that day it is no longer a member.
+    Resign,
+    /// End the membership on the cooperative's decision, from `date`.
+    Terminate,
+    /// End the membership because the board ceased to exist (merged, closed), from `date`.
+    Cease,
+}
+
+/// A change to a board's membership.
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "MembershipChange", deny_unknown_fields)]
+pub struct MembershipChangeDto {
+    pub action: ActionDto,
+    /// For `admit` the first day of membership; otherwise the first day the board is
+    /// no longer a member. Stored as given.
+    pub date: NaiveDate,
+}
+
+impl MembershipChangeDto {
+    fn change(&self) -> membership::Change {
+        match self.action {
+            ActionDto::Admit => membership::Change::Admit(self.date),
+            ActionDto::Resign => membership::Change::End(self.date, EndReason::Resigned),
+            ActionDto::Terminate => membership::Change::End(self.date, EndReason::Terminated),
+            ActionDto::Cease => membership::Change::End(self.date, EndReason::Ceased),
+        }
+    }
+}
+
 #[derive(ApiResponse)]
 enum Created {
     /// The member was created.
@@ -189,6 +353,12 @@ impl MembersApi {
         chamber: Query<Option<String>>,
         /// Only members with this status.
         status: Query<Option<MemberStatusDto>>,
+        /// Only boards that stand so in the membership register on `on`: `member`,
+        /// `former` (not a member, but was), `none` (never a member yet).
+        membership: Query<Option<StandingDto>>,
+        /// The day `membership` and each board's `standing` are judged on (default
+        /// today, UTC).
+        on: Query<Option<NaiveDate>>,
         /// Page size, 1 to 500 (default 50).
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
         limit: Query<Option<u64>>,
@@ -208,18 +378,20 @@ impl MembersApi {
                 .into());
             }
         }
+        let day = on.0.unwrap_or_else(|| state.clock.now().date_naive());
         let filter = MemberFilter {
             bg_number: bg_number.0.map(BgNumber::new).transpose()?,
             name: name.0,
             sector: sector.0.map(Into::into),
             chamber: chamber.0,
             status: status.0.map(Into::into),
+            membership: membership.0.map(|m| (m.into(), day)),
             limit: limit.0.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT),
             offset: offset.0.unwrap_or(0),
         };
-        let (members, total) = crate::service::members(&state.store, &filter).await?;
+        let (boards, total) = service::membership::list(&state.store, &filter).await?;
         Ok(Json(MemberPage {
-            items: members.into_iter().map(Into::into).collect(),
+            items: boards.into_iter().map(|b| MemberDto::new(b, day)).collect(),
             total,
             limit: filter.limit,
             offset: filter.offset,
@@ -256,9 +428,34 @@ impl MembersApi {
         id: Path<Uuid>,
     ) -> OpResult<Json<MemberDto>, ReadOne> {
         state.authenticate(&auth).await?;
-        Ok(Json(
-            crate::service::member(&state.store, id.0).await?.into(),
-        ))
+        let member = crate::service::member(&state.store, id.0).await?;
+        let board = service::membership::board(&state.store, member).await?;
+        Ok(Json(MemberDto::new(board, state.clock.now().date_naive())))
+    }
+
+    /// Admit a board as a member, record its resignation, or end its membership.
+    /// Admin (the secretariat) only. The server signs the board's periods into the
+    /// transparency log (`mandaat.membership.v1`).
+    #[oai(path = "/:id/membership", method = "post")]
+    async fn change_membership(
+        &self,
+        state: Data<&State>,
+        auth: Credentials,
+        id: Path<Uuid>,
+        body: Json<MembershipChangeDto>,
+    ) -> OpResult<Json<MemberDto>, Change> {
+        let who = state.authenticate(&auth).await?;
+        let now = state.clock.now();
+        let board = service::membership::change(
+            &state.store,
+            &state.voting.signer,
+            &who,
+            id.0,
+            body.change(),
+            now,
+        )
+        .await?;
+        Ok(Json(MemberDto::new(board, now.date_naive())))
     }
 
     /// Change a member's name, pupils or status; the chamber follows. Admin only.
@@ -283,9 +480,9 @@ impl MembersApi {
             })
         };
         let changes = parse()?;
-        let member =
-            service::update_member(&state.store, &state.rules, id.0, changes, state.clock.now())
-                .await?;
-        Ok(Json(member.into()))
+        let now = state.clock.now();
+        let member = service::update_member(&state.store, &state.rules, id.0, changes, now).await?;
+        let board = service::membership::board(&state.store, member).await?;
+        Ok(Json(MemberDto::new(board, now.date_naive())))
     }
 }

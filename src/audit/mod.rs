@@ -5,6 +5,7 @@
 //! stored results) are only compared against that derivation, never believed.
 
 pub mod bundle;
+mod membership;
 mod verify;
 
 pub use verify::{Failure, Report, VerifyOptions, verify};

@@ -19,6 +19,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::bundle::{BUNDLE_FORMAT, Bundle, BundleEntry, BundleKey, BundleProposal};
+use super::membership::Register;
 use crate::domain::ballot::{
     BALLOT_STATEMENT, BallotStatement, PROPOSAL_CLOSED_STATEMENT, PROPOSAL_STATEMENT,
     PROPOSAL_WITHDRAWN_STATEMENT, PROXY_REVOCATION_STATEMENT, PROXY_STATEMENT, ProxyStatement,
@@ -29,6 +30,7 @@ use crate::domain::keys::{
     KeyRevocation,
 };
 use crate::domain::lifecycle::{Frozen, Status};
+use crate::domain::membership::MEMBERSHIP_STATEMENT;
 use crate::domain::server_statement::{
     AdminKeyRevocation, CertifiedResult as ServerResult, ProposalClosed, ProposalWithdrawn,
 };
@@ -158,7 +160,9 @@ pub fn verify(bundle: &Bundle, options: &VerifyOptions) -> Result<Report, Failur
         certified_results: certified,
         checked,
     };
-    Ok(with_summary(report, closed_next, uncovered))
+    let mut report = with_summary(report, closed_next, uncovered);
+    report.checked.extend(walk.register.summary());
+    Ok(report)
 }
 
 /// Adds the lines for the checks whose counts are only known at the end.
@@ -523,6 +527,8 @@ struct Walk<'a> {
     jobs: Vec<Job<'a>>,
     ballots: u64,
     proxies: u64,
+    /// The membership register as the log states it (`super::membership`).
+    register: Register,
 }
 
 impl<'a> Walk<'a> {
@@ -537,6 +543,7 @@ impl<'a> Walk<'a> {
             jobs: Vec::new(),
             ballots: 0,
             proxies: 0,
+            register: Register::default(),
         }
     }
 
@@ -569,6 +576,11 @@ impl<'a> Walk<'a> {
             RESULT_STATEMENT => self.certify(index, st),
             BALLOT_STATEMENT => self.ballot(index, st),
             PROXY_STATEMENT | PROXY_REVOCATION_STATEMENT => self.proxy(index, st),
+            MEMBERSHIP_STATEMENT => {
+                let server = self.server_signed(st)?;
+                self.register.apply(index, st)?;
+                Ok(server)
+            }
             other => Err(format!("unknown statement type {other:?}")),
         }
     }
@@ -679,6 +691,7 @@ impl<'a> Walk<'a> {
         if self.proposals.contains_key(&id) {
             return Err(format!("opens proposal {id} a second time"));
         }
+        self.register.check_roll(&frozen)?;
         self.proposals.insert(
             id,
             LoggedProposal {

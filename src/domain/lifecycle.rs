@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::proposal::{ProposalSpec, RollEntry};
+use super::proposal::{NotOnRoll, ProposalSpec, RollEntry};
 use super::tally::{Event, Tally, tally};
 
 /// How far a ballot's `cast_at` (or a proxy's `signed_at`) may be from the server's
@@ -134,6 +134,11 @@ pub struct FrozenDocument {
     pub spec: ProposalSpec,
     /// Every eligible member at opening, ordered by bevoegd-gezag number.
     pub voter_roll: Vec<RollEntry>,
+    /// The cooperative's other members on the opening day, with why they are not on
+    /// the roll (absent when there are none, and in documents from before membership
+    /// was kept apart from the board register).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_on_roll: Vec<NotOnRoll>,
     pub opened_at: String,
 }
 
@@ -228,6 +233,7 @@ pub(crate) fn example_document(proposal: Uuid, voter_roll: Vec<RollEntry>) -> Fr
             closes_at: "2026-12-15T17:00:00Z".parse().unwrap(),
         },
         voter_roll,
+        not_on_roll: Vec::new(),
         opened_at: "2026-12-01T09:00:00Z".to_owned(),
     }
 }

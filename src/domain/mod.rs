@@ -6,6 +6,7 @@ pub mod ballot;
 pub mod keys;
 pub mod lifecycle;
 pub mod member;
+pub mod membership;
 pub mod person;
 pub mod proposal;
 pub mod server_statement;

@@ -191,8 +191,32 @@ impl Electorate {
         self.sectors.iter().any(|s| pupils.get(*s).is_some())
     }
 
-    /// The voter roll: every active member in a sector the proposal concerns, with its
-    /// weight, sectors and chamber, in the order given (by bevoegd-gezag number).
+    /// Why a member of the cooperative on the opening day is not on the roll, if it is
+    /// not: suspended, or in none of the proposal's sectors.
+    pub fn left_off(&self, member: &super::member::Member) -> Option<NotOnRoll> {
+        let reason = if member.status == super::member::MemberStatus::Suspended {
+            Exclusion::Suspended
+        } else if !self.concerns(&member.pupils) {
+            Exclusion::OtherSectors
+        } else {
+            return None;
+        };
+        Some(NotOnRoll {
+            member: member.id,
+            bg_number: member.bg_number.get(),
+            reason,
+            sectors: member.pupils.sectors(),
+        })
+    }
+
+    /// Whether a board in `sectors` is in one the proposal concerns.
+    pub fn concerns_sectors(&self, sectors: &[Sector]) -> bool {
+        sectors.iter().any(|s| self.sectors.contains(s))
+    }
+
+    /// The voter roll: of the given members (the cooperative's members on the opening
+    /// day), every active one in a sector the proposal concerns, with its weight,
+    /// sectors and chamber, in the order given (by bevoegd-gezag number).
     pub fn roll(&self, members: &[super::member::Member]) -> Vec<RollEntry> {
         members
             .iter()
@@ -553,6 +577,29 @@ pub struct RollEntry {
     pub weight: u64,
     pub sectors: Vec<Sector>,
     pub chamber: String,
+}
+
+/// A member of the cooperative on the opening day that is not on the roll, and why:
+/// listed in the frozen document so that an auditor can check from the log that the
+/// roll leaves out no member without a reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotOnRoll {
+    pub member: Uuid,
+    pub bg_number: u32,
+    pub reason: Exclusion,
+    /// The board's sectors at opening.
+    pub sectors: Vec<Sector>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Exclusion {
+    /// Suspended: keeps its membership but may not vote.
+    #[serde(rename = "suspended")]
+    Suspended,
+    /// In none of the proposal's sectors.
+    #[serde(rename = "other-sectors")]
+    OtherSectors,
 }
 
 /// A member's vote on a mandate or a resolution.

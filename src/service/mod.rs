@@ -3,6 +3,7 @@
 
 pub mod api_tokens;
 pub mod log;
+pub mod membership;
 pub mod people;
 pub mod voting;
 
@@ -75,6 +76,7 @@ pub async fn member_by_number_or_id(store: &Store, text: &str) -> Result<Member>
         sector: None,
         chamber: None,
         status: None,
+        membership: None,
         limit: 1,
         offset: 0,
     };

@@ -261,20 +261,31 @@ pub async fn open_proposal(
             ),
         ));
     }
-    // The roll: every active member in a sector the proposal concerns, at this moment.
-    let members = write.members_ordered().await?;
+    // The roll: the boards that are members on the opening day, not suspended, in a
+    // sector the proposal concerns. The register's changes the log does not hold yet
+    // are signed first, so that an auditor can check the roll against the log.
+    super::membership::log_pending(&mut write, &voting.signer, now).await?;
+    let day = crate::domain::membership::opening_day(now);
+    let members = write.members_on(day).await?;
     let roll = spec.electorate.roll(&members);
     if roll.is_empty() {
         return Err(Error::rule(
             Rule::EmptyRoll,
-            "no active member is eligible for this proposal",
+            format!(
+                "no board that is a member on {day}, and not suspended, is in this proposal's sectors; admit the cooperative's members first"
+            ),
         ));
     }
+    let not_on_roll = members
+        .iter()
+        .filter_map(|m| spec.electorate.left_off(m))
+        .collect();
     let document = FrozenDocument {
         statement_type: PROPOSAL_STATEMENT.to_owned(),
         proposal: id,
         spec,
         voter_roll: roll,
+        not_on_roll,
         opened_at: secs(now),
     };
     let body = serde_json::to_value(&document).map_err(Error::internal)?;

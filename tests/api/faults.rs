@@ -424,6 +424,16 @@ async fn set_up(
         .unwrap();
         assert_eq!(member.status, StatusCode::CREATED, "{}", member.body);
         let id: Uuid = member.body["id"].as_str().unwrap().parse().unwrap();
+        let admitted = send(
+            client,
+            reqwest::Method::POST,
+            &format!("{base}/api/v1/members/{id}/membership"),
+            Some(&admin),
+            Some(&json!({"action": "admit", "date": "2020-01-01"})),
+        )
+        .await
+        .unwrap();
+        assert_eq!(admitted.status, StatusCode::OK, "{}", admitted.body);
         let voter = Voter {
             id,
             key: BoardKey::generate(),

@@ -350,8 +350,47 @@ impl TestApp {
             .await
     }
 
-    /// Creates a member as admin and returns its id.
+    /// Creates a board as admin and admits it as a member from 2020-01-01 (before
+    /// any test's opening day); returns its id.
     pub async fn create_member(
+        &self,
+        bg_number: u32,
+        name: &str,
+        po: Option<u64>,
+        vo: Option<u64>,
+    ) -> Uuid {
+        let id = self.create_board(bg_number, name, po, vo).await;
+        self.admit(id, "2020-01-01").await;
+        id
+    }
+
+    /// Admits a board as a member from `date` (YYYY-MM-DD) through the API.
+    pub async fn admit(&self, member: Uuid, date: &str) -> Value {
+        let (status, body) = self
+            .post(
+                &format!("/api/v1/members/{member}/membership"),
+                &self.admin(),
+                &json!({"action": "admit", "date": date}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+
+    /// Admits every board in the register from 2020-01-01 through the real CLI
+    /// (`mandaat members admit --all`), e.g. after an import; the server signs the
+    /// admissions into the log before the next proposal opens.
+    pub fn admit_all(&self) {
+        let out = self.cli(&["members", "admit", "--all", "--date", "2020-01-01"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Creates a board (not a member) as admin and returns its id.
+    pub async fn create_board(
         &self,
         bg_number: u32,
         name: &str,

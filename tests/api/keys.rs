@@ -15,7 +15,7 @@ fn keys_path(member: uuid::Uuid) -> String {
 async fn a_board_registers_its_key_with_proof_of_possession() {
     let app = TestApp::spawn().await;
     let member = app
-        .create_member(24597, "Rotterdamse Ver Kath Ond", Some(19997), None)
+        .create_board(24597, "Rotterdamse Ver Kath Ond", Some(19997), None)
         .await;
     let key = BoardKey::generate();
     let proof = key.sign(&json!({
@@ -59,7 +59,7 @@ async fn a_board_registers_its_key_with_proof_of_possession() {
 async fn registration_without_a_valid_proof_is_refused() {
     let app = TestApp::spawn().await;
     let member = app
-        .create_member(30000, "Stichting Proef", Some(500), None)
+        .create_board(30000, "Stichting Proef", Some(500), None)
         .await;
     let token = app.board(member);
     let key = BoardKey::generate();
@@ -101,7 +101,7 @@ async fn registration_without_a_valid_proof_is_refused() {
 
     // A proof naming another member.
     let other = app
-        .create_member(30001, "Stichting Ander", Some(500), None)
+        .create_board(30001, "Stichting Ander", Some(500), None)
         .await;
     let (status, body) = app
         .post(&keys_path(member), &token, &key.proof(other))
@@ -180,7 +180,7 @@ async fn registration_without_a_valid_proof_is_refused() {
 async fn weak_and_non_canonical_keys_are_refused() {
     let app = TestApp::spawn().await;
     let member = app
-        .create_member(30002, "Stichting Zwak", Some(500), None)
+        .create_board(30002, "Stichting Zwak", Some(500), None)
         .await;
     // The identity point has small order (weak); y = p + 1 encodes it non-canonically.
     let mut identity = [0u8; 32];
@@ -213,7 +213,7 @@ async fn weak_and_non_canonical_keys_are_refused() {
 async fn a_suspended_member_cannot_register_keys() {
     let app = TestApp::spawn().await;
     let member = app
-        .create_member(30003, "Stichting Geschorst", Some(500), None)
+        .create_board(30003, "Stichting Geschorst", Some(500), None)
         .await;
     app.patch(
         &format!("/api/v1/members/{member}"),
@@ -235,7 +235,7 @@ fn revocation(signer: &BoardKey, member: uuid::Uuid, key_id: &str) -> Value {
 async fn keys_are_revoked_but_never_deleted() {
     let app = TestApp::spawn().await;
     let member = app
-        .create_member(30004, "Stichting Intrekking", Some(500), None)
+        .create_board(30004, "Stichting Intrekking", Some(500), None)
         .await;
     let token = app.board(member);
     let (old, new) = (BoardKey::generate(), BoardKey::generate());
@@ -245,7 +245,7 @@ async fn keys_are_revoked_but_never_deleted() {
 
     // Signed by a key of another member: refused.
     let other_member = app
-        .create_member(30005, "Stichting Vreemd", Some(500), None)
+        .create_board(30005, "Stichting Vreemd", Some(500), None)
         .await;
     let stranger = BoardKey::generate();
     stranger.register(&app, other_member).await;

@@ -16,6 +16,7 @@ mod helpers;
 mod import;
 mod keys;
 mod members;
+mod membership;
 mod observability;
 mod openapi;
 mod people;

@@ -100,6 +100,7 @@ async fn migrations_build_exactly_the_tables_the_entities_declare() {
     let mut drift = Vec::new();
     compare::<entity::member::Entity>(&migrated, &declared, &mut drift).await;
     compare::<entity::member_key::Entity>(&migrated, &declared, &mut drift).await;
+    compare::<entity::membership::Entity>(&migrated, &declared, &mut drift).await;
     compare::<entity::log_entry::Entity>(&migrated, &declared, &mut drift).await;
     compare::<entity::checkpoint::Entity>(&migrated, &declared, &mut drift).await;
     compare::<entity::server_key::Entity>(&migrated, &declared, &mut drift).await;
@@ -142,6 +143,7 @@ async fn migrations_build_exactly_the_tables_the_entities_declare() {
             "log_entries",
             "member_keys",
             "members",
+            "memberships",
             "nonces",
             "people",
             "proposals",

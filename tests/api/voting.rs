@@ -202,6 +202,8 @@ async fn a_magister_mandate_from_draft_to_result_with_duo_members() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // The import fills the board register; for this test the whole country joins.
+    app.admit_all();
     // The two largest PO boards and a small one.
     let rotterdam = enroll(&app, member_by_bg(&app, 24597).await).await;
     let boor = enroll(&app, member_by_bg(&app, 41775).await).await;
