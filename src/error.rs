@@ -37,6 +37,9 @@ pub enum Error {
     Choice(#[from] crate::domain::proposal::ChoiceError),
     #[error(transparent)]
     Person(#[from] crate::domain::person::PersonError),
+    /// A webhook subscription's target or field that is refused.
+    #[error(transparent)]
+    Webhook(#[from] crate::domain::webhook::WebhookError),
     /// An invitation link that cannot sign anyone in.
     #[error(transparent)]
     Invitation(#[from] crate::domain::person::InvitationRefusal),
