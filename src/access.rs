@@ -57,6 +57,8 @@ pub enum Operation<'a> {
     ManagePeople,
     /// Scrape the service's metrics (`GET /metrics`).
     ReadMetrics,
+    /// Create, read, change and delete webhook subscriptions, see their deliveries.
+    ManageWebhooks,
 }
 
 /// Why the caller may not: said to the caller as a 403.
@@ -78,14 +80,16 @@ pub fn check(who: &Principal, op: Operation<'_>) -> Result<(), Denied> {
             Operation::ManageMembers
             | Operation::RunLifecycle
             | Operation::ManagePeople
-            | Operation::ReadMetrics,
+            | Operation::ReadMetrics
+            | Operation::ManageWebhooks,
             Admin { .. },
         ) => Ok(()),
         (
             Operation::ManageMembers
             | Operation::RunLifecycle
             | Operation::ManagePeople
-            | Operation::ReadMetrics,
+            | Operation::ReadMetrics
+            | Operation::ManageWebhooks,
             other,
         ) => deny(format!(
             "only an admin may do this; this caller's role is {}",
@@ -333,6 +337,7 @@ mod tests {
             ),
             ("manage people", Operation::ManagePeople, "y....."),
             ("read the metrics", Operation::ReadMetrics, "y....."),
+            ("manage webhooks", Operation::ManageWebhooks, "y....."),
         ];
         for (what, op, expected) in table {
             let got: String = callers()

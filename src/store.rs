@@ -22,9 +22,13 @@ mod db_error;
 mod people;
 mod rows;
 mod voting;
+mod webhooks;
 
 pub use rows::{CheckpointRow, KeyRow, LogEntryRow};
 pub use voting::{BallotRow, ProposalRow, ProxyRow};
+pub use webhooks::{
+    AfterAttempt, AttemptResult, AttemptRow, DeliveryRecord, QueuedDelivery, Subscription,
+};
 
 pub use people::{NewInvitation, NewSession, PeopleFilter, StoredInvitation, StoredSession};
 
@@ -63,6 +67,8 @@ pub struct Store {
     /// When a writer last found the database unreachable. Writers queued behind it
     /// give up at once instead of each waiting out the database timeout in turn.
     unreachable_at: Arc<std::sync::Mutex<Option<Instant>>>,
+    /// Tells the webhook worker that an event committed (see `WriteTxn::enqueue_event`).
+    outbox: Arc<tokio::sync::Notify>,
 }
 
 /// The log's signing identity, as the store needs it.
@@ -93,6 +99,8 @@ pub struct WriteTxn<'a> {
     txn: DatabaseTransaction,
     store: &'a Store,
     pending: Vec<Hash>,
+    /// Whether it put a webhook event in the outbox.
+    announced: bool,
     _guard: MutexGuard<'a, ()>,
 }
 
@@ -168,6 +176,7 @@ impl WriteTxn<'_> {
             txn,
             store,
             pending,
+            announced,
             _guard,
         } = self;
         let signed = match store.checkpointer.get() {
@@ -197,6 +206,9 @@ impl WriteTxn<'_> {
         }
         if let Some(signed) = &signed {
             store.remember(signed.clone());
+        }
+        if announced {
+            store.outbox.notify_one();
         }
         Ok(signed)
     }
@@ -250,6 +262,7 @@ impl Store {
             latest: Arc::new(std::sync::Mutex::new(None)),
             unsure: Arc::new(AtomicBool::new(false)),
             unreachable_at: Arc::new(std::sync::Mutex::new(None)),
+            outbox: Arc::new(tokio::sync::Notify::new()),
         })
     }
 
@@ -436,6 +449,7 @@ impl Store {
             txn,
             store: self,
             pending: Vec::new(),
+            announced: false,
             _guard: guard,
         })
     }

@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261128_000001_foundation;
 mod m20261129_000002_voting;
 mod m20261201_000003_people;
+mod m20261201_000005_webhooks;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_foundation::Migration),
             Box::new(m20261129_000002_voting::Migration),
             Box::new(m20261201_000003_people::Migration),
+            Box::new(m20261201_000005_webhooks::Migration),
         ]
     }
 }

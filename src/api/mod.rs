@@ -18,6 +18,7 @@ pub mod problem;
 mod proposals;
 mod results;
 mod sessions;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -47,6 +48,8 @@ pub struct AppState {
     pub metrics: crate::observe::Metrics,
     /// The connections open on the API's address, for the metrics.
     pub connections: crate::connection::OpenConnections,
+    /// Webhook delivery: settings, counters and the HTTP client.
+    pub webhooks: Arc<crate::service::webhooks::Webhooks>,
 }
 
 pub type State = Arc<AppState>;
@@ -168,6 +171,8 @@ pub enum ApiTags {
     People,
     /// Running the service: Prometheus metrics.
     Operations,
+    /// Webhook subscriptions and their deliveries (the secretariat).
+    Webhooks,
 }
 
 pub const API_TITLE: &str = "Mandaat";
@@ -184,6 +189,7 @@ pub type Apis = (
     sessions::SessionsApi,
     people::PeopleApi,
     metrics::MetricsApi,
+    webhooks::WebhooksApi,
 );
 
 pub fn service() -> OpenApiService<Apis, ()> {
@@ -199,6 +205,7 @@ pub fn service() -> OpenApiService<Apis, ()> {
             sessions::SessionsApi,
             people::PeopleApi,
             metrics::MetricsApi,
+            webhooks::WebhooksApi,
         ),
         API_TITLE,
         env!("CARGO_PKG_VERSION"),
