@@ -117,11 +117,18 @@ impl reqwest::dns::Resolve for GuardedResolver {
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// How long resolving a target's host may take: a registration is answered, and a
+/// delivery fails, rather than waiting on a resolver that does not answer.
+const DNS_TIMEOUT: Duration = Duration::from_secs(10);
+
 async fn resolve_checked(
     host: String,
     allow_private: bool,
 ) -> Result<reqwest::dns::Addrs, BoxError> {
-    let addresses: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+    let addresses: Vec<SocketAddr> =
+        tokio::time::timeout(DNS_TIMEOUT, tokio::net::lookup_host((host.as_str(), 0)))
+            .await??
+            .collect();
     if !allow_private {
         check_addresses(&host, &addresses)?;
     }
@@ -151,9 +158,10 @@ async fn public_addresses(url: &url::Url) -> Result<(), WebhookError> {
             check_addresses(&ip.to_string(), &[(IpAddr::V6(ip), port).into()])
         }
         Some(url::Host::Domain(name)) => {
-            let addresses: Vec<SocketAddr> = match tokio::net::lookup_host((name, port)).await {
-                Ok(found) => found.collect(),
-                Err(_) => Vec::new(),
+            let lookup = tokio::net::lookup_host((name, port));
+            let addresses: Vec<SocketAddr> = match tokio::time::timeout(DNS_TIMEOUT, lookup).await {
+                Ok(Ok(found)) => found.collect(),
+                _ => Vec::new(),
             };
             check_addresses(name, &addresses)
         }
