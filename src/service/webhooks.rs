@@ -501,6 +501,9 @@ async fn round(
             let result = attempt(&webhooks, &clock, &queued).await;
             if let Err(e) = store.record_webhook_attempt(&result, clock.now()).await {
                 tracing::warn!(error = %e, delivery = %queued.delivery_id, "a webhook attempt could not be recorded; it will be made again");
+                // The delivery is still due: without a pause, a database that
+                // refuses writes would have the receiver called in a tight loop.
+                tokio::time::sleep(Duration::from_secs(5)).await;
             }
         });
         busy.insert(handle.id(), subscription);
@@ -723,5 +726,57 @@ fn transport_failure(e: &reqwest::Error) -> Failure {
         Failure::Timeout(text)
     } else {
         Failure::Connection(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn queued(url: &str) -> QueuedDelivery {
+        QueuedDelivery {
+            delivery_id: Uuid::new_v4(),
+            subscription_id: Uuid::new_v4(),
+            url: url.to_owned(),
+            secret: new_secret(&[1; SECRET_BYTES]),
+            attempts: 0,
+            failures: 0,
+            next_attempt_at: Utc::now(),
+            first_failed_at: None,
+            event_id: Uuid::new_v4(),
+            event_type: "proposal.closed".into(),
+            occurred_at: Utc::now(),
+            data: "{}".into(),
+        }
+    }
+
+    /// A target is checked again when it is called, on the addresses the connection
+    /// would use: an address refused there fails the attempt without a request.
+    #[tokio::test]
+    async fn deliveries_to_internal_addresses_are_refused_when_they_are_made() {
+        let webhooks = Webhooks::new(WebhookSettings {
+            allow_private: false,
+            timeout: Duration::from_secs(2),
+            retry_base: Duration::from_secs(10),
+            public_url: None,
+        })
+        .unwrap();
+        let clock = SharedClock::default();
+        for url in [
+            "http://127.0.0.1:9/x",
+            "http://localhost:9/x",
+            "http://[::1]:9/x",
+        ] {
+            let result = attempt(&webhooks, &clock, &queued(url)).await;
+            let error = result.attempt.error.unwrap_or_default();
+            assert!(error.contains("loopback"), "{url}: {error}");
+            assert!(matches!(result.then, AfterAttempt::Retry { .. }), "{url}");
+        }
+        assert_eq!(webhooks.counters.failed_address.load(Ordering::Relaxed), 3);
+        // The resolver the HTTP client uses refuses such names too (a name that
+        // resolved to a public address at registration and is re-pointed later).
+        let refused = resolve_checked("localhost".into(), false).await;
+        assert!(refused.is_err_and(|e| e.to_string().contains("loopback")));
+        assert!(resolve_checked("localhost".into(), true).await.is_ok());
     }
 }
