@@ -433,9 +433,11 @@ fn strip_nulls(value: &mut Value) {
 
 // ---- the worker ----
 
-/// How often the worker looks at the queue when nothing wakes it: for retries that
-/// come due, and events committed by another process (`mandaat` commands).
-const POLL: Duration = Duration::from_secs(1);
+/// How often the worker looks at the queue when nothing wakes it. A commit with an
+/// event, a subscription change and a retry coming due wake it (the last by its own
+/// timer); this catches the rest (a clock that jumped, another process's commit)
+/// while costing an idle server two small queries per period.
+const POLL: Duration = Duration::from_secs(5);
 
 /// Delivers until the task is aborted (at shutdown). An attempt cut off by the
 /// shutdown or a crash was not recorded, so it is made again after the restart: at
