@@ -59,6 +59,8 @@ pub enum Operation<'a> {
     ReadMetrics,
     /// Create, list and revoke API tokens for machines.
     ManageApiTokens,
+    /// Create, read, change and delete webhook subscriptions, see their deliveries.
+    ManageWebhooks,
 }
 
 /// Why the caller may not: said to the caller as a 403.
@@ -81,7 +83,8 @@ pub fn check(who: &Principal, op: Operation<'_>) -> Result<(), Denied> {
             | Operation::RunLifecycle
             | Operation::ManagePeople
             | Operation::ManageApiTokens
-            | Operation::ReadMetrics,
+            | Operation::ReadMetrics
+            | Operation::ManageWebhooks,
             Admin { .. },
         ) => Ok(()),
         (
@@ -89,7 +92,8 @@ pub fn check(who: &Principal, op: Operation<'_>) -> Result<(), Denied> {
             | Operation::RunLifecycle
             | Operation::ManagePeople
             | Operation::ManageApiTokens
-            | Operation::ReadMetrics,
+            | Operation::ReadMetrics
+            | Operation::ManageWebhooks,
             other,
         ) => deny(format!(
             "only an admin may do this; this caller's role is {}",
@@ -338,6 +342,7 @@ mod tests {
             ("manage people", Operation::ManagePeople, "y....."),
             ("read the metrics", Operation::ReadMetrics, "y....."),
             ("manage API tokens", Operation::ManageApiTokens, "y....."),
+            ("manage webhooks", Operation::ManageWebhooks, "y....."),
         ];
         for (what, op, expected) in table {
             let got: String = callers()

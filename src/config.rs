@@ -173,8 +173,65 @@ pub struct Config {
     #[command(flatten)]
     pub connections: ConnectionLimits,
 
+    #[command(flatten)]
+    pub webhooks: WebhookConfig,
+
     #[arg(skip)]
     pub clock: SharedClock,
+}
+
+/// How webhooks are delivered (see docs/webhooks.md).
+#[derive(Debug, Clone, Args)]
+pub struct WebhookConfig {
+    /// Let webhook targets be loopback, private, link-local or other non-public
+    /// addresses. Off in production: a subscription could otherwise make the server
+    /// call its own network.
+    #[arg(
+        long = "webhooks-allow-private",
+        env = "MANDAAT_WEBHOOKS_ALLOW_PRIVATE"
+    )]
+    pub allow_private: bool,
+
+    /// How long one webhook request may take, connecting included.
+    #[arg(long = "webhook-timeout", env = "MANDAAT_WEBHOOK_TIMEOUT", default_value = "15s", value_parser = parse_webhook_timeout)]
+    pub timeout: Duration,
+
+    /// The wait before the first retry of a failed delivery, e.g. 10s or 500ms; it
+    /// doubles with every further failure, up to an hour.
+    #[arg(long = "webhook-retry-base", env = "MANDAAT_WEBHOOK_RETRY_BASE", default_value = "10s", value_parser = parse_retry_base)]
+    pub retry_base: Duration,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        WebhookConfig {
+            allow_private: false,
+            timeout: Duration::from_secs(15),
+            retry_base: Duration::from_secs(10),
+        }
+    }
+}
+
+/// 1 to 60 seconds: a receiver should answer at once and do its work afterwards.
+fn parse_webhook_timeout(text: &str) -> Result<Duration, String> {
+    match crate::cli::parse_ttl(text) {
+        Ok(d) if d <= Duration::from_secs(60) => Ok(d),
+        _ => Err(format!("{text:?} is not a duration between 1s and 60s")),
+    }
+}
+
+/// Milliseconds (`500ms`) or a duration like `10s`; from 1 ms to 1 hour.
+fn parse_retry_base(text: &str) -> Result<Duration, String> {
+    let parsed = match text.strip_suffix("ms") {
+        Some(ms) => ms.parse::<u64>().map(Duration::from_millis).ok(),
+        None => crate::cli::parse_ttl(text).ok(),
+    };
+    match parsed {
+        Some(d) if d >= Duration::from_millis(1) && d <= Duration::from_secs(3600) => Ok(d),
+        _ => Err(format!(
+            "{text:?} is not a duration between 1ms and 1h, like 500ms or 10s"
+        )),
+    }
 }
 
 /// Request rate limits (see `crate::rate_limit`): per client address for requests

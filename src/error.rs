@@ -39,6 +39,9 @@ pub enum Error {
     Person(#[from] crate::domain::person::PersonError),
     #[error(transparent)]
     ApiToken(#[from] crate::domain::api_token::ApiTokenError),
+    /// A webhook subscription's target or field that is refused.
+    #[error(transparent)]
+    Webhook(#[from] crate::domain::webhook::WebhookError),
     /// An invitation link that cannot sign anyone in.
     #[error(transparent)]
     Invitation(#[from] crate::domain::person::InvitationRefusal),

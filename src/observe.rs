@@ -152,6 +152,22 @@ fn describe() {
         "mandaat_open_connections",
         "Client connections open on the API's address"
     );
+    describe_counter!(
+        "mandaat_webhook_deliveries_total",
+        "Webhook deliveries the receiver acknowledged with a 2xx"
+    );
+    describe_counter!(
+        "mandaat_webhook_failures_total",
+        "Failed webhook attempts, by reason (status, timeout, connection, address)"
+    );
+    describe_counter!(
+        "mandaat_webhook_subscriptions_disabled_total",
+        "Webhook subscriptions disabled because their deliveries kept failing (or the receiver answered 410)"
+    );
+    describe_gauge!(
+        "mandaat_webhook_pending_deliveries",
+        "Webhook deliveries queued and not yet delivered"
+    );
 }
 
 impl Default for Metrics {

@@ -187,6 +187,14 @@ impl Application {
             },
             metrics: crate::observe::Metrics::new(),
             connections: acceptor.open_connections(),
+            webhooks: Arc::new(crate::service::webhooks::Webhooks::new(
+                crate::service::webhooks::WebhookSettings {
+                    allow_private: config.webhooks.allow_private,
+                    timeout: config.webhooks.timeout,
+                    retry_base: config.webhooks.retry_base,
+                    public_url: config.public_url.clone(),
+                },
+            )?),
         });
 
         let rate_limits = crate::rate_limit::RateLimits::new(&config.rate_limits);
@@ -326,6 +334,13 @@ impl Application {
     ) -> std::io::Result<()> {
         // poem's own idle timeout: a connection with no traffic either way for this
         // long is shut down (gracefully: a request in progress still gets its answer).
+        // The webhook worker delivers while the server runs; stopping it mid-attempt
+        // leaves that delivery queued, to be made again at the next start.
+        let worker = tokio::spawn(crate::service::webhooks::run_worker(
+            self.state.store.clone(),
+            self.state.webhooks.clone(),
+            self.state.clock.clone(),
+        ));
         let (stop_metrics, metrics_stopped) = tokio::sync::watch::channel(());
         let api = Server::new_with_acceptor(self.acceptor)
             .idle_timeout(self.idle_timeout)
@@ -357,6 +372,8 @@ impl Application {
             }
         };
         let (result, ()) = tokio::join!(api, metrics);
+        worker.abort();
+        let _ = worker.await;
         // Let SQLite checkpoint its WAL and PostgreSQL see a clean disconnect.
         if let Ok(state) = Arc::try_unwrap(self.state)
             && let Err(e) = state.store.close().await

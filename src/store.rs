@@ -24,10 +24,14 @@ mod membership;
 mod people;
 mod rows;
 mod voting;
+mod webhooks;
 
 pub use membership::{PeriodRow, Periods};
 pub use rows::{CheckpointRow, KeyRow, LogEntryRow};
 pub use voting::{BallotRow, ProposalRow, ProxyRow};
+pub use webhooks::{
+    AfterAttempt, AttemptResult, AttemptRow, DeliveryRecord, QueuedDelivery, Subscription,
+};
 
 pub use api_tokens::{NewApiToken, StoredApiToken};
 pub use people::{NewInvitation, NewSession, PeopleFilter, StoredInvitation, StoredSession};
@@ -67,6 +71,8 @@ pub struct Store {
     /// When a writer last found the database unreachable. Writers queued behind it
     /// give up at once instead of each waiting out the database timeout in turn.
     unreachable_at: Arc<std::sync::Mutex<Option<Instant>>>,
+    /// Tells the webhook worker that an event committed (see `WriteTxn::enqueue_event`).
+    outbox: Arc<tokio::sync::Notify>,
 }
 
 /// The log's signing identity, as the store needs it.
@@ -97,6 +103,8 @@ pub struct WriteTxn<'a> {
     txn: DatabaseTransaction,
     store: &'a Store,
     pending: Vec<Hash>,
+    /// Whether it put a webhook event in the outbox.
+    announced: bool,
     _guard: MutexGuard<'a, ()>,
 }
 
@@ -172,6 +180,7 @@ impl WriteTxn<'_> {
             txn,
             store,
             pending,
+            announced,
             _guard,
         } = self;
         let signed = match store.checkpointer.get() {
@@ -201,6 +210,9 @@ impl WriteTxn<'_> {
         }
         if let Some(signed) = &signed {
             store.remember(signed.clone());
+        }
+        if announced {
+            store.outbox.notify_one();
         }
         Ok(signed)
     }
@@ -254,6 +266,7 @@ impl Store {
             latest: Arc::new(std::sync::Mutex::new(None)),
             unsure: Arc::new(AtomicBool::new(false)),
             unreachable_at: Arc::new(std::sync::Mutex::new(None)),
+            outbox: Arc::new(tokio::sync::Notify::new()),
         })
     }
 
@@ -440,6 +453,7 @@ impl Store {
             txn,
             store: self,
             pending: Vec::new(),
+            announced: false,
             _guard: guard,
         })
     }

@@ -126,6 +126,7 @@ pub async fn start(n: usize) -> Bench {
         // The defaults: the benchmark must never be throttled.
         rate_limits: Default::default(),
         connections: Default::default(),
+        webhooks: Default::default(),
         clock: Default::default(),
     };
     let app = mandaat::Application::build(config).await.expect("app");

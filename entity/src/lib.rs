@@ -15,3 +15,7 @@ pub mod proposal;
 pub mod proxy;
 pub mod server_key;
 pub mod session;
+pub mod webhook_attempt;
+pub mod webhook_delivery;
+pub mod webhook_event;
+pub mod webhook_subscription;

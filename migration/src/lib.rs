@@ -6,6 +6,7 @@ mod m20261128_000001_foundation;
 mod m20261129_000002_voting;
 mod m20261201_000003_people;
 mod m20261201_000004_membership;
+mod m20261201_000005_webhooks;
 mod m20261201_000007_api_tokens;
 
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000002_voting::Migration),
             Box::new(m20261201_000003_people::Migration),
             Box::new(m20261201_000004_membership::Migration),
+            Box::new(m20261201_000005_webhooks::Migration),
             Box::new(m20261201_000007_api_tokens::Migration),
         ]
     }

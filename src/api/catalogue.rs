@@ -218,6 +218,11 @@ pub const CATALOGUE: &[ProblemType] = &[
         "A value that parses but breaks a rule of its field: a name too long, control characters, an empty sector list, a window that ends before it starts, a quorum above 1.",
     ),
     p(
+        "webhook-target-refused",
+        422,
+        "A webhook target the server will not call: not an absolute http(s) URL, credentials or a fragment in it, a host that does not resolve, or (unless the server runs with `--webhooks-allow-private`) a host with a loopback, private, link-local, unspecified or other non-public address.",
+    ),
+    p(
         "rate-limited",
         429,
         "Too many requests from this address or with this credential; `Retry-After` says when to try again.",

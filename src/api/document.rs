@@ -31,6 +31,7 @@ pub const DENY_UNKNOWN_FIELDS: &[&str] = &[
     "MembershipChange",
     "NewInvitation",
     "NewMember",
+    "NewWebhook",
     "Parameter",
     "Priority",
     "PriorityOption",
@@ -40,6 +41,7 @@ pub const DENY_UNKNOWN_FIELDS: &[&str] = &[
     "Reinvitation",
     "SignIn",
     "SignedStatement",
+    "WebhookPatch",
 ];
 
 /// Lowercase hex SHA-256: a key id, a leaf hash, a digest.
@@ -311,6 +313,7 @@ mod tests {
             include_str!("audit.rs"),
             include_str!("sessions.rs"),
             include_str!("people.rs"),
+            include_str!("webhooks.rs"),
             include_str!("health.rs"),
             include_str!("problem.rs"),
             include_str!("mod.rs"),

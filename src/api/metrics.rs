@@ -30,7 +30,8 @@ impl MetricsApi {
     ///
     /// Requests by method, route template and status; their latency; problems by
     /// route and type; ballots, proxies and key registrations by outcome; the log's
-    /// size, the latest checkpoint's age, the database pool and open connections.
+    /// size, the latest checkpoint's age, the database pool and open connections;
+    /// webhook deliveries, failures by reason, disabled subscriptions and the backlog.
     /// Admins only here; without credentials on the `--metrics-listen` address.
     #[oai(path = "/metrics", method = "get")]
     async fn metrics(
@@ -60,6 +61,13 @@ pub async fn exposition(state: &AppState) -> String {
             None
         }
     };
+    let backlog = match state.store.webhook_backlog().await {
+        Ok(n) => Some(n),
+        Err(e) => {
+            tracing::warn!(error = %e, "the webhook backlog cannot be read for the metrics");
+            None
+        }
+    };
     let pool = state.store.pool_connections();
     let open = state.connections.count();
     state.metrics.with(|| {
@@ -74,6 +82,24 @@ pub async fn exposition(state: &AppState) -> String {
             metrics::gauge!("mandaat_database_connections", "state" => "idle").set(idle as f64);
         }
         metrics::gauge!("mandaat_open_connections").set(open as f64);
+        // The worker counts in atomics (it has no request's recorder); set here.
+        let counters = &state.webhooks.counters;
+        let read = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+        metrics::counter!("mandaat_webhook_deliveries_total").absolute(read(&counters.delivered));
+        for (reason, counter) in [
+            ("status", &counters.failed_status),
+            ("timeout", &counters.failed_timeout),
+            ("connection", &counters.failed_connection),
+            ("address", &counters.failed_address),
+        ] {
+            metrics::counter!("mandaat_webhook_failures_total", "reason" => reason)
+                .absolute(read(counter));
+        }
+        metrics::counter!("mandaat_webhook_subscriptions_disabled_total")
+            .absolute(read(&counters.disabled));
+        if let Some(backlog) = backlog {
+            metrics::gauge!("mandaat_webhook_pending_deliveries").set(backlog as f64);
+        }
     });
     state.metrics.render()
 }

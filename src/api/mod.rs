@@ -19,6 +19,7 @@ pub mod problem;
 mod proposals;
 mod results;
 mod sessions;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -48,6 +49,8 @@ pub struct AppState {
     pub metrics: crate::observe::Metrics,
     /// The connections open on the API's address, for the metrics.
     pub connections: crate::connection::OpenConnections,
+    /// Webhook delivery: settings, counters and the HTTP client.
+    pub webhooks: Arc<crate::service::webhooks::Webhooks>,
 }
 
 pub type State = Arc<AppState>;
@@ -191,6 +194,8 @@ pub enum ApiTags {
     Operations,
     /// API tokens for machines (the secretariat).
     Tokens,
+    /// Webhook subscriptions and their deliveries (the secretariat).
+    Webhooks,
 }
 
 pub const API_TITLE: &str = "Mandaat";
@@ -208,6 +213,7 @@ pub type Apis = (
     people::PeopleApi,
     metrics::MetricsApi,
     api_tokens::ApiTokensApi,
+    webhooks::WebhooksApi,
 );
 
 pub fn service() -> OpenApiService<Apis, ()> {
@@ -224,6 +230,7 @@ pub fn service() -> OpenApiService<Apis, ()> {
             people::PeopleApi,
             metrics::MetricsApi,
             api_tokens::ApiTokensApi,
+            webhooks::WebhooksApi,
         ),
         API_TITLE,
         env!("CARGO_PKG_VERSION"),

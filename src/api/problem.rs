@@ -173,6 +173,10 @@ impl From<Error> for ApiError {
             }
             Error::Proposal(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation-failed"),
             Error::Invitation(_) => (StatusCode::UNAUTHORIZED, "invitation-invalid"),
+            Error::Webhook(crate::domain::webhook::WebhookError::Target(_)) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "webhook-target-refused")
+            }
+            Error::Webhook(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation-failed"),
             Error::LogRange(_) => (StatusCode::UNPROCESSABLE_ENTITY, "bad-range"),
             Error::Member(_) | Error::Person(_) | Error::ApiToken(_) | Error::Validation(_) => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "validation-failed")

@@ -12,6 +12,7 @@ pub mod proposal;
 pub mod server_statement;
 pub mod statement;
 pub mod tally;
+pub mod webhook;
 
 /// Whether text is free of control characters (Unicode category Cc: NUL, the other
 /// C0 controls, DEL and the C1 controls), which no text field has a use for and

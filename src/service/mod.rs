@@ -6,6 +6,7 @@ pub mod log;
 pub mod membership;
 pub mod people;
 pub mod voting;
+pub mod webhooks;
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -186,6 +187,9 @@ pub async fn register_key(
             revocation_entry: None,
         })
         .await?;
+    write
+        .enqueue_event(&webhooks::key_event(&member, &key, false))
+        .await?;
     let committed = write.commit().await?;
     let receipt = log.receipt_after(store, entry, committed, now).await?;
     Ok((key, receipt))
@@ -221,6 +225,7 @@ pub async fn revoke_key(
     if key.revoked_at.is_some() {
         return Err(already_revoked(&key_hex));
     }
+    let member = store.member(member_id).await?;
 
     let admin_statement;
     let (revoked_by, reason, statement) = match revoker {
@@ -267,6 +272,9 @@ pub async fn revoke_key(
     current.revocation_reason = reason;
     current.revocation_entry = Some(entry);
     let updated = write.save_key(&current).await?;
+    write
+        .enqueue_event(&webhooks::key_event(&member, &updated, true))
+        .await?;
     let committed = write.commit().await?;
     let receipt = log.receipt_after(store, entry, committed, now).await?;
     Ok((updated, receipt))

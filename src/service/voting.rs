@@ -304,9 +304,13 @@ pub async fn open_proposal(
     Ok(opened)
 }
 
-/// The one tail of every lifecycle step: write the row, commit, answer with it.
-async fn save_and_commit(write: WriteTxn<'_>, row: ProposalRow) -> Result<Proposal> {
+/// The one tail of every lifecycle step: write the row, announce the step to webhook
+/// subscribers in the same transaction (an outbox), commit, answer with it.
+async fn save_and_commit(mut write: WriteTxn<'_>, row: ProposalRow) -> Result<Proposal> {
     let row = write.save_proposal(&row).await?;
+    if let Some(event) = super::webhooks::proposal_event(&row)? {
+        write.enqueue_event(&event).await?;
+    }
     write.commit().await?;
     Proposal::from_row(row)
 }

@@ -173,6 +173,7 @@ pub struct TestApp {
     pub issuer: Arc<LocalIssuer>,
     pub data_dir: TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     // Declared last: dropped after the server is told to stop.
     pub db: TestDatabase,
 }
@@ -238,7 +239,7 @@ impl TestApp {
         let metrics_base = app.metrics_addr().map(|a| format!("http://{a}"));
         let issuer = app.issuer();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(app.run_until(async {
+        let server = tokio::spawn(app.run_until(async {
             let _ = rx.await;
         }));
         TestApp {
@@ -252,7 +253,19 @@ impl TestApp {
             issuer,
             data_dir,
             shutdown: Some(tx),
+            server: Some(server),
             db,
+        }
+    }
+
+    /// Stops the server as at shutdown (its background work is cut off wherever it
+    /// is) and waits until it has; the data and database stay for a restart.
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
         }
     }
 
@@ -455,6 +468,7 @@ pub fn test_config(data_dir: &Path, db: &TestDatabase) -> Config {
         log_format: Default::default(),
         rate_limits: Default::default(),
         connections: Default::default(),
+        webhooks: Default::default(),
         clock: Default::default(),
     }
 }

@@ -28,3 +28,4 @@ mod tokens;
 mod vectors;
 mod voting;
 mod web;
+mod webhooks;

@@ -118,7 +118,7 @@ async fn every_answer_has_a_request_id_and_problems_quote_it() {
 }
 
 /// The value of one sample line (`name{labels} value`), if the exposition has it.
-fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+pub fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     text.lines().find_map(|line| {
         let (series, value) = line.rsplit_once(' ')?;
         let rest = series.strip_prefix(name)?;
@@ -279,6 +279,28 @@ async fn an_admin_scrapes_metrics_labelled_by_route_template() {
         "{text}"
     );
     assert!(text.contains("# HELP mandaat_problems_total"), "{text}");
+    // Webhooks (none subscribed here): the counters exist from the start.
+    assert_eq!(
+        sample(&text, "mandaat_webhook_deliveries_total", &[]),
+        Some(0.0),
+        "{text}"
+    );
+    for reason in ["status", "timeout", "connection", "address"] {
+        assert_eq!(
+            sample(
+                &text,
+                "mandaat_webhook_failures_total",
+                &[("reason", reason)]
+            ),
+            Some(0.0),
+            "{text}"
+        );
+    }
+    assert_eq!(
+        sample(&text, "mandaat_webhook_pending_deliveries", &[]),
+        Some(0.0),
+        "{text}"
+    );
 
     // A checkpoint's age shows once one is signed.
     let (status, _) = app.get("/api/v1/log/checkpoint", &app.admin()).await;

@@ -112,6 +112,10 @@ async fn migrations_build_exactly_the_tables_the_entities_declare() {
     compare::<entity::invitation::Entity>(&migrated, &declared, &mut drift).await;
     compare::<entity::session::Entity>(&migrated, &declared, &mut drift).await;
     compare::<entity::api_token::Entity>(&migrated, &declared, &mut drift).await;
+    compare::<entity::webhook_subscription::Entity>(&migrated, &declared, &mut drift).await;
+    compare::<entity::webhook_event::Entity>(&migrated, &declared, &mut drift).await;
+    compare::<entity::webhook_delivery::Entity>(&migrated, &declared, &mut drift).await;
+    compare::<entity::webhook_attempt::Entity>(&migrated, &declared, &mut drift).await;
     assert!(drift.is_empty(), "{}", drift.join("\n"));
 
     // Every table the migrations made (bar their own bookkeeping) has an entity.
@@ -149,7 +153,11 @@ async fn migrations_build_exactly_the_tables_the_entities_declare() {
             "proposals",
             "proxies",
             "server_keys",
-            "sessions"
+            "sessions",
+            "webhook_attempts",
+            "webhook_deliveries",
+            "webhook_events",
+            "webhook_subscriptions"
         ]
     );
 }
