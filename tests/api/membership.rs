@@ -199,7 +199,7 @@ async fn the_register_refuses_impossible_changes() {
 
     // Nobody is eligible without members: the proposal does not open.
     let app = TestApp::spawn().await;
-    app.create_board(203, "Geen lid", Some(500), None).await;
+    let lonely = app.create_board(203, "Geen lid", Some(500), None).await;
     let (status, draft) = app
         .post(
             "/api/v1/proposals",
@@ -221,6 +221,23 @@ async fn the_register_refuses_impossible_changes() {
         )
         .await;
     assert_problem(status, &body, StatusCode::CONFLICT, "empty-voter-roll");
+
+    // The refusal ended its transaction: on PostgreSQL a transaction left open would
+    // hold the append lock, and every later write would wait for it forever.
+    let draft_id = draft["id"].as_str().unwrap().to_owned();
+    tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        app.admit(lonely, "2020-01-01").await;
+        let (status, body) = app
+            .post(
+                &format!("/api/v1/proposals/{draft_id}/open"),
+                &app.admin(),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    })
+    .await
+    .expect("writes after a refused opening go through");
 }
 
 fn cli_ok(out: &std::process::Output) -> String {
