@@ -7,4 +7,5 @@
 pub mod bundle;
 mod verify;
 
+pub use bundle::read_bundle;
 pub use verify::{Failure, Report, VerifyOptions, verify};
