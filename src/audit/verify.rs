@@ -10,11 +10,14 @@
 //! come after those, except the trust anchors, which are returned at once: the log
 //! key, the checkpoint's signature, and earlier checkpoints the log must extend.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::num::NonZeroUsize;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use curve25519_dalek::Scalar;
+use curve25519_dalek::edwards::CompressedEdwardsY;
+use ed25519_dalek::{Signature, VerifyingKey};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -114,8 +117,11 @@ pub fn verify(bundle: &Bundle, options: &VerifyOptions) -> Result<Report, Failur
         ),
     ];
 
-    let slots = read_entries(&bundle.entries, size, &mut findings);
-    let tree = MerkleTree::from_leaf_hashes(slots.iter().map_while(|s| s.leaf));
+    let placed = place_entries(&bundle.entries, size, &mut findings);
+    let leaves = placed
+        .iter()
+        .map(|entry| entry.and_then(|e| parse_hash(&e.leaf_hash)));
+    let tree = MerkleTree::from_leaf_hashes(leaves.map_while(|leaf| leaf));
     let complete = tree.size() == size;
     if complete && tree.root() != log.checkpoint.root {
         findings.general(ROOT_MISMATCH);
@@ -132,13 +138,19 @@ pub fn verify(bundle: &Bundle, options: &VerifyOptions) -> Result<Report, Failur
         ));
     }
 
+    // Entries are read, walked and their signatures checked a chunk at a time, so
+    // that only one chunk of parsed statements is ever held.
     let mut walk = Walk::new(log.server);
-    walk.run(&slots, &mut findings);
+    let threads = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+    for (first, chunk) in (0u64..).step_by(CHUNK).zip(placed.chunks(CHUNK)) {
+        let slots = read_entries(chunk, threads, &mut findings);
+        let jobs = walk.run(first, &slots, &mut findings);
+        if let Some((index, reason)) = verify_signatures(&jobs, &walk.verifiers, threads) {
+            findings.at(index, reason);
+        }
+    }
     let closed_next = walk.adopt_closings_at(size, &bundle.proposals);
     walk.check_withheld(&mut findings);
-    if let Some((index, reason)) = verify_signatures(&walk.jobs) {
-        findings.at(index, reason);
-    }
     check_keys(&walk.keys, &bundle.keys, &mut findings);
     let uncovered = check_proposals(&walk.proposals, &bundle.proposals, size, &mut findings);
     let (tallies, certified) = check_tallies(&walk, &bundle.proposals, signed_tree, &mut findings);
@@ -147,9 +159,9 @@ pub fn verify(bundle: &Bundle, options: &VerifyOptions) -> Result<Report, Failur
     let report = Report {
         checkpoint_size: size,
         root: log.checkpoint.root,
-        entries: count(slots.len()),
+        entries: count(placed.len()),
         withheld: count(walk.withheld.len()),
-        signatures: count(walk.jobs.len()),
+        signatures: walk.signatures,
         keys: count(walk.keys.len()),
         ballots: walk.ballots,
         proxies: walk.proxies,
@@ -228,6 +240,16 @@ impl Findings {
         }
     }
 
+    /// Takes over what another collector found (of disjoint entries, so no ties).
+    fn absorb(&mut self, other: Findings) {
+        if let Some((index, reason)) = other.at_entry {
+            self.at(index, reason);
+        }
+        if let Some(reason) = other.general {
+            self.general(reason);
+        }
+    }
+
     fn finish(self) -> Result<(), Failure> {
         match (self.at_entry, self.general) {
             (Some((index, reason)), _) => Err(Failure {
@@ -302,14 +324,11 @@ fn open_log(bundle: &Bundle, options: &VerifyOptions) -> Result<OpenLog, Failure
 // ---------------------------------------------------------------------------------
 // Step 2: the entries and their hashes.
 
-/// One entry index of the checkpoint's tree.
-struct Slot {
-    /// The recorded leaf hash, when the entry is present and its hash well-formed.
-    leaf: Option<Hash>,
-    content: Content,
-}
+/// Entries read, walked and signature-checked together (see [`verify`]).
+const CHUNK: usize = 16_384;
 
-enum Content {
+/// One entry index of the checkpoint's tree, read.
+enum Slot {
     Shown(SignedStatement),
     /// Shown by hash only (a secret ballot).
     Withheld,
@@ -317,9 +336,13 @@ enum Content {
     Unreadable,
 }
 
-/// Places the bundle's entries at their indexes 0..size and reads each; every index
-/// that is missing, doubled or beyond the checkpoint is a failure at that index.
-fn read_entries(entries: &[BundleEntry], size: u64, findings: &mut Findings) -> Vec<Slot> {
+/// Places the bundle's entries at their indexes 0..size; every index that is
+/// missing, doubled or beyond the checkpoint is a failure at that index.
+fn place_entries<'b>(
+    entries: &'b [BundleEntry],
+    size: u64,
+    findings: &mut Findings,
+) -> Vec<Option<&'b BundleEntry>> {
     // Never trust `size` for an allocation: a bundle with fewer entries than its
     // checkpoint claims already fails at its first missing index.
     let slots = usize::try_from(size)
@@ -355,15 +378,47 @@ fn read_entries(entries: &[BundleEntry], size: u64, findings: &mut Findings) -> 
         None => {}
     }
     placed
-        .into_iter()
-        .map(|entry| match entry {
-            Some(entry) => read_entry(entry, findings),
-            None => Slot {
-                leaf: None,
-                content: Content::Unreadable,
-            },
-        })
-        .collect()
+}
+
+/// Decodes, hashes and parses placed entries on `threads` cores.
+fn read_entries(
+    placed: &[Option<&BundleEntry>],
+    threads: usize,
+    findings: &mut Findings,
+) -> Vec<Slot> {
+    let part = placed.len().div_ceil(threads).max(1);
+    let parts: Vec<(Vec<Slot>, Findings)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = placed
+            .chunks(part)
+            .map(|part| {
+                scope.spawn(move || {
+                    let mut found = Findings::default();
+                    let slots = part
+                        .iter()
+                        .map(|entry| match entry {
+                            Some(entry) => read_entry(entry, &mut found),
+                            None => Slot::Unreadable,
+                        })
+                        .collect();
+                    (slots, found)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| {
+                handle
+                    .join()
+                    .unwrap_or_else(|e| std::panic::resume_unwind(e))
+            })
+            .collect()
+    });
+    let mut slots = Vec::with_capacity(placed.len());
+    for (part, found) in parts {
+        slots.extend(part);
+        findings.absorb(found);
+    }
+    slots
 }
 
 fn read_entry(entry: &BundleEntry, findings: &mut Findings) -> Slot {
@@ -373,32 +428,25 @@ fn read_entry(entry: &BundleEntry, findings: &mut Findings) -> Slot {
         findings.at(index, "the recorded leaf hash is not 64 hex characters");
     }
     let Some(encoded) = &entry.entry else {
-        return Slot {
-            leaf,
-            content: Content::Withheld,
-        };
+        return Slot::Withheld;
     };
     let Ok(bytes) = BASE64URL.decode(encoded) else {
         findings.at(index, "entry is not unpadded base64url");
-        return Slot {
-            leaf,
-            content: Content::Unreadable,
-        };
+        return Slot::Unreadable;
     };
     if leaf.is_some_and(|recorded| leaf_hash(&bytes) != recorded) {
         findings.at(index, LEAF_MISMATCH);
     }
-    let content = match parse_entry(&bytes) {
-        Ok(statement) => Content::Shown(statement),
+    match parse_entry(&bytes) {
+        Ok(statement) => Slot::Shown(statement),
         Err(e) => {
             findings.at(
                 index,
                 format!("entry is not a canonical signed statement: {e}"),
             );
-            Content::Unreadable
+            Slot::Unreadable
         }
-    };
-    Slot { leaf, content }
+    }
 }
 
 fn parse_hash(text: &str) -> Option<Hash> {
@@ -459,6 +507,8 @@ fn check_earlier(
 struct RegisteredKey {
     member: Uuid,
     key: MemberPublicKey,
+    /// Its place in [`Walk::verifiers`].
+    verifier: usize,
     registered: u64,
     revoked: Option<u64>,
 }
@@ -481,17 +531,21 @@ impl RegisteredKey {
 }
 
 /// A proposal as the log establishes it.
-struct LoggedProposal<'a> {
+struct LoggedProposal {
     frozen: Frozen,
     /// The frozen document's bytes (the opening entry's statement).
-    document: &'a [u8],
+    document: Vec<u8>,
     opened: u64,
     closed: Option<u64>,
     /// Where the log withdrew it, if it did (`mandaat.proposal-withdrawn.v1`).
     withdrawn: Option<u64>,
     result_entry: Option<u64>,
-    /// Ballots and proxy changes in sequence order: the tally's input.
-    events: Vec<Event>,
+    /// Ballots and proxy changes in sequence order: the tally's input. A ballot that a
+    /// later one supersedes is dropped (`None`) as soon as that one comes: the tally
+    /// would ignore it, and a million ballots by a thousand boards need not be held.
+    events: Vec<Option<Event>>,
+    /// (member voted for, whether by itself) → its latest ballot in `events`.
+    latest_ballot: HashMap<(Uuid, bool), usize>,
     /// grantor → holder, as of the entry being walked.
     proxies: BTreeMap<Uuid, Uuid>,
 }
@@ -505,60 +559,71 @@ struct CertifiedResult {
     log_root: String,
 }
 
-/// A signature to verify: the entry, its statement and the key it must verify under.
-struct Job<'a> {
+/// A signature to verify: the entry, its statement and (in [`Walk::verifiers`]) the
+/// key it must verify under.
+struct Job<'s> {
     index: u64,
-    statement: &'a SignedStatement,
-    key: MemberPublicKey,
+    statement: &'s SignedStatement,
+    verifier: usize,
 }
 
 /// State of the sequential pass over the entries.
-struct Walk<'a> {
+struct Walk {
     server: ServerKey,
     keys: BTreeMap<KeyId, RegisteredKey>,
-    proposals: BTreeMap<Uuid, LoggedProposal<'a>>,
+    /// Every key a statement may verify under: the log key first, then member keys
+    /// in registration order.
+    verifiers: Vec<Verifier>,
+    proposals: BTreeMap<Uuid, LoggedProposal>,
     nonces: HashSet<String>,
     results: Vec<CertifiedResult>,
     withheld: Vec<u64>,
-    jobs: Vec<Job<'a>>,
+    signatures: u64,
     ballots: u64,
     proxies: u64,
 }
 
-impl<'a> Walk<'a> {
+impl Walk {
     fn new(server: ServerKey) -> Self {
         Walk {
             server,
             keys: BTreeMap::new(),
+            verifiers: vec![Verifier::new(server.key)],
             proposals: BTreeMap::new(),
             nonces: HashSet::new(),
             results: Vec::new(),
             withheld: Vec::new(),
-            jobs: Vec::new(),
+            signatures: 0,
             ballots: 0,
             proxies: 0,
         }
     }
 
-    fn run(&mut self, slots: &'a [Slot], findings: &mut Findings) {
-        for (index, slot) in (0u64..).zip(slots) {
-            match &slot.content {
-                Content::Shown(statement) => match self.entry(index, statement) {
-                    Ok(key) => self.jobs.push(Job {
+    /// Walks the entries `first`, `first + 1`, … in `slots` and returns the signatures
+    /// they need checked.
+    fn run<'s>(&mut self, first: u64, slots: &'s [Slot], findings: &mut Findings) -> Vec<Job<'s>> {
+        let mut jobs = Vec::with_capacity(slots.len());
+        for (index, slot) in (first..).zip(slots) {
+            match slot {
+                Slot::Shown(statement) => match self.entry(index, statement) {
+                    Ok(verifier) => jobs.push(Job {
                         index,
                         statement,
-                        key,
+                        verifier,
                     }),
                     Err(reason) => findings.at(index, reason),
                 },
-                Content::Withheld => self.withheld.push(index),
-                Content::Unreadable => {}
+                Slot::Withheld => self.withheld.push(index),
+                Slot::Unreadable => {}
             }
         }
+        self.signatures += count(jobs.len());
+        jobs
     }
 
-    /// Applies one entry and returns the key its signature must verify under.
-    fn entry(&mut self, index: u64, st: &'a SignedStatement) -> Result<MemberPublicKey, String> {
+    /// Applies one entry and returns the key (its place in `verifiers`) its signature
+    /// must verify under.
+    fn entry(&mut self, index: u64, st: &SignedStatement) -> Result<usize, String> {
         match st.statement_type() {
             KEY_STATEMENT => self.register_key(index, st),
             KEY_REVOCATION_STATEMENT => self.member_revocation(index, st),
@@ -574,11 +639,7 @@ impl<'a> Walk<'a> {
     }
 
     /// A proof of possession: signed with the key it registers, which is new.
-    fn register_key(
-        &mut self,
-        index: u64,
-        st: &SignedStatement,
-    ) -> Result<MemberPublicKey, String> {
+    fn register_key(&mut self, index: u64, st: &SignedStatement) -> Result<usize, String> {
         let member = uuid_field(st, "member")?;
         let registration =
             KeyRegistration::from_statement(st, member).map_err(|e| e.to_string())?;
@@ -586,24 +647,23 @@ impl<'a> Walk<'a> {
         if self.keys.contains_key(&id) {
             return Err(format!("key {id} is registered a second time"));
         }
+        let verifier = self.verifiers.len();
+        self.verifiers.push(Verifier::new(registration.public_key));
         self.keys.insert(
             id,
             RegisteredKey {
                 member,
                 key: registration.public_key,
+                verifier,
                 registered: index,
                 revoked: None,
             },
         );
-        Ok(registration.public_key)
+        Ok(verifier)
     }
 
     /// A board's revocation, signed with any of its keys active at this entry.
-    fn member_revocation(
-        &mut self,
-        index: u64,
-        st: &SignedStatement,
-    ) -> Result<MemberPublicKey, String> {
+    fn member_revocation(&mut self, index: u64, st: &SignedStatement) -> Result<usize, String> {
         let member = uuid_field(st, "member")?;
         let key_id = key_id_field(st)?;
         KeyRevocation::from_statement(st, member, key_id).map_err(|e| e.to_string())?;
@@ -613,11 +673,7 @@ impl<'a> Walk<'a> {
     }
 
     /// An admin's revocation, vouched for by the server with the log key.
-    fn admin_revocation(
-        &mut self,
-        index: u64,
-        st: &SignedStatement,
-    ) -> Result<MemberPublicKey, String> {
+    fn admin_revocation(&mut self, index: u64, st: &SignedStatement) -> Result<usize, String> {
         let server = self.server_signed(st)?;
         let revocation = AdminKeyRevocation::from_statement(st).map_err(|e| e.to_string())?;
         self.revoke(revocation.member, revocation.key_id, index)?;
@@ -640,22 +696,18 @@ impl<'a> Walk<'a> {
     }
 
     /// The key that signed `signer`'s statement at `index`, if it was active then.
-    fn active_key(
-        &self,
-        signer: Uuid,
-        key_id: KeyId,
-        index: u64,
-    ) -> Result<MemberPublicKey, String> {
+    fn active_key(&self, signer: Uuid, key_id: KeyId, index: u64) -> Result<usize, String> {
         self.keys
             .get(&key_id)
             .filter(|k| k.member == signer && k.active_at(index))
-            .map(|k| k.key)
+            .map(|k| k.verifier)
             .ok_or_else(|| {
                 format!("signed with key {key_id}, which is not an active key of member {signer} at this entry")
             })
     }
 
-    fn server_signed(&self, st: &SignedStatement) -> Result<MemberPublicKey, String> {
+    /// The log key is `verifiers[0]`.
+    fn server_signed(&self, st: &SignedStatement) -> Result<usize, String> {
         if st.key_id() != self.server.id {
             return Err(format!(
                 "a {} statement must be signed with the log key {}, not {}",
@@ -664,15 +716,11 @@ impl<'a> Walk<'a> {
                 st.key_id()
             ));
         }
-        Ok(self.server.key)
+        Ok(0)
     }
 
     /// A frozen document: the proposal's roll and rules, fixed from here on.
-    fn open_proposal(
-        &mut self,
-        index: u64,
-        st: &'a SignedStatement,
-    ) -> Result<MemberPublicKey, String> {
+    fn open_proposal(&mut self, index: u64, st: &SignedStatement) -> Result<usize, String> {
         let server = self.server_signed(st)?;
         let id = uuid_field(st, "proposal")?;
         let frozen = Frozen::parse(id, st.bytes()).map_err(|e| e.to_string())?;
@@ -683,23 +731,20 @@ impl<'a> Walk<'a> {
             id,
             LoggedProposal {
                 frozen,
-                document: st.bytes(),
+                document: st.bytes().to_vec(),
                 opened: index,
                 closed: None,
                 withdrawn: None,
                 result_entry: None,
                 events: Vec::new(),
+                latest_ballot: HashMap::new(),
                 proxies: BTreeMap::new(),
             },
         );
         Ok(server)
     }
 
-    fn close_proposal(
-        &mut self,
-        index: u64,
-        st: &SignedStatement,
-    ) -> Result<MemberPublicKey, String> {
+    fn close_proposal(&mut self, index: u64, st: &SignedStatement) -> Result<usize, String> {
         let server = self.server_signed(st)?;
         let closing = ProposalClosed::from_statement(st).map_err(|e| e.to_string())?;
         let proposal = self.open_at(closing.proposal, &closing.proposal_digest)?;
@@ -708,11 +753,7 @@ impl<'a> Walk<'a> {
     }
 
     /// An open proposal withdrawn: nothing of it may follow, and nothing of it counts.
-    fn withdraw_proposal(
-        &mut self,
-        index: u64,
-        st: &SignedStatement,
-    ) -> Result<MemberPublicKey, String> {
+    fn withdraw_proposal(&mut self, index: u64, st: &SignedStatement) -> Result<usize, String> {
         let server = self.server_signed(st)?;
         let withdrawal = ProposalWithdrawn::from_statement(st).map_err(|e| e.to_string())?;
         let proposal = self.open_at(withdrawal.proposal, &withdrawal.proposal_digest)?;
@@ -721,7 +762,7 @@ impl<'a> Walk<'a> {
     }
 
     /// A certified result; its tally and log root are checked after the pass.
-    fn certify(&mut self, index: u64, st: &SignedStatement) -> Result<MemberPublicKey, String> {
+    fn certify(&mut self, index: u64, st: &SignedStatement) -> Result<usize, String> {
         let server = self.server_signed(st)?;
         let result = ServerResult::from_statement(st).map_err(|e| e.to_string())?;
         let id = result.proposal;
@@ -751,7 +792,7 @@ impl<'a> Walk<'a> {
         Ok(server)
     }
 
-    fn ballot(&mut self, index: u64, st: &SignedStatement) -> Result<MemberPublicKey, String> {
+    fn ballot(&mut self, index: u64, st: &SignedStatement) -> Result<usize, String> {
         let ballot = BallotStatement::from_statement(st).map_err(|e| e.to_string())?;
         let key = self.active_key(ballot.voter, st.key_id(), index)?;
         self.fresh_nonce(ballot.nonce)?;
@@ -770,17 +811,27 @@ impl<'a> Walk<'a> {
                 ballot.voter, ballot.for_member
             ));
         }
-        proposal.events.push(Event::Ballot {
+        // Accepted here, this ballot supersedes in the tally the member's earlier one of
+        // the same kind (own, or by proxy): its choice fits, and a proxy ballot comes
+        // from the holder of the proxy at this entry.
+        let own = ballot.voter == ballot.for_member;
+        let at = proposal.events.len();
+        if let Some(earlier) = proposal.latest_ballot.insert((ballot.for_member, own), at)
+            && let Some(slot) = proposal.events.get_mut(earlier)
+        {
+            *slot = None;
+        }
+        proposal.events.push(Some(Event::Ballot {
             index,
             voter: ballot.voter,
             for_member: ballot.for_member,
             choice: ballot.choice,
-        });
+        }));
         self.ballots += 1;
         Ok(key)
     }
 
-    fn proxy(&mut self, index: u64, st: &SignedStatement) -> Result<MemberPublicKey, String> {
+    fn proxy(&mut self, index: u64, st: &SignedStatement) -> Result<usize, String> {
         let proxy = ProxyStatement::from_statement(st).map_err(|e| e.to_string())?;
         let key = self.active_key(proxy.grantor, st.key_id(), index)?;
         self.fresh_nonce(proxy.nonce)?;
@@ -798,10 +849,10 @@ impl<'a> Walk<'a> {
                 ));
             }
             proposal.proxies.remove(&proxy.grantor);
-            proposal.events.push(Event::ProxyRevoked {
+            proposal.events.push(Some(Event::ProxyRevoked {
                 index,
                 grantor: proxy.grantor,
-            });
+            }));
         } else {
             if current.is_some() {
                 return Err(format!(
@@ -810,11 +861,11 @@ impl<'a> Walk<'a> {
                 ));
             }
             proposal.proxies.insert(proxy.grantor, proxy.holder);
-            proposal.events.push(Event::ProxyGranted {
+            proposal.events.push(Some(Event::ProxyGranted {
                 index,
                 grantor: proxy.grantor,
                 holder: proxy.holder,
-            });
+            }));
         }
         self.proxies += 1;
         Ok(key)
@@ -823,7 +874,7 @@ impl<'a> Walk<'a> {
     /// The proposal a ballot, proxy or closing names: opened before this entry (the
     /// pass is sequential, so only earlier openings are known), not yet closed, and
     /// named with its own digest.
-    fn open_at(&mut self, id: Uuid, digest: &str) -> Result<&mut LoggedProposal<'a>, String> {
+    fn open_at(&mut self, id: Uuid, digest: &str) -> Result<&mut LoggedProposal, String> {
         let proposal = self
             .proposals
             .get_mut(&id)
@@ -903,7 +954,7 @@ impl<'a> Walk<'a> {
     }
 }
 
-fn on_roll(proposal: &LoggedProposal<'_>, members: &[Uuid]) -> Result<(), String> {
+fn on_roll(proposal: &LoggedProposal, members: &[Uuid]) -> Result<(), String> {
     match members
         .iter()
         .find(|m| proposal.frozen.roll_entry(**m).is_none())
@@ -925,17 +976,72 @@ fn key_id_field(st: &SignedStatement) -> Result<KeyId, String> {
         .ok_or_else(|| "statement member \"key_id\" is missing or wrong".to_owned())
 }
 
-/// Verifies every signature with `verify_strict`, spread over the available cores,
-/// and returns the failure at the lowest entry index.
-fn verify_signatures(jobs: &[Job<'_>]) -> Option<(u64, String)> {
-    let threads = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+/// Signatures per `verify_batch` call: large enough for the multiscalar
+/// multiplication to pay off, small enough that a failing batch is cheap to redo.
+const BATCH: usize = 64;
+
+/// A key statements may verify under, with what batch verification needs of it.
+struct Verifier {
+    key: MemberPublicKey,
+    id: KeyId,
+    point: Option<VerifyingKey>,
+    /// Whether signatures under this key may join a batch (see [`batchable_key`]).
+    batchable: bool,
+}
+
+impl Verifier {
+    fn new(key: MemberPublicKey) -> Self {
+        let point = VerifyingKey::from_bytes(&key.to_bytes()).ok();
+        Verifier {
+            key,
+            id: key.key_id(),
+            batchable: point.as_ref().is_some_and(batchable_key),
+            point,
+        }
+    }
+}
+
+/// Whether batch verification of signatures under `key` can only accept what
+/// `verify_strict` accepts, as far as the key is concerned: it is not of small order
+/// (`verify_strict` refuses those) and has no torsion component. `verify_batch` checks
+/// the cofactorless equation with random multipliers, and a torsion component would
+/// survive a multiplier divisible by its order (one in eight or better), where
+/// `verify_strict` compares points exactly.
+fn batchable_key(key: &VerifyingKey) -> bool {
+    !key.is_weak() && key.to_edwards().is_torsion_free()
+}
+
+/// The same for a signature: S is canonical (below the group order), R is the
+/// canonical encoding of a point (`verify_strict` compares R's bytes with the encoding
+/// it computes), not of small order, and without torsion component. A signature
+/// failing any of these is checked alone with `verify_strict`, which refuses all but
+/// the last kind on sight.
+fn batchable_signature(signature: &Signature) -> bool {
+    let canonical_s = bool::from(Scalar::from_canonical_bytes(*signature.s_bytes()).is_some());
+    let encoded = CompressedEdwardsY(*signature.r_bytes());
+    canonical_s
+        && encoded
+            .decompress()
+            .is_some_and(|r| r.compress() == encoded && !r.is_small_order() && r.is_torsion_free())
+}
+
+/// Verifies every signature, spread over `threads` cores, and returns the failure at
+/// the lowest entry index. The verdict is `verify_strict`'s for each signature.
+fn verify_signatures(
+    jobs: &[Job<'_>],
+    verifiers: &[Verifier],
+    threads: usize,
+) -> Option<(u64, String)> {
     let chunk = jobs.len().div_ceil(threads).max(1);
     std::thread::scope(|scope| {
         let handles: Vec<_> = jobs
             .chunks(chunk)
             .map(|part| {
                 let first = part.first().map_or(0, |j| j.index);
-                (first, scope.spawn(move || first_bad_signature(part)))
+                (
+                    first,
+                    scope.spawn(move || first_bad_signature(part, verifiers)),
+                )
             })
             .collect();
         handles
@@ -950,13 +1056,63 @@ fn verify_signatures(jobs: &[Job<'_>]) -> Option<(u64, String)> {
     })
 }
 
-fn first_bad_signature(jobs: &[Job<'_>]) -> Option<(u64, String)> {
-    jobs.iter().find_map(|job| {
+/// The first failing signature of `jobs` (in entry order). Batches of signatures that
+/// pass [`batchable_key`] and [`batchable_signature`] are checked with `verify_batch`;
+/// the others, and every signature of a batch that fails, with `verify_strict`, which
+/// names the bad entry.
+fn first_bad_signature(jobs: &[Job<'_>], verifiers: &[Verifier]) -> Option<(u64, String)> {
+    let strict = |job: &Job<'_>| {
+        let Some(verifier) = verifiers.get(job.verifier) else {
+            return Some((job.index, "no key to verify the signature with".to_owned()));
+        };
         job.statement
-            .verify(&job.key)
+            .verify(&verifier.key)
             .err()
             .map(|e| (job.index, e.to_string()))
-    })
+    };
+    let mut batch: Vec<&Job<'_>> = Vec::with_capacity(BATCH);
+    let mut messages: Vec<&[u8]> = Vec::with_capacity(BATCH);
+    let mut signatures: Vec<Signature> = Vec::with_capacity(BATCH);
+    let mut keys: Vec<VerifyingKey> = Vec::with_capacity(BATCH);
+    for group in jobs.chunks(BATCH) {
+        let mut bad: Option<(u64, String)> = None;
+        for job in group {
+            let point = verifiers
+                .get(job.verifier)
+                .filter(|v| v.batchable && v.id == job.statement.key_id())
+                .and_then(|v| v.point);
+            match point {
+                Some(point) if batchable_signature(job.statement.signature()) => {
+                    batch.push(job);
+                    messages.push(job.statement.bytes());
+                    signatures.push(*job.statement.signature());
+                    keys.push(point);
+                }
+                _ => {
+                    if bad.is_none() {
+                        bad = strict(job);
+                    }
+                }
+            }
+        }
+        if !batch.is_empty()
+            && ed25519_dalek::verify_batch(&messages, &signatures, &keys).is_err()
+            && let Some(failed) = batch.iter().find_map(|job| strict(job))
+        {
+            bad = Some(match bad {
+                Some(other) if other.0 < failed.0 => other,
+                _ => failed,
+            });
+        }
+        if bad.is_some() {
+            return bad;
+        }
+        batch.clear();
+        messages.clear();
+        signatures.clear();
+        keys.clear();
+    }
+    None
 }
 
 // ---------------------------------------------------------------------------------
@@ -998,7 +1154,7 @@ fn check_keys(
 /// names beyond the checkpoint are not covered yet and cannot be held against it.
 /// Returns how many such uncovered closing or result entries there are.
 fn check_proposals(
-    logged: &BTreeMap<Uuid, LoggedProposal<'_>>,
+    logged: &BTreeMap<Uuid, LoggedProposal>,
     listed: &[BundleProposal],
     size: u64,
     findings: &mut Findings,
@@ -1033,14 +1189,14 @@ fn check_proposals(
 }
 
 fn check_logged_proposal(
-    p: &LoggedProposal<'_>,
+    p: &LoggedProposal,
     b: &BundleProposal,
     size: u64,
     findings: &mut Findings,
 ) {
     let id = b.id;
     if b.opened_entry != Some(p.opened)
-        || b.document.as_deref() != Some(BASE64URL.encode(p.document).as_str())
+        || b.document.as_deref() != Some(BASE64URL.encode(&p.document).as_str())
         || b.digest.as_deref() != Some(p.frozen.digest.as_str())
     {
         findings.at(
@@ -1080,7 +1236,7 @@ fn check_logged_proposal(
 }
 
 fn check_closing(
-    p: &LoggedProposal<'_>,
+    p: &LoggedProposal,
     b: &BundleProposal,
     status: Status,
     size: u64,
@@ -1109,7 +1265,7 @@ fn check_closing(
 
 /// Finalising is what certifies the result, so `final` and a result entry go together.
 fn check_result_entry(
-    p: &LoggedProposal<'_>,
+    p: &LoggedProposal,
     b: &BundleProposal,
     status: Status,
     size: u64,
@@ -1166,7 +1322,7 @@ fn check_unlogged_proposal(b: &BundleProposal, size: u64, findings: &mut Finding
 /// Recomputes the tally of every closed proposal and compares it with the stored
 /// result and the certified ones. Returns (tallies recomputed, results certified).
 fn check_tallies(
-    walk: &Walk<'_>,
+    walk: &Walk,
     listed: &[BundleProposal],
     tree: Option<&MerkleTree>,
     findings: &mut Findings,
@@ -1174,7 +1330,8 @@ fn check_tallies(
     let mut recomputed = BTreeMap::new();
     for (id, p) in &walk.proposals {
         let Some(closed) = p.closed else { continue };
-        let tally = match serde_json::to_value(p.frozen.tally(&p.events)) {
+        let events: Vec<Event> = p.events.iter().flatten().cloned().collect();
+        let tally = match serde_json::to_value(p.frozen.tally(&events)) {
             Ok(value) => value,
             Err(e) => {
                 findings.at(closed, format!("the tally does not serialise: {e}"));
@@ -1243,6 +1400,7 @@ mod tests {
     use crate::domain::statement::canonical_bytes;
     use crate::domain::tally::tally;
     use crate::transparency::note::NoteSigner;
+    use curve25519_dalek::edwards::EdwardsPoint;
     use ed25519_dalek::{Signer, SigningKey};
     use serde_json::json;
     use sha2::{Digest, Sha256};
@@ -1732,11 +1890,19 @@ mod tests {
 
     #[test]
     fn a_forged_signature_is_named() {
+        // A changed R leaves the batch (it is no longer a torsion-free point); a changed
+        // S stays in it, fails the batch, and is found by verify_strict.
+        for byte in [0, 32] {
+            forged_signature_is_named(byte);
+        }
+    }
+
+    fn forged_signature_is_named(byte: usize) {
         let s = plain();
         let mut bundle = final_bundle(&s);
         let original = &s.statements[4];
         let mut signature = original.signature().to_bytes();
-        signature[0] ^= 1;
+        signature[byte] ^= 1;
         let entry =
             crate::domain::statement::entry_bytes(original.bytes(), original.key_id(), &signature);
         bundle.entries[4] = BundleEntry {
@@ -1831,6 +1997,185 @@ mod tests {
             failure.reason.contains("history was rewritten"),
             "{failure}"
         );
+    }
+
+    // Batch verification may only accept what verify_strict accepts.
+
+    /// The group order ℓ, little-endian.
+    const ORDER: [u8; 32] = [
+        0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde,
+        0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+    ];
+
+    /// SHA-512(R ‖ A ‖ M) mod ℓ, the challenge of an Ed25519 signature.
+    fn challenge(r: &[u8; 32], key: &VerifyingKey, message: &[u8]) -> Scalar {
+        let mut hasher = sha2::Sha512::new();
+        hasher.update(r);
+        hasher.update(key.as_bytes());
+        hasher.update(message);
+        Scalar::from_bytes_mod_order_wide(&hasher.finalize().into())
+    }
+
+    /// A signature by `key` over `message` whose R is `nonce`·B + `torsion`:
+    /// S = nonce + challenge · secret, so the equation holds up to `torsion` exactly.
+    fn signature_with_r(
+        key: &SigningKey,
+        message: &[u8],
+        nonce: Scalar,
+        torsion: EdwardsPoint,
+    ) -> Signature {
+        let r = (EdwardsPoint::mul_base(&nonce) + torsion)
+            .compress()
+            .to_bytes();
+        let k = challenge(&r, &key.verifying_key(), message);
+        let s = nonce + k * key.to_scalar();
+        Signature::from_components(r, s.to_bytes())
+    }
+
+    fn statement_with(
+        key: &SigningKey,
+        n: u64,
+        sign: impl Fn(&[u8]) -> Signature,
+    ) -> SignedStatement {
+        let bytes = canonical_bytes(&json!({"type": "t", "n": n})).unwrap();
+        let signature = sign(&bytes);
+        SignedStatement::from_parts(bytes, KeyId::of(key.verifying_key().as_bytes()), signature)
+            .unwrap()
+    }
+
+    fn verifiers_of(key: &SigningKey) -> Vec<Verifier> {
+        vec![Verifier::new(
+            MemberPublicKey::from_bytes(key.verifying_key().as_bytes()).unwrap(),
+        )]
+    }
+
+    fn jobs(statements: &[SignedStatement]) -> Vec<Job<'_>> {
+        (100u64..)
+            .zip(statements)
+            .map(|(index, statement)| Job {
+                index,
+                statement,
+                verifier: 0,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_forged_signature_in_a_batch_is_named() {
+        let key = member_key(1);
+        let statements: Vec<SignedStatement> = (0..3 * BATCH as u64)
+            .map(|n| {
+                statement_with(&key, n, |bytes| {
+                    let mut signature = key.sign(bytes).to_bytes();
+                    if n == 150 {
+                        signature[32] ^= 1;
+                    }
+                    Signature::from_bytes(&signature)
+                })
+            })
+            .collect();
+        let verifiers = verifiers_of(&key);
+        assert!(verifiers[0].batchable);
+        assert!(
+            statements
+                .iter()
+                .all(|s| batchable_signature(s.signature()))
+        );
+        let (index, reason) = first_bad_signature(&jobs(&statements), &verifiers).unwrap();
+        assert_eq!(index, 250);
+        assert!(reason.contains("verify_strict"), "{reason}");
+        let found = verify_signatures(&jobs(&statements), &verifiers, 3).unwrap();
+        assert_eq!(found.0, 250);
+        assert_eq!(
+            verify_signatures(&jobs(&statements[..150]), &verifiers, 2),
+            None
+        );
+    }
+
+    #[test]
+    fn a_non_canonical_s_is_refused_though_the_equation_holds() {
+        let key = member_key(1);
+        let statement = statement_with(&key, 1, |bytes| {
+            let good = key.sign(bytes);
+            // S + ℓ: the same scalar modulo ℓ, so the same equation.
+            let mut s = *good.s_bytes();
+            let mut carry = 0u16;
+            for (byte, add) in s.iter_mut().zip(ORDER) {
+                let sum = u16::from(*byte) + u16::from(add) + carry;
+                *byte = sum.to_le_bytes()[0];
+                carry = sum >> 8;
+            }
+            assert_eq!(
+                Scalar::from_bytes_mod_order(s),
+                Scalar::from_bytes_mod_order(*good.s_bytes())
+            );
+            Signature::from_components(*good.r_bytes(), s)
+        });
+        assert!(!batchable_signature(statement.signature()));
+        let found =
+            first_bad_signature(&jobs(std::slice::from_ref(&statement)), &verifiers_of(&key));
+        assert_eq!(found.map(|f| f.0), Some(100));
+    }
+
+    #[test]
+    fn a_small_order_r_is_refused_though_the_batch_equation_accepts_it() {
+        let key = member_key(1);
+        // R = the identity, S = challenge · secret: [S]B = R + [k]A holds exactly.
+        let statement = statement_with(&key, 1, |bytes| {
+            signature_with_r(&key, bytes, Scalar::ZERO, EdwardsPoint::default())
+        });
+        let batch = ed25519_dalek::verify_batch(
+            &[statement.bytes()],
+            &[*statement.signature()],
+            &[key.verifying_key()],
+        );
+        assert!(batch.is_ok(), "the batch equation accepts a small-order R");
+        assert!(!batchable_signature(statement.signature()));
+        let found =
+            first_bad_signature(&jobs(std::slice::from_ref(&statement)), &verifiers_of(&key));
+        assert_eq!(found.map(|f| f.0), Some(100));
+    }
+
+    #[test]
+    fn a_weak_key_never_joins_a_batch() {
+        // The identity as key and R, S = 0: the batch equation holds for any message.
+        let identity = EdwardsPoint::default().compress().to_bytes();
+        let weak = VerifyingKey::from_bytes(&identity).unwrap();
+        let signature = Signature::from_components(identity, [0; 32]);
+        assert!(ed25519_dalek::verify_batch(&[b"anything"], &[signature], &[weak]).is_ok());
+        assert!(weak.verify_strict(b"anything", &signature).is_err());
+        assert!(!batchable_key(&weak));
+        assert!(MemberPublicKey::from_bytes(&identity).is_err());
+    }
+
+    #[test]
+    fn a_torsion_component_in_r_is_refused_though_a_batch_may_accept_it() {
+        let key = member_key(1);
+        let two_torsion = curve25519_dalek::constants::EIGHT_TORSION
+            .into_iter()
+            .find(|t| *t != EdwardsPoint::default() && (t + t) == EdwardsPoint::default())
+            .unwrap();
+        // R has a torsion component, so R ≠ [S]B − [k]A by that component: verify_strict
+        // refuses it, but the batch's random multiplier kills it when even.
+        let accepted = (0..64u64)
+            .map(|n| {
+                statement_with(&key, n, |bytes| {
+                    signature_with_r(&key, bytes, Scalar::from(7u64), two_torsion)
+                })
+            })
+            .find(|st| {
+                ed25519_dalek::verify_batch(
+                    &[st.bytes()],
+                    &[*st.signature()],
+                    &[key.verifying_key()],
+                )
+                .is_ok()
+            })
+            .expect("a batch that accepts the torsion component");
+        assert!(!batchable_signature(accepted.signature()));
+        let found =
+            first_bad_signature(&jobs(std::slice::from_ref(&accepted)), &verifiers_of(&key));
+        assert_eq!(found.map(|f| f.0), Some(100));
     }
 
     /// The plain scenario's first ballot, then the server withdraws the proposal, then
