@@ -75,8 +75,10 @@ pub fn read_bundle(path: &Path) -> anyhow::Result<Bundle> {
     } else {
         path.to_owned()
     };
-    let bytes =
-        std::fs::read(&file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
-    serde_json::from_slice(&bytes)
+    let reader = std::fs::File::open(&file)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+    // Parsed from the file as it is read: a million-entry bundle is over a gigabyte,
+    // and holding its text besides the parsed entries would double that.
+    serde_json::from_reader(std::io::BufReader::with_capacity(1 << 20, reader))
         .map_err(|e| anyhow::anyhow!("{} is not an audit bundle: {e}", file.display()))
 }
