@@ -215,8 +215,17 @@ fn roll_entry(i: usize) -> RollEntry {
         member: member(i),
         bg_number: 10_000 + i as u32,
         weight: 1,
-        sectors: vec![if i.is_multiple_of(3) { Sector::Vo } else { Sector::Po }],
-        chamber: if i.is_multiple_of(3) { "vo" } else { "po-small" }.to_owned(),
+        sectors: vec![if i.is_multiple_of(3) {
+            Sector::Vo
+        } else {
+            Sector::Po
+        }],
+        chamber: if i.is_multiple_of(3) {
+            "vo"
+        } else {
+            "po-small"
+        }
+        .to_owned(),
     }
 }
 
