@@ -15,9 +15,6 @@ use std::num::NonZeroUsize;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use curve25519_dalek::Scalar;
-use curve25519_dalek::edwards::CompressedEdwardsY;
-use ed25519_dalek::{Signature, VerifyingKey};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -976,53 +973,15 @@ fn key_id_field(st: &SignedStatement) -> Result<KeyId, String> {
         .ok_or_else(|| "statement member \"key_id\" is missing or wrong".to_owned())
 }
 
-/// Signatures per `verify_batch` call: large enough for the multiscalar
-/// multiplication to pay off, small enough that a failing batch is cheap to redo.
-const BATCH: usize = 64;
-
-/// A key statements may verify under, with what batch verification needs of it.
+/// A key statements may verify under.
 struct Verifier {
     key: MemberPublicKey,
-    id: KeyId,
-    point: Option<VerifyingKey>,
-    /// Whether signatures under this key may join a batch (see [`batchable_key`]).
-    batchable: bool,
 }
 
 impl Verifier {
     fn new(key: MemberPublicKey) -> Self {
-        let point = VerifyingKey::from_bytes(&key.to_bytes()).ok();
-        Verifier {
-            key,
-            id: key.key_id(),
-            batchable: point.as_ref().is_some_and(batchable_key),
-            point,
-        }
+        Verifier { key }
     }
-}
-
-/// Whether batch verification of signatures under `key` can only accept what
-/// `verify_strict` accepts, as far as the key is concerned: it is not of small order
-/// (`verify_strict` refuses those) and has no torsion component. `verify_batch` checks
-/// the cofactorless equation with random multipliers, and a torsion component would
-/// survive a multiplier divisible by its order (one in eight or better), where
-/// `verify_strict` compares points exactly.
-fn batchable_key(key: &VerifyingKey) -> bool {
-    !key.is_weak() && key.to_edwards().is_torsion_free()
-}
-
-/// The same for a signature: S is canonical (below the group order), R is the
-/// canonical encoding of a point (`verify_strict` compares R's bytes with the encoding
-/// it computes), not of small order, and without torsion component. A signature
-/// failing any of these is checked alone with `verify_strict`, which refuses all but
-/// the last kind on sight.
-fn batchable_signature(signature: &Signature) -> bool {
-    let canonical_s = bool::from(Scalar::from_canonical_bytes(*signature.s_bytes()).is_some());
-    let encoded = CompressedEdwardsY(*signature.r_bytes());
-    canonical_s
-        && encoded
-            .decompress()
-            .is_some_and(|r| r.compress() == encoded && !r.is_small_order() && r.is_torsion_free())
 }
 
 /// Verifies every signature, spread over `threads` cores, and returns the failure at
@@ -1056,12 +1015,11 @@ fn verify_signatures(
     })
 }
 
-/// The first failing signature of `jobs` (in entry order). Batches of signatures that
-/// pass [`batchable_key`] and [`batchable_signature`] are checked with `verify_batch`;
-/// the others, and every signature of a batch that fails, with `verify_strict`, which
-/// names the bad entry.
+/// The first failing signature of `jobs` (in entry order), by `verify_strict`.
+/// (Batch verification would agree with it only after a torsion check of every R,
+/// which costs about what it saves: docs/audit.md, *Batch verification*.)
 fn first_bad_signature(jobs: &[Job<'_>], verifiers: &[Verifier]) -> Option<(u64, String)> {
-    let strict = |job: &Job<'_>| {
+    jobs.iter().find_map(|job| {
         let Some(verifier) = verifiers.get(job.verifier) else {
             return Some((job.index, "no key to verify the signature with".to_owned()));
         };
@@ -1069,50 +1027,7 @@ fn first_bad_signature(jobs: &[Job<'_>], verifiers: &[Verifier]) -> Option<(u64,
             .verify(&verifier.key)
             .err()
             .map(|e| (job.index, e.to_string()))
-    };
-    let mut batch: Vec<&Job<'_>> = Vec::with_capacity(BATCH);
-    let mut messages: Vec<&[u8]> = Vec::with_capacity(BATCH);
-    let mut signatures: Vec<Signature> = Vec::with_capacity(BATCH);
-    let mut keys: Vec<VerifyingKey> = Vec::with_capacity(BATCH);
-    for group in jobs.chunks(BATCH) {
-        let mut bad: Option<(u64, String)> = None;
-        for job in group {
-            let point = verifiers
-                .get(job.verifier)
-                .filter(|v| v.batchable && v.id == job.statement.key_id())
-                .and_then(|v| v.point);
-            match point {
-                Some(point) if batchable_signature(job.statement.signature()) => {
-                    batch.push(job);
-                    messages.push(job.statement.bytes());
-                    signatures.push(*job.statement.signature());
-                    keys.push(point);
-                }
-                _ => {
-                    if bad.is_none() {
-                        bad = strict(job);
-                    }
-                }
-            }
-        }
-        if !batch.is_empty()
-            && ed25519_dalek::verify_batch(&messages, &signatures, &keys).is_err()
-            && let Some(failed) = batch.iter().find_map(|job| strict(job))
-        {
-            bad = Some(match bad {
-                Some(other) if other.0 < failed.0 => other,
-                _ => failed,
-            });
-        }
-        if bad.is_some() {
-            return bad;
-        }
-        batch.clear();
-        messages.clear();
-        signatures.clear();
-        keys.clear();
-    }
-    None
+    })
 }
 
 // ---------------------------------------------------------------------------------
@@ -1400,7 +1315,6 @@ mod tests {
     use crate::domain::statement::canonical_bytes;
     use crate::domain::tally::tally;
     use crate::transparency::note::NoteSigner;
-    use curve25519_dalek::edwards::EdwardsPoint;
     use ed25519_dalek::{Signer, SigningKey};
     use serde_json::json;
     use sha2::{Digest, Sha256};
@@ -1997,185 +1911,6 @@ mod tests {
             failure.reason.contains("history was rewritten"),
             "{failure}"
         );
-    }
-
-    // Batch verification may only accept what verify_strict accepts.
-
-    /// The group order ℓ, little-endian.
-    const ORDER: [u8; 32] = [
-        0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde,
-        0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
-    ];
-
-    /// SHA-512(R ‖ A ‖ M) mod ℓ, the challenge of an Ed25519 signature.
-    fn challenge(r: &[u8; 32], key: &VerifyingKey, message: &[u8]) -> Scalar {
-        let mut hasher = sha2::Sha512::new();
-        hasher.update(r);
-        hasher.update(key.as_bytes());
-        hasher.update(message);
-        Scalar::from_bytes_mod_order_wide(&hasher.finalize().into())
-    }
-
-    /// A signature by `key` over `message` whose R is `nonce`·B + `torsion`:
-    /// S = nonce + challenge · secret, so the equation holds up to `torsion` exactly.
-    fn signature_with_r(
-        key: &SigningKey,
-        message: &[u8],
-        nonce: Scalar,
-        torsion: EdwardsPoint,
-    ) -> Signature {
-        let r = (EdwardsPoint::mul_base(&nonce) + torsion)
-            .compress()
-            .to_bytes();
-        let k = challenge(&r, &key.verifying_key(), message);
-        let s = nonce + k * key.to_scalar();
-        Signature::from_components(r, s.to_bytes())
-    }
-
-    fn statement_with(
-        key: &SigningKey,
-        n: u64,
-        sign: impl Fn(&[u8]) -> Signature,
-    ) -> SignedStatement {
-        let bytes = canonical_bytes(&json!({"type": "t", "n": n})).unwrap();
-        let signature = sign(&bytes);
-        SignedStatement::from_parts(bytes, KeyId::of(key.verifying_key().as_bytes()), signature)
-            .unwrap()
-    }
-
-    fn verifiers_of(key: &SigningKey) -> Vec<Verifier> {
-        vec![Verifier::new(
-            MemberPublicKey::from_bytes(key.verifying_key().as_bytes()).unwrap(),
-        )]
-    }
-
-    fn jobs(statements: &[SignedStatement]) -> Vec<Job<'_>> {
-        (100u64..)
-            .zip(statements)
-            .map(|(index, statement)| Job {
-                index,
-                statement,
-                verifier: 0,
-            })
-            .collect()
-    }
-
-    #[test]
-    fn a_forged_signature_in_a_batch_is_named() {
-        let key = member_key(1);
-        let statements: Vec<SignedStatement> = (0..3 * BATCH as u64)
-            .map(|n| {
-                statement_with(&key, n, |bytes| {
-                    let mut signature = key.sign(bytes).to_bytes();
-                    if n == 150 {
-                        signature[32] ^= 1;
-                    }
-                    Signature::from_bytes(&signature)
-                })
-            })
-            .collect();
-        let verifiers = verifiers_of(&key);
-        assert!(verifiers[0].batchable);
-        assert!(
-            statements
-                .iter()
-                .all(|s| batchable_signature(s.signature()))
-        );
-        let (index, reason) = first_bad_signature(&jobs(&statements), &verifiers).unwrap();
-        assert_eq!(index, 250);
-        assert!(reason.contains("verify_strict"), "{reason}");
-        let found = verify_signatures(&jobs(&statements), &verifiers, 3).unwrap();
-        assert_eq!(found.0, 250);
-        assert_eq!(
-            verify_signatures(&jobs(&statements[..150]), &verifiers, 2),
-            None
-        );
-    }
-
-    #[test]
-    fn a_non_canonical_s_is_refused_though_the_equation_holds() {
-        let key = member_key(1);
-        let statement = statement_with(&key, 1, |bytes| {
-            let good = key.sign(bytes);
-            // S + ℓ: the same scalar modulo ℓ, so the same equation.
-            let mut s = *good.s_bytes();
-            let mut carry = 0u16;
-            for (byte, add) in s.iter_mut().zip(ORDER) {
-                let sum = u16::from(*byte) + u16::from(add) + carry;
-                *byte = sum.to_le_bytes()[0];
-                carry = sum >> 8;
-            }
-            assert_eq!(
-                Scalar::from_bytes_mod_order(s),
-                Scalar::from_bytes_mod_order(*good.s_bytes())
-            );
-            Signature::from_components(*good.r_bytes(), s)
-        });
-        assert!(!batchable_signature(statement.signature()));
-        let found =
-            first_bad_signature(&jobs(std::slice::from_ref(&statement)), &verifiers_of(&key));
-        assert_eq!(found.map(|f| f.0), Some(100));
-    }
-
-    #[test]
-    fn a_small_order_r_is_refused_though_the_batch_equation_accepts_it() {
-        let key = member_key(1);
-        // R = the identity, S = challenge · secret: [S]B = R + [k]A holds exactly.
-        let statement = statement_with(&key, 1, |bytes| {
-            signature_with_r(&key, bytes, Scalar::ZERO, EdwardsPoint::default())
-        });
-        let batch = ed25519_dalek::verify_batch(
-            &[statement.bytes()],
-            &[*statement.signature()],
-            &[key.verifying_key()],
-        );
-        assert!(batch.is_ok(), "the batch equation accepts a small-order R");
-        assert!(!batchable_signature(statement.signature()));
-        let found =
-            first_bad_signature(&jobs(std::slice::from_ref(&statement)), &verifiers_of(&key));
-        assert_eq!(found.map(|f| f.0), Some(100));
-    }
-
-    #[test]
-    fn a_weak_key_never_joins_a_batch() {
-        // The identity as key and R, S = 0: the batch equation holds for any message.
-        let identity = EdwardsPoint::default().compress().to_bytes();
-        let weak = VerifyingKey::from_bytes(&identity).unwrap();
-        let signature = Signature::from_components(identity, [0; 32]);
-        assert!(ed25519_dalek::verify_batch(&[b"anything"], &[signature], &[weak]).is_ok());
-        assert!(weak.verify_strict(b"anything", &signature).is_err());
-        assert!(!batchable_key(&weak));
-        assert!(MemberPublicKey::from_bytes(&identity).is_err());
-    }
-
-    #[test]
-    fn a_torsion_component_in_r_is_refused_though_a_batch_may_accept_it() {
-        let key = member_key(1);
-        let two_torsion = curve25519_dalek::constants::EIGHT_TORSION
-            .into_iter()
-            .find(|t| *t != EdwardsPoint::default() && (t + t) == EdwardsPoint::default())
-            .unwrap();
-        // R has a torsion component, so R ≠ [S]B − [k]A by that component: verify_strict
-        // refuses it, but the batch's random multiplier kills it when even.
-        let accepted = (0..64u64)
-            .map(|n| {
-                statement_with(&key, n, |bytes| {
-                    signature_with_r(&key, bytes, Scalar::from(7u64), two_torsion)
-                })
-            })
-            .find(|st| {
-                ed25519_dalek::verify_batch(
-                    &[st.bytes()],
-                    &[*st.signature()],
-                    &[key.verifying_key()],
-                )
-                .is_ok()
-            })
-            .expect("a batch that accepts the torsion component");
-        assert!(!batchable_signature(accepted.signature()));
-        let found =
-            first_bad_signature(&jobs(std::slice::from_ref(&accepted)), &verifiers_of(&key));
-        assert_eq!(found.map(|f| f.0), Some(100));
     }
 
     /// The plain scenario's first ballot, then the server withdraws the proposal, then
