@@ -2,10 +2,10 @@
 //! from the server. Verification trusts only the bundle, the log's key and the
 //! checkpoints the auditor saw before.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::audit::bundle::Bundle;
-use crate::audit::{VerifyOptions, verify};
+use crate::audit::{VerifyOptions, read_bundle, verify};
 use crate::cli::{ExportArgs, VerifyArgs};
 use crate::clock::SharedClock;
 use crate::service::log::bundle;
@@ -118,18 +118,6 @@ pub async fn verify_command(args: VerifyArgs) -> anyhow::Result<bool> {
     state.write("key", &bundle.log_key)?;
     state.write("checkpoint", &bundle.checkpoint)?;
     Ok(true)
-}
-
-fn read_bundle(path: &Path) -> anyhow::Result<Bundle> {
-    let file = if path.is_dir() {
-        path.join("bundle.json")
-    } else {
-        path.to_owned()
-    };
-    let bytes =
-        std::fs::read(&file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| anyhow::anyhow!("{} is not an audit bundle: {e}", file.display()))
 }
 
 async fn get(url: &str, token: &str) -> anyhow::Result<reqwest::Response> {

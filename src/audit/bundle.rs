@@ -1,6 +1,8 @@
 //! The audit bundle (`docs/audit.md` §3): what the server exports and what `audit
 //! verify` reads. One definition for writer and verifier, so the two cannot drift.
 
+use std::path::Path;
+
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -64,4 +66,19 @@ pub struct BundleProposal {
     /// The tally the server stored at closing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<serde_json::Value>,
+}
+
+/// Reads `<dir>/bundle.json`, or the file itself when `path` is not a directory.
+pub fn read_bundle(path: &Path) -> anyhow::Result<Bundle> {
+    let file = if path.is_dir() {
+        path.join("bundle.json")
+    } else {
+        path.to_owned()
+    };
+    let reader = std::fs::File::open(&file)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+    // Parsed from the file as it is read: a million-entry bundle is over a gigabyte,
+    // and holding its text besides the parsed entries would double that.
+    serde_json::from_reader(std::io::BufReader::with_capacity(1 << 20, reader))
+        .map_err(|e| anyhow::anyhow!("{} is not an audit bundle: {e}", file.display()))
 }

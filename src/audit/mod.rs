@@ -8,4 +8,5 @@ pub mod bundle;
 mod membership;
 mod verify;
 
+pub use bundle::read_bundle;
 pub use verify::{Failure, Report, VerifyOptions, verify};

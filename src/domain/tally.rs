@@ -2,7 +2,7 @@
 //! auditor holding the same inputs recomputes exactly the same result. Integers only:
 //! every threshold is compared by cross-multiplication, never by division.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -191,7 +191,7 @@ pub fn tally(
     };
     let is_priority = matches!(kind, ProposalKind::Priority { .. });
     // A member listed twice must not count twice: the first entry stands.
-    let mut seen = BTreeSet::new();
+    let mut seen = HashSet::with_capacity(roll.len());
     let roll: Vec<&RollEntry> = roll.iter().filter(|e| seen.insert(e.member)).collect();
     let ballots = deciding_ballots(kind, &roll, events);
 
@@ -211,10 +211,14 @@ pub fn tally(
                 totals.add(entry.weight, mark);
             }
         }
-        by_chamber
-            .entry(entry.chamber.clone())
-            .or_default()
-            .add(entry.weight, mark);
+        // Look up before inserting: a million roll members share a handful of chambers.
+        match by_chamber.get_mut(&entry.chamber) {
+            Some(totals) => totals.add(entry.weight, mark),
+            None => by_chamber
+                .entry(entry.chamber.clone())
+                .or_default()
+                .add(entry.weight, mark),
+        }
     }
 
     let quorum = QuorumResult {
@@ -328,7 +332,7 @@ fn deciding_ballots<'a>(
     roll: &[&RollEntry],
     events: &'a [Event],
 ) -> Vec<Option<(u64, &'a Choice)>> {
-    let position: BTreeMap<Uuid, usize> = roll
+    let position: HashMap<Uuid, usize> = roll
         .iter()
         .enumerate()
         .map(|(i, e)| (e.member, i))
@@ -476,27 +480,7 @@ fn lower_weighted_median(mut values: Vec<(i64, u64)>) -> Option<i64> {
 /// tie below every ranked one; unknown or repeated ids are skipped).
 fn schulze(options: &[PriorityOption], rankings: &[(&[Ident], u64)]) -> PriorityResult {
     let n = options.len();
-    let mut d = vec![vec![0u64; n]; n];
-    for (ranking, weight) in rankings {
-        let mut position: Vec<Option<usize>> = vec![None; n];
-        for (place, id) in ranking.iter().enumerate() {
-            if let Some(i) = options.iter().position(|o| &o.id == id) {
-                position[i].get_or_insert(place);
-            }
-        }
-        for i in 0..n {
-            for j in 0..n {
-                let prefers = match (position[i], position[j]) {
-                    (Some(a), Some(b)) => a < b,
-                    (Some(_), None) => true,
-                    _ => false,
-                };
-                if prefers {
-                    d[i][j] = d[i][j].saturating_add(*weight);
-                }
-            }
-        }
-    }
+    let d = pairwise(options, rankings);
     // Widest paths (Floyd–Warshall), starting from the pairwise wins only.
     let mut p = vec![vec![0u64; n]; n];
     for i in 0..n {
@@ -544,6 +528,52 @@ fn schulze(options: &[PriorityOption], rankings: &[(&[Ident], u64)]) -> Priority
         pairwise: d,
         strongest_paths: p,
     }
+}
+
+/// `d[i][j]`: the weight of the ballots preferring option i to option j, i.e. ranking
+/// i before j, or ranking i and not j. Sums saturate, as weights are added one by one
+/// (a saturating sum of non-negative weights does not depend on their order).
+///
+/// This is the tally's hot loop (a million ballots × n² pairs), so each ranking becomes
+/// a place per option (unranked: `usize::MAX`, below every place), and i is preferred
+/// to j exactly when its place is smaller: a branch-free comparison per pair.
+fn pairwise(options: &[PriorityOption], rankings: &[(&[Ident], u64)]) -> Vec<Vec<u64>> {
+    let n = options.len();
+    // id → the first option with that id, as a linear search would find it.
+    let mut index: Vec<(&str, usize)> = Vec::with_capacity(n);
+    for (i, option) in options.iter().enumerate() {
+        if !index.iter().any(|(id, _)| *id == option.id.as_str()) {
+            index.push((option.id.as_str(), i));
+        }
+    }
+    index.sort_unstable();
+    let mut d = vec![0u64; n * n];
+    let mut place = vec![usize::MAX; n];
+    let mut ranked: Vec<usize> = Vec::with_capacity(n);
+    for (ranking, weight) in rankings {
+        for (at, id) in ranking.iter().enumerate() {
+            if let Ok(k) = index.binary_search_by(|(known, _)| (*known).cmp(id.as_str())) {
+                let i = index[k].1;
+                // A repeated id keeps its first place.
+                if place[i] == usize::MAX {
+                    place[i] = at;
+                    ranked.push(i);
+                }
+            }
+        }
+        // Only ranked options are preferred to anything.
+        for &i in &ranked {
+            let row = &mut d[i * n..(i + 1) * n];
+            for (cell, &other) in row.iter_mut().zip(&place) {
+                let add = if place[i] < other { *weight } else { 0 };
+                *cell = cell.saturating_add(add);
+            }
+        }
+        for i in ranked.drain(..) {
+            place[i] = usize::MAX;
+        }
+    }
+    d.chunks(n.max(1)).take(n).map(<[u64]>::to_vec).collect()
 }
 
 #[cfg(test)]
@@ -1201,6 +1231,66 @@ mod tests {
             Outcome::Rejected,
             "quorum met, but nothing ranked"
         );
+    }
+
+    /// The pairwise matrix as first written: a linear search per id and a comparison
+    /// per pair. The fast version must agree with it on every input.
+    fn pairwise_reference(
+        options: &[PriorityOption],
+        rankings: &[(&[Ident], u64)],
+    ) -> Vec<Vec<u64>> {
+        let n = options.len();
+        let mut d = vec![vec![0u64; n]; n];
+        for (ranking, weight) in rankings {
+            let mut position: Vec<Option<usize>> = vec![None; n];
+            for (place, id) in ranking.iter().enumerate() {
+                if let Some(i) = options.iter().position(|o| &o.id == id) {
+                    position[i].get_or_insert(place);
+                }
+            }
+            for i in 0..n {
+                for j in 0..n {
+                    let prefers = match (position[i], position[j]) {
+                        (Some(a), Some(b)) => a < b,
+                        (Some(_), None) => true,
+                        _ => false,
+                    };
+                    if prefers {
+                        d[i][j] = d[i][j].saturating_add(*weight);
+                    }
+                }
+            }
+        }
+        d
+    }
+
+    proptest::proptest! {
+        /// Options may repeat an id (a linear search finds the first), rankings may
+        /// name unknown or repeated ids, and weights may saturate.
+        #[test]
+        fn pairwise_matches_the_reference(
+            option_ids in proptest::collection::vec(0u8..8, 0..8),
+            ballots in proptest::collection::vec(
+                (proptest::collection::vec(0u8..10, 0..10),
+                 proptest::prop_oneof![0u64..5, (u64::MAX - 3)..=u64::MAX]),
+                0..12,
+            ),
+        ) {
+            let options: Vec<PriorityOption> = option_ids
+                .iter()
+                .map(|k| PriorityOption { id: ident(&format!("o{k}")), label: String::new() })
+                .collect();
+            let rankings: Vec<(Vec<Ident>, u64)> = ballots
+                .iter()
+                .map(|(ids, w)| (ids.iter().map(|k| ident(&format!("o{k}"))).collect(), *w))
+                .collect();
+            let borrowed: Vec<(&[Ident], u64)> =
+                rankings.iter().map(|(r, w)| (r.as_slice(), *w)).collect();
+            proptest::prop_assert_eq!(
+                pairwise(&options, &borrowed),
+                pairwise_reference(&options, &borrowed)
+            );
+        }
     }
 
     #[test]
