@@ -283,6 +283,7 @@ impl Log {
             },
             voter_roll: (0..BOARDS).map(roll_entry).collect(),
             opened_at: "2026-12-01T09:00:00Z".to_owned(),
+            not_on_roll: Vec::new(),
         };
         let document_value = serde_json::to_value(&document).expect("document");
         let document_bytes = canonical_bytes(&document_value).expect("canonical");
