@@ -3,6 +3,7 @@
 
 pub mod log;
 pub mod people;
+pub mod sequencer;
 pub mod voting;
 
 use chrono::{DateTime, Utc};

@@ -26,3 +26,4 @@ mod tokens;
 mod vectors;
 mod voting;
 mod web;
+mod write_path;
