@@ -693,3 +693,229 @@ impl Judge {
         self.nonces.insert(p.nonce.clone(), NonceUse::Proxy);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! How statements of one batch see each other: judged in order, each against the
+    //! state the ones before it left.
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::domain::statement::KeyId;
+    use crate::transparency::merkle::leaf_hash;
+    use ed25519_dalek::{Signer, SigningKey};
+
+    const PROPOSAL: Uuid = Uuid::from_u128(0xbeef);
+
+    struct Board {
+        id: Uuid,
+        key: SigningKey,
+    }
+
+    fn board(n: u8) -> Board {
+        Board {
+            id: Uuid::from_u128(u128::from(n)),
+            key: SigningKey::from_bytes(&[n; 32]),
+        }
+    }
+
+    fn key_id(b: &Board) -> String {
+        KeyId::of(b.key.verifying_key().as_bytes()).to_string()
+    }
+
+    fn signed(b: &Board, body: serde_json::Value) -> SignedStatement {
+        let bytes = crate::domain::statement::canonical_bytes(&body).unwrap();
+        let signature = b.key.sign(&bytes);
+        SignedStatement::from_parts(
+            bytes,
+            KeyId::of(b.key.verifying_key().as_bytes()),
+            signature,
+        )
+        .unwrap()
+    }
+
+    fn ballot(voter: &Board, for_member: Uuid, nonce: &str, vote: &str) -> PreparedBallot {
+        let statement = signed(
+            voter,
+            serde_json::json!({"type": "mandaat.ballot.v1", "for": for_member.to_string(),
+                "nonce": nonce, "vote": vote}),
+        );
+        PreparedBallot {
+            proposal: PROPOSAL,
+            ballot_hash: hex::encode(leaf_hash(statement.bytes())),
+            leaf: leaf_hash(&statement.entry_bytes()),
+            statement,
+            voter: voter.id,
+            for_member,
+            nonce: nonce.to_owned(),
+            choice: format!(r#"{{"vote":"{vote}"}}"#),
+            cast_at: Utc::now(),
+            now: Utc::now(),
+        }
+    }
+
+    fn proxy(grantor: &Board, holder: &Board, nonce: &str, revocation: bool) -> PreparedProxy {
+        PreparedProxy {
+            proposal: PROPOSAL,
+            statement: signed(
+                grantor,
+                serde_json::json!({"type": "mandaat.proxy.v1", "nonce": nonce,
+                    "holder": holder.id.to_string(), "revocation": revocation}),
+            ),
+            grantor: grantor.id,
+            holder: holder.id,
+            revocation,
+            nonce: nonce.to_owned(),
+            now: Utc::now(),
+        }
+    }
+
+    /// A judge for an empty open proposal at log size 10, these boards' keys valid.
+    fn judge(boards: &[&Board], max_proxies: u64) -> Judge {
+        Judge {
+            base: 10,
+            max_proxies,
+            statuses: HashMap::from([(PROPOSAL, Status::Open)]),
+            unrevoked_keys: boards.iter().map(|b| key_id(b)).collect(),
+            suspended: HashSet::new(),
+            nonces: HashMap::new(),
+            replay_leaves: HashMap::new(),
+            replay_ballots: HashMap::new(),
+            ballots: HashMap::new(),
+            proxies: HashMap::new(),
+            held: HashMap::new(),
+            out: Out::default(),
+        }
+    }
+
+    fn accepted(outcome: Result<Outcome>) -> AcceptedBallot {
+        match outcome {
+            Ok(Outcome::Ballot(b)) => b,
+            Ok(Outcome::Proxy(_)) => panic!("a proxy"),
+            Err(e) => panic!("refused: {e}"),
+        }
+    }
+
+    fn rule(outcome: Result<Outcome>) -> Rule {
+        match outcome {
+            Err(Error::Rule { rule, .. }) => rule,
+            Err(e) => panic!("another error: {e}"),
+            Ok(_) => panic!("accepted"),
+        }
+    }
+
+    #[test]
+    fn a_re_vote_and_a_resent_ballot_in_one_batch() {
+        let a = board(1);
+        let mut j = judge(&[&a], 2);
+        let first = ballot(&a, a.id, "n1", "yes");
+        let one = accepted(j.ballot(0, &first));
+        let two = accepted(j.ballot(1, &ballot(&a, a.id, "n2", "no")));
+        assert_eq!((one.entry.get(), two.entry.get()), (10, 11));
+        assert!(one.counted_now && two.counted_now);
+        // The first, sent again: the original answer, which no longer counts.
+        let again = accepted(j.ballot(2, &first));
+        assert!(again.replayed && !again.counted_now);
+        assert_eq!(again.entry, one.entry);
+        // The same nonce in another statement is a reuse.
+        assert_eq!(
+            rule(j.ballot(3, &ballot(&a, a.id, "n1", "no"))),
+            Rule::NonceReused
+        );
+        // Two rows appended; the first stored as superseded.
+        assert_eq!(j.out.entries.len(), 2);
+        let superseded: Vec<bool> = j.out.ballots.iter().map(|b| b.superseded).collect();
+        assert_eq!(superseded, [true, false]);
+    }
+
+    #[test]
+    fn proxies_and_the_ballots_they_allow_in_one_batch() {
+        let (grantor, holder) = (board(1), board(2));
+        let mut j = judge(&[&grantor, &holder], 2);
+        // No proxy yet.
+        assert_eq!(
+            rule(j.ballot(0, &ballot(&holder, grantor.id, "h0", "yes"))),
+            Rule::NoProxy
+        );
+        assert!(matches!(
+            j.proxy(1, &proxy(&grantor, &holder, "g1", false)),
+            Ok(Outcome::Proxy(_))
+        ));
+        assert!(accepted(j.ballot(2, &ballot(&holder, grantor.id, "h1", "yes"))).counted_now);
+        // The grantor's own ballot overrides the holder's, and later ones of the holder.
+        assert!(accepted(j.ballot(3, &ballot(&grantor, grantor.id, "g2", "no"))).counted_now);
+        assert!(!accepted(j.ballot(4, &ballot(&holder, grantor.id, "h2", "yes"))).counted_now);
+        assert_eq!(
+            rule(j.proxy(5, &proxy(&grantor, &holder, "g3", false))),
+            Rule::ProxyExists
+        );
+        // Withdrawn in the same batch: the new row is stored withdrawn.
+        let Ok(Outcome::Proxy(withdrawn)) = j.proxy(6, &proxy(&grantor, &holder, "g4", true))
+        else {
+            panic!("withdrawal refused");
+        };
+        assert_eq!(withdrawn.revoked_entry.map(LogIndex::get), Some(14));
+        assert_eq!(j.out.proxies[0].revoked_entry, withdrawn.revoked_entry);
+        assert_eq!(
+            rule(j.ballot(7, &ballot(&holder, grantor.id, "h3", "yes"))),
+            Rule::NoProxy
+        );
+        let counts: Vec<bool> = j.out.ballots.iter().map(|b| !b.superseded).collect();
+        assert_eq!(counts, [false, true, false]);
+    }
+
+    #[test]
+    fn a_holder_s_cap_counts_the_batch_s_own_grants() {
+        let (a, b, holder) = (board(1), board(2), board(3));
+        let mut j = judge(&[&a, &b, &holder], 1);
+        assert!(j.proxy(0, &proxy(&a, &holder, "a1", false)).is_ok());
+        assert_eq!(
+            rule(j.proxy(1, &proxy(&b, &holder, "b1", false))),
+            Rule::ProxyCapReached
+        );
+        assert!(j.proxy(2, &proxy(&a, &holder, "a2", true)).is_ok());
+        assert!(j.proxy(3, &proxy(&b, &holder, "b2", false)).is_ok());
+    }
+
+    #[test]
+    fn each_refusal_is_its_own() {
+        let (a, b, c) = (board(1), board(2), board(3));
+        let mut j = judge(&[&a, &c], 2);
+        j.suspended.insert(c.id);
+        // b's key is revoked, c is suspended; a's ballots around them are appended
+        // at consecutive entries.
+        assert_eq!(
+            accepted(j.ballot(0, &ballot(&a, a.id, "a1", "yes")))
+                .entry
+                .get(),
+            10
+        );
+        assert_eq!(
+            rule(j.ballot(1, &ballot(&b, b.id, "b1", "yes"))),
+            Rule::KeyNotValid
+        );
+        assert!(matches!(
+            j.ballot(2, &ballot(&c, c.id, "c1", "yes")),
+            Err(Error::Conflict {
+                kind: ConflictKind::MemberSuspended,
+                ..
+            })
+        ));
+        assert_eq!(
+            accepted(j.ballot(3, &ballot(&a, a.id, "a2", "no")))
+                .entry
+                .get(),
+            11
+        );
+        // Once the proposal is not open, nothing more is accepted.
+        j.statuses.insert(PROPOSAL, Status::Closed);
+        assert_eq!(
+            rule(j.ballot(4, &ballot(&a, a.id, "a3", "no"))),
+            Rule::WrongState
+        );
+        assert_eq!(
+            j.out.entries.iter().map(|e| e.0).collect::<Vec<_>>(),
+            [0, 3]
+        );
+    }
+}
