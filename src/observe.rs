@@ -93,12 +93,21 @@ const LATENCY_BUCKETS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
 ];
 
+/// Statements per group commit: powers of two up to the sequencer's maximum.
+const BATCH_BUCKETS: [f64; 10] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0];
+
+const BATCH_SIZE: &str = "mandaat_write_batch_statements";
+const BATCH_SECONDS: &str = "mandaat_write_batch_duration_seconds";
+
 impl Metrics {
     pub fn new() -> Self {
-        let builder = PrometheusBuilder::new();
+        use metrics_exporter_prometheus::Matcher;
         // Buckets make real histograms (summable across servers), not summaries.
-        let builder = builder
+        let builder = PrometheusBuilder::new()
             .set_buckets(&LATENCY_BUCKETS)
+            .and_then(|b| {
+                b.set_buckets_for_metric(Matcher::Full(BATCH_SIZE.into()), &BATCH_BUCKETS)
+            })
             .unwrap_or_else(|_| PrometheusBuilder::new());
         let recorder = builder.build_recorder();
         let handle = recorder.handle();
@@ -138,6 +147,15 @@ fn describe() {
         "mandaat_statements_total",
         "Ballots, proxies and key registrations sent, by kind and outcome (accepted, or the problem type)"
     );
+    describe_histogram!(
+        BATCH_SIZE,
+        "Ballots and proxies judged and committed together in one group commit"
+    );
+    describe_histogram!(
+        BATCH_SECONDS,
+        Unit::Seconds,
+        "Time of one group commit, from taking its statements to its commit"
+    );
     describe_gauge!("mandaat_log_entries", "Entries in the transparency log");
     describe_gauge!(
         "mandaat_checkpoint_age_seconds",
@@ -168,6 +186,17 @@ fn describe() {
         "mandaat_webhook_pending_deliveries",
         "Webhook deliveries queued and not yet delivered"
     );
+}
+
+/// Records each group commit of ballots and proxies: how many statements it judged,
+/// and how long it took from taking them to the commit.
+pub fn batch_observer(metrics: Arc<Metrics>) -> crate::service::sequencer::BatchObserver {
+    Arc::new(move |statements, took| {
+        metrics.with(|| {
+            metrics::histogram!(BATCH_SIZE).record(statements as f64);
+            metrics::histogram!(BATCH_SECONDS).record(took.as_secs_f64());
+        });
+    })
 }
 
 impl Default for Metrics {

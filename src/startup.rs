@@ -165,6 +165,7 @@ impl Application {
             config.connections.max_connections,
             config.connections.header_read_timeout,
         );
+        let metrics = Arc::new(crate::observe::Metrics::new());
         let state = Arc::new(AppState {
             store: deployment.store.clone(),
             rules: deployment.rules,
@@ -183,9 +184,14 @@ impl Application {
             voting: crate::service::voting::Voting {
                 signer: crate::service::ServerSigner::new(deployment.keys.log_signing.clone()),
                 frozen: Default::default(),
-                max_proxies_per_holder: config.max_proxies_per_holder,
+                hints: Default::default(),
+                sequencer: crate::service::sequencer::Sequencer::start(
+                    deployment.store.clone(),
+                    config.max_proxies_per_holder,
+                    crate::observe::batch_observer(metrics.clone()),
+                ),
             },
-            metrics: crate::observe::Metrics::new(),
+            metrics,
             connections: acceptor.open_connections(),
             webhooks: Arc::new(crate::service::webhooks::Webhooks::new(
                 crate::service::webhooks::WebhookSettings {
@@ -320,6 +326,13 @@ impl Application {
     /// The `--metrics-listen` address, when there is one (port 0 resolved).
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.metrics.as_ref().map(|(address, _, _)| *address)
+    }
+
+    /// For tests: holds a batch of ballots and proxies after their checks and
+    /// before the append (see [`BatchHold`](crate::service::sequencer::BatchHold)).
+    #[doc(hidden)]
+    pub fn batch_hold(&self) -> Arc<crate::service::sequencer::BatchHold> {
+        self.state.voting.sequencer.hold.clone()
     }
 
     /// This server's token issuer, for tests and for the startup hint.

@@ -102,6 +102,9 @@ impl Checkpointer {
 pub struct WriteTxn<'a> {
     txn: DatabaseTransaction,
     store: &'a Store,
+    /// The log's size when this transaction began (after catching up): no other
+    /// writer can append until it ends.
+    base: u64,
     pending: Vec<Hash>,
     /// Whether it put a webhook event in the outbox.
     announced: bool,
@@ -148,26 +151,42 @@ impl<'a> NewEntry<'a> {
 }
 
 impl WriteTxn<'_> {
+    /// The log's size when this transaction began.
+    pub fn base(&self) -> u64 {
+        self.base
+    }
+
     /// Appends one entry at the next index and returns the index.
     pub async fn append(&mut self, entry: NewEntry<'_>) -> Result<LogIndex> {
-        let size = self.store.tree_size()? + self.pending.len() as u64;
-        let index = LogIndex::new(size)?;
-        let leaf = leaf_hash(&entry.statement.entry_bytes());
-        log_entry::ActiveModel {
-            idx: Set(index.stored()),
-            entry_type: Set(entry.statement.statement_type().to_owned()),
-            statement: Set(entry.statement.bytes().to_vec()),
-            key_id: Set(entry.statement.key_id().to_string()),
-            signature: Set(entry.statement.signature().to_bytes().to_vec()),
-            leaf_hash: Set(hex::encode(leaf)),
-            member_id: Set(entry.member_id),
-            proposal_id: Set(entry.proposal_id),
-            recorded_at: Set(entry.recorded_at),
+        let first = self.append_many(std::slice::from_ref(&entry)).await?;
+        Ok(first)
+    }
+
+    /// Appends entries at the next indexes, in order, with multi-row inserts, and
+    /// returns the index of the first (the rest follow it).
+    pub async fn append_many(&mut self, entries: &[NewEntry<'_>]) -> Result<LogIndex> {
+        let first = LogIndex::new(self.base + self.pending.len() as u64)?;
+        let mut rows = Vec::with_capacity(entries.len());
+        let mut leaves = Vec::with_capacity(entries.len());
+        for (offset, entry) in entries.iter().enumerate() {
+            let index = LogIndex::new(first.get() + offset as u64)?;
+            let leaf = leaf_hash(&entry.statement.entry_bytes());
+            rows.push(log_entry::ActiveModel {
+                idx: Set(index.stored()),
+                entry_type: Set(entry.statement.statement_type().to_owned()),
+                statement: Set(entry.statement.bytes().to_vec()),
+                key_id: Set(entry.statement.key_id().to_string()),
+                signature: Set(entry.statement.signature().to_bytes().to_vec()),
+                leaf_hash: Set(hex::encode(leaf)),
+                member_id: Set(entry.member_id),
+                proposal_id: Set(entry.proposal_id),
+                recorded_at: Set(entry.recorded_at),
+            });
+            leaves.push(leaf);
         }
-        .insert(&self.txn)
-        .await?;
-        self.pending.push(leaf);
-        Ok(index)
+        insert_chunked(&self.txn, rows).await?;
+        self.pending.extend(leaves);
+        Ok(first)
     }
 
     /// Commits. When entries were appended and this process signs checkpoints, the
@@ -179,6 +198,7 @@ impl WriteTxn<'_> {
         let WriteTxn {
             txn,
             store,
+            base,
             pending,
             announced,
             _guard,
@@ -187,7 +207,13 @@ impl WriteTxn<'_> {
             Some(checkpointer) if !pending.is_empty() => {
                 let (size, root) = {
                     let tree = store.tree()?;
-                    (tree.size() + pending.len() as u64, tree.root_with(&pending))
+                    if tree.size() != base {
+                        return Err(Error::Corrupt(format!(
+                            "the log grew from {base} to {} during a write transaction",
+                            tree.size()
+                        )));
+                    }
+                    (base + pending.len() as u64, tree.root_with(&pending))
                 };
                 let signed = checkpointer.sign(size, root)?;
                 signed.insert(&txn, Utc::now()).await?;
@@ -201,13 +227,7 @@ impl WriteTxn<'_> {
             }
             return Err(store.noting_unreachable(e.into()));
         }
-        let mut tree = store
-            .tree
-            .write()
-            .map_err(|_| Error::Corrupt("the log's tree lock is poisoned".into()))?;
-        for leaf in pending {
-            tree.push(leaf);
-        }
+        store.absorb(base, pending)?;
         if let Some(signed) = &signed {
             store.remember(signed.clone());
         }
@@ -216,6 +236,22 @@ impl WriteTxn<'_> {
         }
         Ok(signed)
     }
+}
+
+/// Inserts rows in statements of at most 500 rows: far below SQLite's and
+/// PostgreSQL's limits on bound values, and one round trip per 500.
+async fn insert_chunked<A>(txn: &DatabaseTransaction, rows: Vec<A>) -> Result<()>
+where
+    A: ActiveModelTrait + Send,
+{
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<A> = rows.by_ref().take(500).collect();
+        A::Entity::insert_many(chunk)
+            .exec_without_returning(txn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Arbitrary but fixed: the PostgreSQL advisory lock id for appending entries.
@@ -306,35 +342,31 @@ impl Store {
         Ok(self.tree()?.size())
     }
 
-    /// Signs a checkpoint of the log as it is now, or returns the one already signed
-    /// for this size. Holding the write lock, no append can slip in between.
+    /// A signed checkpoint of the log as it is now (entries appended by other servers
+    /// included). Every commit that appends signs one, so this is nearly always the
+    /// latest stored checkpoint; otherwise (entries appended by a process that signs
+    /// none) one is signed under the append locks, where no append can slip in.
     pub async fn sign_checkpoint(&self, now: DateTime<Utc>) -> Result<SignedCheckpoint> {
         let checkpointer = self
             .checkpointer
             .get()
             .ok_or_else(|| Error::Corrupt("this process does not sign checkpoints".into()))?;
-        let _guard = self.write_lock.lock().await;
-        self.catch_up(&self.db).await?;
+        self.refresh().await?;
+        if let Some(signed) = self.covering(&self.db).await? {
+            return Ok(signed);
+        }
+        let write = self.write().await?;
+        if let Some(signed) = self.covering(&write.txn).await? {
+            return Ok(signed);
+        }
         let (size, root) = {
             let tree = self.tree()?;
             (tree.size(), tree.root())
         };
-        if let Some(signed) = self.remembered(size) {
-            return Ok(signed);
-        }
-        if let Some(latest) = self.latest_checkpoint().await? {
+        if let Some(latest) = latest_checkpoint(&write.txn).await? {
             let latest_size = u64::try_from(latest.size).map_err(|_| {
                 Error::Corrupt(format!("stored checkpoint has size {}", latest.size))
             })?;
-            if latest_size == size && latest.root_hash == hex::encode(root) {
-                let signed = SignedCheckpoint {
-                    size,
-                    root,
-                    note: latest.note,
-                };
-                self.remember(signed.clone());
-                return Ok(signed);
-            }
             // Never sign a checkpoint that a consistency proof could not join to the last.
             let consistent = latest_size <= size
                 && self
@@ -348,18 +380,39 @@ impl Store {
             }
         }
         let signed = checkpointer.sign(size, root)?;
-        signed.insert(&self.db, now).await?;
+        signed.insert(&write.txn, now).await?;
+        write.commit().await?;
         self.remember(signed.clone());
         Ok(signed)
     }
 
+    /// The checkpoint already signed for the tree as this process has it, if any.
+    async fn covering<C: ConnectionTrait>(&self, db: &C) -> Result<Option<SignedCheckpoint>> {
+        let (size, root) = {
+            let tree = self.tree()?;
+            (tree.size(), tree.root())
+        };
+        if let Some(signed) = self.remembered(size) {
+            return Ok(Some(signed));
+        }
+        let Some(latest) = latest_checkpoint(db).await? else {
+            return Ok(None);
+        };
+        if latest.size != to_idx(size)? || latest.root_hash != hex::encode(root) {
+            return Ok(None);
+        }
+        let signed = SignedCheckpoint {
+            size,
+            root,
+            note: latest.note,
+        };
+        self.remember(signed.clone());
+        Ok(Some(signed))
+    }
+
     /// The latest checkpoint the server signed, if any.
     pub async fn latest_checkpoint(&self) -> Result<Option<CheckpointRow>> {
-        Ok(checkpoint::Entity::find()
-            .order_by_desc(checkpoint::Column::Size)
-            .one(&self.db)
-            .await?
-            .map(CheckpointRow::from))
+        latest_checkpoint(&self.db).await
     }
 
     /// Entries `[start, end)` in index order.
@@ -452,6 +505,7 @@ impl Store {
         Ok(WriteTxn {
             txn,
             store: self,
+            base: self.tree_size()?,
             pending: Vec::new(),
             announced: false,
             _guard: guard,
@@ -468,13 +522,13 @@ impl Store {
         err
     }
 
-    /// After a commit that reported an error, adds to the tree the entries the
-    /// database holds beyond it (committed although the answer was lost). Called with
-    /// the write lock held.
+    /// Adds to the tree the entries the database holds beyond it: appended by another
+    /// server on the same PostgreSQL database, or committed by this one although the
+    /// commit reported an error. Every write transaction does this under the append
+    /// locks, so it appends after the log as the database has it, never after a stale
+    /// tree; readers do it without locks (`refresh`) before answering beyond the tree.
     async fn catch_up<C: ConnectionTrait>(&self, db: &C) -> Result<()> {
-        if !self.unsure.load(Ordering::SeqCst) {
-            return Ok(());
-        }
+        let unsure = self.unsure.load(Ordering::SeqCst);
         let size = self.tree_size()?;
         let rows: Vec<(i64, String)> = log_entry::Entity::find()
             .select_only()
@@ -486,29 +540,65 @@ impl Store {
             .all(db)
             .await?;
         let found = rows.len();
-        {
-            let mut tree = self
-                .tree
-                .write()
-                .map_err(|_| Error::Corrupt("the log's tree lock is poisoned".into()))?;
-            for (idx, leaf) in rows {
-                let mut hash = [0u8; 32];
-                if idx != to_idx(tree.size())? || hex::decode_to_slice(&leaf, &mut hash).is_err() {
-                    return Err(Error::Corrupt(format!(
-                        "log entry {} is missing or damaged",
-                        tree.size()
-                    )));
-                }
-                tree.push(hash);
+        let Some(&(first, _)) = rows.first() else {
+            self.unsure.store(false, Ordering::SeqCst);
+            return Ok(());
+        };
+        let first = u64::try_from(first)
+            .map_err(|_| Error::Corrupt(format!("log entry {first} has a negative index")))?;
+        let mut leaves = Vec::with_capacity(found);
+        for (expected, (idx, leaf)) in (first..).zip(rows) {
+            let mut hash = [0u8; 32];
+            if idx != to_idx(expected)? || hex::decode_to_slice(&leaf, &mut hash).is_err() {
+                return Err(Error::Corrupt(format!(
+                    "log entry {expected} is missing or damaged"
+                )));
             }
+            leaves.push(hash);
         }
-        if found > 0 {
+        self.absorb(first, leaves)?;
+        if unsure {
             tracing::warn!(
                 entries = found,
                 "entries whose commit reported an error were stored after all; the log's tree now includes them"
             );
+            self.unsure.store(false, Ordering::SeqCst);
         }
-        self.unsure.store(false, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Brings the tree up to the log as the database has it now, without the write
+    /// lock: for answers (checkpoints, proofs, pages) that must cover what another
+    /// server appended.
+    pub async fn refresh(&self) -> Result<()> {
+        self.catch_up(&self.db).await
+    }
+
+    /// Extends the tree with `leaves` for indexes `first..`; those it holds already
+    /// (a reader caught up with a commit before the committer did) must match.
+    fn absorb(&self, first: u64, leaves: Vec<Hash>) -> Result<()> {
+        let mut tree = self
+            .tree
+            .write()
+            .map_err(|_| Error::Corrupt("the log's tree lock is poisoned".into()))?;
+        if first > tree.size() {
+            return Err(Error::Corrupt(format!(
+                "log entry {} is missing: the tree holds {}",
+                first,
+                tree.size()
+            )));
+        }
+        for (index, leaf) in (first..).zip(leaves) {
+            if index < tree.size() {
+                if tree.leaf(index) != Some(leaf) {
+                    return Err(Error::Corrupt(format!(
+                        "log entry {index} differs from the one this server holds"
+                    )));
+                }
+            } else {
+                tree.push(leaf);
+            }
+        }
         Ok(())
     }
 
@@ -775,6 +865,14 @@ impl SignedCheckpoint {
         .await?;
         Ok(())
     }
+}
+
+async fn latest_checkpoint<C: ConnectionTrait>(db: &C) -> Result<Option<CheckpointRow>> {
+    Ok(checkpoint::Entity::find()
+        .order_by_desc(checkpoint::Column::Size)
+        .one(db)
+        .await?
+        .map(CheckpointRow::from))
 }
 
 fn to_idx(n: u64) -> Result<i64> {

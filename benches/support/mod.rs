@@ -125,7 +125,11 @@ pub async fn start(n: usize) -> Bench {
         log_format: Default::default(),
         // The defaults: the benchmark must never be throttled.
         rate_limits: Default::default(),
-        connections: Default::default(),
+        // Room for 1,000 boards with a connection each (the default is 512).
+        connections: mandaat::config::ConnectionLimits {
+            max_connections: 4096,
+            ..Default::default()
+        },
         webhooks: Default::default(),
         clock: Default::default(),
     };

@@ -155,7 +155,7 @@ impl LogApi {
         #[oai(validator(maximum(value = "9007199254740991")))] size: Query<u64>,
     ) -> OpResult<Json<InclusionDto>, ReadQuery> {
         state.authenticate(&auth).await?;
-        let inclusion = log_service::inclusion(&state.store, index.0, size.0)?;
+        let inclusion = log_service::inclusion(&state.store, index.0, size.0).await?;
         Ok(Json(InclusionDto {
             index: index.0,
             size: size.0,
@@ -175,7 +175,7 @@ impl LogApi {
         #[oai(validator(maximum(value = "9007199254740991")))] to: Query<u64>,
     ) -> OpResult<Json<ConsistencyDto>, ReadQuery> {
         state.authenticate(&auth).await?;
-        let consistency = log_service::consistency(&state.store, from.0, to.0)?;
+        let consistency = log_service::consistency(&state.store, from.0, to.0).await?;
         Ok(Json(ConsistencyDto {
             from: from.0,
             to: to.0,

@@ -46,7 +46,7 @@ pub struct AppState {
     /// Members known to exist (see `require_member`).
     pub known_members: std::sync::RwLock<std::collections::HashSet<uuid::Uuid>>,
     /// This server's Prometheus registry (see `crate::observe`).
-    pub metrics: crate::observe::Metrics,
+    pub metrics: Arc<crate::observe::Metrics>,
     /// The connections open on the API's address, for the metrics.
     pub connections: crate::connection::OpenConnections,
     /// Webhook delivery: settings, counters and the HTTP client.

@@ -108,9 +108,19 @@ pub struct Consistency {
     pub proof: Vec<Hash>,
 }
 
+/// Reads what other servers appended when a question reaches beyond this server's
+/// tree (a checkpoint another server signed, say); no query otherwise.
+async fn covering(store: &Store, size: u64) -> Result<()> {
+    if size > store.tree_size()? {
+        store.refresh().await?;
+    }
+    Ok(())
+}
+
 /// Entry `index` in the tree of `size` entries; a range the log cannot answer is a
 /// `LogRange` error (422).
-pub fn inclusion(store: &Store, index: u64, size: u64) -> Result<Inclusion> {
+pub async fn inclusion(store: &Store, index: u64, size: u64) -> Result<Inclusion> {
+    covering(store, size).await?;
     let tree = store.tree()?;
     let proof = tree.inclusion_proof(index, size)?;
     let leaf = tree.leaf(index).ok_or(MerkleError::IndexOutOfRange {
@@ -125,7 +135,8 @@ pub fn inclusion(store: &Store, index: u64, size: u64) -> Result<Inclusion> {
 }
 
 /// The tree of `from` entries against the tree of `to` entries.
-pub fn consistency(store: &Store, from: u64, to: u64) -> Result<Consistency> {
+pub async fn consistency(store: &Store, from: u64, to: u64) -> Result<Consistency> {
+    covering(store, to).await?;
     let tree = store.tree()?;
     Ok(Consistency {
         proof: tree.consistency_proof(from, to)?,
@@ -136,6 +147,7 @@ pub fn consistency(store: &Store, from: u64, to: u64) -> Result<Consistency> {
 
 /// Entries `[start, end)` as shown outside, at most [`MAX_ENTRIES_PER_PAGE`].
 pub async fn page(store: &Store, start: u64, end: u64) -> Result<Vec<EntryView>> {
+    covering(store, end).await?;
     let size = store.tree_size()?;
     if start > end || end > size || end - start > MAX_ENTRIES_PER_PAGE {
         return Err(MerkleError::PageOutOfRange {

@@ -5,6 +5,7 @@ pub mod api_tokens;
 pub mod log;
 pub mod membership;
 pub mod people;
+pub mod sequencer;
 pub mod voting;
 pub mod webhooks;
 

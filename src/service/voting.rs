@@ -1,8 +1,9 @@
 //! Voting use cases: the proposal lifecycle, casting ballots, proxies and the tally.
 //!
 //! Casting is the hot path. Everything that can be checked without the database
-//! lock is checked first (statement, frozen proposal from cache, key, signature);
-//! the write transaction then only checks the nonce and proxy state and appends.
+//! lock is checked first, in the request's own task (statement, frozen proposal from
+//! cache, key, signature); the sequencer then judges the state-dependent rules of
+//! many statements under one lock and appends them with one commit.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -19,15 +20,16 @@ use crate::domain::ballot::{
 };
 use crate::domain::keys::ContentError;
 use crate::domain::lifecycle::{Frozen, FrozenDocument, Status, Step, within_clock_skew};
-use crate::domain::member::{MemberStatus, Sector};
+use crate::domain::member::Sector;
 use crate::domain::proposal::ProposalSpec;
 use crate::domain::server_statement::{
     CertifiedResult, LogPoint, ProposalClosed, ProposalWithdrawn,
 };
 use crate::domain::statement::{KeyId, MemberPublicKey, SignedStatement, canonical_bytes};
 use crate::domain::tally::Tally;
-use crate::error::{ConflictKind, Error, Result, Rule};
-use crate::store::{BallotRow, NewEntry, ProposalRow, ProxyRow, SignedCheckpoint, Store, WriteTxn};
+use crate::error::{Error, Result, Rule};
+use crate::service::sequencer::{Outcome, Prepared, PreparedBallot, PreparedProxy, Sequencer};
+use crate::store::{NewEntry, ProposalRow, ProxyRow, SignedCheckpoint, Store, WriteTxn};
 use crate::transparency::LogIndex;
 use crate::transparency::merkle::leaf_hash;
 
@@ -48,11 +50,65 @@ impl FrozenCache {
     }
 }
 
+/// What this server has seen of proposals and keys that can only go one way, so a
+/// statement's first checks need no query: a proposal seen closed, withdrawn or final
+/// never opens again; a key's owner and bytes never change, and a revoked key stays
+/// revoked. The sequencer checks status and revocation again under the append lock
+/// (another server may have closed a proposal or revoked a key meanwhile); these
+/// hints only let the first checks answer early, and never accept anything.
+#[derive(Default)]
+pub struct Hints {
+    ended: RwLock<HashMap<Uuid, Status>>,
+    keys: RwLock<HashMap<KeyId, KnownKey>>,
+}
+
+#[derive(Clone, Copy)]
+struct KnownKey {
+    member: Uuid,
+    public: MemberPublicKey,
+    revoked: bool,
+}
+
+impl Hints {
+    fn ended(&self, id: Uuid) -> Option<Status> {
+        self.ended.read().ok()?.get(&id).copied()
+    }
+
+    /// Records a proposal's status once it is no longer draft or open.
+    fn saw(&self, id: Uuid, status: Status) {
+        if !matches!(status, Status::Draft | Status::Open)
+            && let Ok(mut ended) = self.ended.write()
+        {
+            ended.insert(id, status);
+        }
+    }
+
+    fn key(&self, id: KeyId) -> Option<KnownKey> {
+        self.keys.read().ok()?.get(&id).copied()
+    }
+
+    fn learn_key(&self, id: KeyId, key: KnownKey) {
+        if let Ok(mut keys) = self.keys.write() {
+            keys.insert(id, key);
+        }
+    }
+
+    fn revoked(&self, id: KeyId) {
+        if let Ok(mut keys) = self.keys.write()
+            && let Some(key) = keys.get_mut(&id)
+        {
+            key.revoked = true;
+        }
+    }
+}
+
 /// What voting needs besides the store.
 pub struct Voting {
     pub signer: ServerSigner,
     pub frozen: FrozenCache,
-    pub max_proxies_per_holder: usize,
+    pub hints: Hints,
+    /// Judges and appends ballots and proxies in batches (see `sequencer`).
+    pub sequencer: Sequencer,
 }
 
 /// A proposal row with its spec parsed.
@@ -367,7 +423,9 @@ pub async fn close_proposal(
     row.closed_at = Some(now);
     row.result = Some(result);
     row.updated_at = now;
-    save_and_commit(write, row).await
+    let closed = save_and_commit(write, row).await?;
+    voting.hints.saw(id, closed.status);
+    Ok(closed)
 }
 
 /// Withdraws a draft, or an open proposal: then the server signs a
@@ -404,7 +462,9 @@ pub async fn withdraw_proposal(
     row.status = withdrawn.as_str().to_owned();
     row.withdrawn_at = Some(now);
     row.updated_at = now;
-    save_and_commit(write, row).await
+    let withdrawn = save_and_commit(write, row).await?;
+    voting.hints.saw(id, withdrawn.status);
+    Ok(withdrawn)
 }
 
 /// Finalises a closed proposal: the server signs a `mandaat.result.v1` statement with
@@ -454,7 +514,9 @@ pub async fn finalize_proposal(
     row.finalized_at = Some(now);
     row.result_entry = Some(entry);
     row.updated_at = now;
-    save_and_commit(write, row).await
+    let finalised = save_and_commit(write, row).await?;
+    voting.hints.saw(id, finalised.status);
+    Ok(finalised)
 }
 
 /// The frozen proposal, from cache or parsed once from its stored document.
@@ -463,6 +525,7 @@ pub async fn frozen(store: &Store, voting: &Voting, id: Uuid) -> Result<Arc<Froz
         return Ok(f);
     }
     let row = proposal(store, id).await?;
+    voting.hints.saw(id, row.status);
     let bytes = row.row.document.ok_or_else(|| {
         Error::rule(
             Rule::WrongState,
@@ -501,13 +564,16 @@ struct Claim<'a> {
     digest: &'a str,
     signer: Uuid,
     at: DateTime<Utc>,
+    /// The members who must be on the voter roll.
+    on_roll: [Uuid; 2],
 }
 
-/// Checks shared by ballots and proxies before any lock: open, in the window, the
-/// right digest, the token's member, a key valid at the statement's time, and the
-/// signature.
+/// Checks shared by ballots and proxies before any lock: open (as far as this server
+/// has seen), in the window, the right digest, the token's member, a key of the
+/// signer not known to be revoked, the signature, and both members on the roll.
 async fn check_signed(
     store: &Store,
+    hints: &Hints,
     frozen: &Frozen,
     statement: &SignedStatement,
     claim: Claim<'_>,
@@ -519,9 +585,9 @@ async fn check_signed(
         digest,
         signer,
         at,
+        on_roll,
     } = claim;
-    let status = store.proposal_status(frozen.id).await?;
-    if status != Status::Open {
+    if let Some(status) = hints.ended(frozen.id) {
         return Err(Error::rule(
             Rule::WrongState,
             format!("proposal {} is {}, not open", frozen.id, status.as_str()),
@@ -566,34 +632,47 @@ async fn check_signed(
             ),
         ));
     }
-    let key_hex = statement.key_id().to_string();
-    let key = store
-        .member_key(&key_hex)
-        .await?
-        .filter(|k| k.member_id == signer)
-        .ok_or_else(|| {
-            Error::rule(
-                Rule::KeyNotValid,
-                format!("key {key_hex} is not a key of member {signer}"),
-            )
-        })?;
-    if key.revoked_at.is_some() {
+    let key_id = statement.key_id();
+    let key = match hints.key(key_id) {
+        Some(key) => Some(key),
+        None => match store.member_key(&key_id.to_string()).await? {
+            Some(row) => {
+                let public = hex::decode(&row.public_key)
+                    .map_err(|_| Error::Corrupt(format!("key {key_id} is not hex")))
+                    .and_then(|b| Ok(MemberPublicKey::from_bytes(&b)?))?;
+                let key = KnownKey {
+                    member: row.member_id,
+                    public,
+                    revoked: row.revoked_at.is_some(),
+                };
+                hints.learn_key(key_id, key);
+                Some(key)
+            }
+            None => None,
+        },
+    };
+    let key = key.filter(|k| k.member == signer).ok_or_else(|| {
+        Error::rule(
+            Rule::KeyNotValid,
+            format!("key {key_id} is not a key of member {signer}"),
+        )
+    })?;
+    if key.revoked {
         return Err(Error::rule(
             Rule::KeyNotValid,
-            format!("key {key_hex} is revoked"),
+            format!("key {key_id} is revoked"),
         ));
     }
-    let public = hex::decode(&key.public_key)
-        .map_err(|_| Error::Corrupt(format!("key {key_hex} is not hex")))
-        .and_then(|b| Ok(MemberPublicKey::from_bytes(&b)?))?;
-    statement.verify(&public)?;
-    // Suspension after opening still stops a member from voting.
-    let member = store.member(signer).await?;
-    if member.status == MemberStatus::Suspended {
-        return Err(Error::conflict(
-            ConflictKind::MemberSuspended,
-            format!("member {signer} is suspended"),
-        ));
+    statement.verify(&key.public)?;
+    // Suspension (even after opening) is judged under the append lock, with the
+    // other state that can change while a statement waits.
+    for member in on_roll {
+        if frozen.roll_entry(member).is_none() {
+            return Err(Error::rule(
+                Rule::NotEligible,
+                format!("member {member} is not on this proposal's voter roll"),
+            ));
+        }
     }
     Ok(())
 }
@@ -666,163 +745,77 @@ async fn cast_ballot(
         digest: &ballot.proposal_digest,
         signer: ballot.voter,
         at: ballot.cast_at,
+        on_roll: [ballot.voter, ballot.for_member],
     };
-    check_signed(store, &frozen, statement, claim, token_member, now).await?;
-    if frozen.roll_entry(ballot.voter).is_none() {
-        return Err(Error::rule(
-            Rule::NotEligible,
-            format!(
-                "member {} is not on this proposal's voter roll",
-                ballot.voter
-            ),
-        ));
-    }
-    if frozen.roll_entry(ballot.for_member).is_none() {
-        return Err(Error::rule(
-            Rule::NotEligible,
-            format!(
-                "member {} is not on this proposal's voter roll",
-                ballot.for_member
-            ),
-        ));
-    }
+    check_signed(
+        store,
+        &voting.hints,
+        &frozen,
+        statement,
+        claim,
+        token_member,
+        now,
+    )
+    .await?;
     ballot.choice.validate(&frozen.document.spec.kind)?;
     let choice = String::from_utf8(canonical_bytes(
         &serde_json::to_value(&ballot.choice).map_err(Error::internal)?,
     )?)
     .map_err(|e| Error::Corrupt(e.to_string()))?;
-    let ballot_hash = hex::encode(Sha256::digest(statement.bytes()));
-    let by_proxy = ballot.voter != ballot.for_member;
-
-    let mut write = store.write().await?;
-    check_key_still_valid(&write, statement.key_id()).await?;
-    if let Some(earlier) = accepted_before(&write, id, statement, &ballot.nonce).await? {
-        return Ok((earlier, None));
-    }
-    still_open(&write, id).await?;
-    check_nonce(&write, &ballot.nonce).await?;
-    if by_proxy {
-        let active = write.active_proxy(id, ballot.for_member).await?;
-        if active.is_none_or(|p| p.holder_id != ballot.voter) {
-            return Err(Error::rule(
-                Rule::NoProxy,
-                format!(
-                    "member {} holds no proxy from member {}",
-                    ballot.voter, ballot.for_member
-                ),
-            ));
-        }
-    }
-    let earlier = write.ballots_for(id, ballot.for_member).await?;
-    // A grantor's own ballot always wins over its holder's, whatever the order.
-    let grantor_voted = earlier.iter().any(|b| b.voter_id == b.for_id);
-    let counted_now = !by_proxy || !grantor_voted;
-    let entry = write
-        .append(NewEntry::by_member(statement, ballot.voter, Some(id), now))
-        .await?;
-    if counted_now {
-        let counting: Vec<LogIndex> = earlier
-            .iter()
-            .filter(|b| !b.superseded)
-            .map(|b| b.entry)
-            .collect();
-        write.supersede(&counting).await?;
-    }
-    write.record_nonce(&ballot.nonce, entry).await?;
-    write
-        .insert_ballot(&BallotRow {
-            entry,
-            proposal_id: id,
-            voter_id: ballot.voter,
-            for_id: ballot.for_member,
-            choice,
-            ballot_hash: ballot_hash.clone(),
-            cast_at: ballot.cast_at,
-            accepted_at: now,
-            superseded: !counted_now,
-        })
-        .await?;
-    let committed = write.commit().await?;
-    let accepted = AcceptedBallot {
+    let key_id = statement.key_id();
+    let prepared = PreparedBallot {
         proposal: id,
-        entry,
-        ballot_hash,
+        ballot_hash: hex::encode(Sha256::digest(statement.bytes())),
+        leaf: leaf_hash(&statement.entry_bytes()),
+        statement: statement.clone(),
         voter: ballot.voter,
         for_member: ballot.for_member,
-        counted_now,
-        accepted_at: now,
-        replayed: false,
+        nonce: ballot.nonce,
+        choice,
+        cast_at: ballot.cast_at,
+        now,
     };
-    Ok((accepted, committed))
+    match learning(
+        store,
+        voting,
+        id,
+        key_id,
+        voting.sequencer.submit(Prepared::Ballot(prepared)).await,
+    )
+    .await?
+    {
+        (Outcome::Ballot(accepted), committed) => Ok((accepted, committed)),
+        (Outcome::Proxy(_), _) => Err(Error::Internal(
+            "the sequencer answered a ballot with a proxy".into(),
+        )),
+    }
 }
 
-/// The ballot accepted earlier with this nonce, when it is exactly this signed ballot
-/// (the same entry bytes): a board that lost the answer, to a crash or an outage,
-/// and sends its ballot again gets the original back instead of `nonce-reused`.
-/// `counted_now` is whether it counts now.
-async fn accepted_before(
-    write: &WriteTxn<'_>,
+/// Passes the sequencer's answer on, first remembering what a refusal taught about
+/// state that only goes one way (see [`Hints`]).
+async fn learning(
+    store: &Store,
+    voting: &Voting,
     id: Uuid,
-    statement: &SignedStatement,
-    nonce_value: &str,
-) -> Result<Option<AcceptedBallot>> {
-    let Some(used) = write.nonce_entry(nonce_value).await? else {
-        return Ok(None);
-    };
-    let leaf = hex::encode(leaf_hash(&statement.entry_bytes()));
-    if write.leaf_hash_of(used).await?.as_deref() != Some(leaf.as_str()) {
-        return Ok(None);
+    key_id: KeyId,
+    answer: crate::service::sequencer::Answer,
+) -> crate::service::sequencer::Answer {
+    match &answer {
+        Err(Error::Rule {
+            rule: Rule::WrongState,
+            ..
+        }) => {
+            if let Ok(status) = store.proposal_status(id).await {
+                voting.hints.saw(id, status);
+            }
+        }
+        Err(Error::Rule {
+            rule: Rule::KeyNotValid,
+            ..
+        }) => voting.hints.revoked(key_id),
+        _ => {}
     }
-    Ok(write
-        .ballot(used)
-        .await?
-        .filter(|b| b.proposal_id == id)
-        .map(|b| AcceptedBallot {
-            proposal: b.proposal_id,
-            entry: b.entry,
-            ballot_hash: b.ballot_hash,
-            voter: b.voter_id,
-            for_member: b.for_id,
-            counted_now: !b.superseded,
-            accepted_at: b.accepted_at,
-            replayed: true,
-        }))
-}
-
-/// A key is valid for an entry when its registration precedes the entry in the log
-/// and its revocation does not: re-checked under the write lock, because a revocation
-/// may have been appended since the signature was verified.
-async fn check_key_still_valid(write: &WriteTxn<'_>, key_id: KeyId) -> Result<()> {
-    if write.key_revoked(&key_id.to_string()).await? {
-        return Err(Error::rule(
-            Rule::KeyNotValid,
-            format!("key {key_id} was revoked"),
-        ));
-    }
-    Ok(())
-}
-
-/// The proposal is still open, checked again under the write lock: a close that
-/// committed after this statement's first check must not be followed by it in the log.
-async fn still_open(write: &WriteTxn<'_>, id: Uuid) -> Result<()> {
-    let status = write.proposal_status(id).await?;
-    if status != Status::Open {
-        return Err(Error::rule(
-            Rule::WrongState,
-            format!("proposal {id} was {status} before this statement could be recorded"),
-        ));
-    }
-    Ok(())
-}
-
-async fn check_nonce(write: &WriteTxn<'_>, value: &str) -> Result<()> {
-    if write.nonce_entry(value).await?.is_some() {
-        return Err(Error::rule(
-            Rule::NonceReused,
-            "this nonce was already used; every statement needs a fresh one",
-        ));
-    }
-    Ok(())
+    answer
 }
 
 /// Grants or withdraws a proxy, from a statement signed by the grantor.
@@ -842,79 +835,48 @@ async fn submit_proxy(
         digest: &p.proposal_digest,
         signer: p.grantor,
         at: p.signed_at,
+        on_roll: [p.grantor, p.holder],
     };
-    check_signed(store, &frozen, statement, claim, token_member, now).await?;
-    for member in [p.grantor, p.holder] {
-        if frozen.roll_entry(member).is_none() {
-            return Err(Error::rule(
-                Rule::NotEligible,
-                format!("member {member} is not on this proposal's voter roll"),
-            ));
-        }
-    }
+    check_signed(
+        store,
+        &voting.hints,
+        &frozen,
+        statement,
+        claim,
+        token_member,
+        now,
+    )
+    .await?;
     if p.grantor == p.holder {
         return Err(Error::rule(
             Rule::NoProxy,
             "a member cannot give a proxy to itself",
         ));
     }
-
-    let mut write = store.write().await?;
-    check_key_still_valid(&write, statement.key_id()).await?;
-    still_open(&write, id).await?;
-    check_nonce(&write, &p.nonce).await?;
-    let current = write.active_proxy(id, p.grantor).await?;
-    let entry = NewEntry::by_member(statement, p.grantor, Some(id), now);
-    let result = if p.revocation {
-        let Some(current) = current.filter(|c| c.holder_id == p.holder) else {
-            return Err(Error::rule(
-                Rule::NoProxy,
-                format!(
-                    "member {} has no active proxy to member {} to withdraw",
-                    p.grantor, p.holder
-                ),
-            ));
-        };
-        let entry = write.append(entry).await?;
-        let updated = write.withdraw_proxy(&current, entry, now).await?;
-        write.record_nonce(&p.nonce, entry).await?;
-        updated
-    } else {
-        if current.is_some() {
-            return Err(Error::rule(
-                Rule::ProxyExists,
-                format!(
-                    "member {} already has an active proxy for this proposal; withdraw it first",
-                    p.grantor
-                ),
-            ));
-        }
-        let held = write.proxies_held(id, p.holder).await?;
-        if held >= voting.max_proxies_per_holder as u64 {
-            return Err(Error::rule(
-                Rule::ProxyCapReached,
-                format!(
-                    "member {} already holds {held} proxies for this proposal, the most allowed",
-                    p.holder
-                ),
-            ));
-        }
-        let entry = write.append(entry).await?;
-        write.record_nonce(&p.nonce, entry).await?;
-        write
-            .insert_proxy(&ProxyRow {
-                entry,
-                proposal_id: id,
-                grantor_id: p.grantor,
-                holder_id: p.holder,
-                granted_at: now,
-                revoked_entry: None,
-                revoked_at: None,
-            })
-            .await?
+    let key_id = statement.key_id();
+    let prepared = PreparedProxy {
+        proposal: id,
+        statement: statement.clone(),
+        grantor: p.grantor,
+        holder: p.holder,
+        revocation: p.revocation,
+        nonce: p.nonce.clone(),
+        now,
     };
-    let committed = write.commit().await?;
-    Ok((result, committed))
+    match learning(
+        store,
+        voting,
+        id,
+        key_id,
+        voting.sequencer.submit(Prepared::Proxy(prepared)).await,
+    )
+    .await?
+    {
+        (Outcome::Proxy(row), committed) => Ok((row, committed)),
+        (Outcome::Ballot(_), _) => Err(Error::Internal(
+            "the sequencer answered a proxy with a ballot".into(),
+        )),
+    }
 }
 
 /// The proxies of a proposal that this caller may see.

@@ -2,7 +2,7 @@
 //! as plain records (`ProposalRow`, `BallotRow`, `ProxyRow`); every query and write of
 //! the voting use cases is here, so the service holds rules only.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -12,11 +12,11 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use entity::{ballot, nonce, proposal, proxy};
+use entity::{ballot, log_entry, member, member_key, nonce, proposal, proxy};
 
-use super::{Store, WriteTxn, members_ordered};
+use super::{Store, WriteTxn, insert_chunked, members_ordered};
 use crate::domain::lifecycle::Status;
-use crate::domain::member::Member;
+use crate::domain::member::{Member, MemberStatus};
 use crate::domain::tally::Event;
 use crate::error::{Error, Result};
 use crate::transparency::LogIndex;
@@ -140,6 +140,32 @@ fn proposal_model(r: &ProposalRow) -> proposal::ActiveModel {
         closed_at: Set(r.closed_at),
         finalized_at: Set(r.finalized_at),
         withdrawn_at: Set(r.withdrawn_at),
+    }
+}
+
+fn ballot_model(row: &BallotRow) -> ballot::ActiveModel {
+    ballot::ActiveModel {
+        entry_idx: Set(row.entry.stored()),
+        proposal_id: Set(row.proposal_id),
+        voter_id: Set(row.voter_id),
+        for_id: Set(row.for_id),
+        choice: Set(row.choice.clone()),
+        ballot_hash: Set(row.ballot_hash.clone()),
+        cast_at: Set(row.cast_at),
+        accepted_at: Set(row.accepted_at),
+        superseded: Set(row.superseded),
+    }
+}
+
+fn proxy_model(row: &ProxyRow) -> proxy::ActiveModel {
+    proxy::ActiveModel {
+        entry_idx: Set(row.entry.stored()),
+        proposal_id: Set(row.proposal_id),
+        grantor_id: Set(row.grantor_id),
+        holder_id: Set(row.holder_id),
+        granted_at: Set(row.granted_at),
+        revoked_entry: Set(row.revoked_entry.map(LogIndex::stored)),
+        revoked_at: Set(row.revoked_at),
     }
 }
 
@@ -289,18 +315,6 @@ impl WriteTxn<'_> {
             .ok_or_else(|| not_found(id))
     }
 
-    /// The proposal's status as this transaction sees it (under the write lock: no
-    /// close can come between this read and the commit).
-    pub async fn proposal_status(&self, id: Uuid) -> Result<Status> {
-        let status: Option<String> = proposal::Entity::find_by_id(id)
-            .select_only()
-            .column(proposal::Column::Status)
-            .into_tuple()
-            .one(&self.txn)
-            .await?;
-        Ok(status.ok_or_else(|| not_found(id))?.parse()?)
-    }
-
     /// Writes every column of the row.
     pub async fn save_proposal(&self, row: &ProposalRow) -> Result<ProposalRow> {
         proposal_model(row).update(&self.txn).await?.try_into()
@@ -349,61 +363,6 @@ impl WriteTxn<'_> {
         Ok(events)
     }
 
-    /// Whether the key is unknown or revoked, as this transaction sees it.
-    pub async fn key_revoked(&self, key_id: &str) -> Result<bool> {
-        Ok(self
-            .key(key_id)
-            .await?
-            .is_none_or(|k| k.revoked_at.is_some()))
-    }
-
-    /// The log index of the statement that used this nonce, if one did.
-    pub async fn nonce_entry(&self, value: &str) -> Result<Option<LogIndex>> {
-        nonce::Entity::find_by_id(value)
-            .one(&self.txn)
-            .await?
-            .map(|n| index(n.entry_idx))
-            .transpose()
-    }
-
-    pub async fn record_nonce(&self, value: &str, entry: LogIndex) -> Result<()> {
-        nonce::ActiveModel {
-            nonce: Set(value.to_owned()),
-            entry_idx: Set(entry.stored()),
-        }
-        .insert(&self.txn)
-        .await?;
-        Ok(())
-    }
-
-    /// The leaf hash recorded for a log entry, if it exists.
-    pub async fn leaf_hash_of(&self, entry: LogIndex) -> Result<Option<String>> {
-        Ok(entity::log_entry::Entity::find_by_id(entry.stored())
-            .one(&self.txn)
-            .await?
-            .map(|e| e.leaf_hash))
-    }
-
-    pub async fn ballot(&self, entry: LogIndex) -> Result<Option<BallotRow>> {
-        ballot::Entity::find_by_id(entry.stored())
-            .one(&self.txn)
-            .await?
-            .map(BallotRow::try_from)
-            .transpose()
-    }
-
-    /// Every ballot cast for `for_member` on a proposal.
-    pub async fn ballots_for(&self, proposal: Uuid, for_member: Uuid) -> Result<Vec<BallotRow>> {
-        ballot::Entity::find()
-            .filter(ballot::Column::ProposalId.eq(proposal))
-            .filter(ballot::Column::ForId.eq(for_member))
-            .all(&self.txn)
-            .await?
-            .into_iter()
-            .map(BallotRow::try_from)
-            .collect()
-    }
-
     /// Marks these ballots as no longer counting.
     pub async fn supersede(&self, entries: &[LogIndex]) -> Result<()> {
         if entries.is_empty() {
@@ -415,60 +374,6 @@ impl WriteTxn<'_> {
             .exec(&self.txn)
             .await?;
         Ok(())
-    }
-
-    pub async fn insert_ballot(&self, row: &BallotRow) -> Result<()> {
-        ballot::ActiveModel {
-            entry_idx: Set(row.entry.stored()),
-            proposal_id: Set(row.proposal_id),
-            voter_id: Set(row.voter_id),
-            for_id: Set(row.for_id),
-            choice: Set(row.choice.clone()),
-            ballot_hash: Set(row.ballot_hash.clone()),
-            cast_at: Set(row.cast_at),
-            accepted_at: Set(row.accepted_at),
-            superseded: Set(row.superseded),
-        }
-        .insert(&self.txn)
-        .await?;
-        Ok(())
-    }
-
-    /// The grantor's proxy for a proposal that has not been withdrawn, if any.
-    pub async fn active_proxy(&self, proposal: Uuid, grantor: Uuid) -> Result<Option<ProxyRow>> {
-        proxy::Entity::find()
-            .filter(proxy::Column::ProposalId.eq(proposal))
-            .filter(proxy::Column::GrantorId.eq(grantor))
-            .filter(proxy::Column::RevokedEntry.is_null())
-            .one(&self.txn)
-            .await?
-            .map(ProxyRow::try_from)
-            .transpose()
-    }
-
-    /// How many proxies for a proposal the holder holds now.
-    pub async fn proxies_held(&self, proposal: Uuid, holder: Uuid) -> Result<u64> {
-        Ok(proxy::Entity::find()
-            .filter(proxy::Column::ProposalId.eq(proposal))
-            .filter(proxy::Column::HolderId.eq(holder))
-            .filter(proxy::Column::RevokedEntry.is_null())
-            .count(&self.txn)
-            .await?)
-    }
-
-    pub async fn insert_proxy(&self, row: &ProxyRow) -> Result<ProxyRow> {
-        proxy::ActiveModel {
-            entry_idx: Set(row.entry.stored()),
-            proposal_id: Set(row.proposal_id),
-            grantor_id: Set(row.grantor_id),
-            holder_id: Set(row.holder_id),
-            granted_at: Set(row.granted_at),
-            revoked_entry: Set(row.revoked_entry.map(LogIndex::stored)),
-            revoked_at: Set(row.revoked_at),
-        }
-        .insert(&self.txn)
-        .await?
-        .try_into()
     }
 
     /// Records the withdrawal of a proxy at log entry `entry`.
@@ -487,5 +392,154 @@ impl WriteTxn<'_> {
         .update(&self.txn)
         .await?
         .try_into()
+    }
+}
+
+/// Reads and writes of a group commit: each reads what a whole batch of statements
+/// needs in one query, and each write is one multi-row statement.
+impl WriteTxn<'_> {
+    /// Statuses of these proposals (those that exist).
+    pub async fn statuses_of(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Status>> {
+        let rows: Vec<(Uuid, String)> = proposal::Entity::find()
+            .select_only()
+            .column(proposal::Column::Id)
+            .column(proposal::Column::Status)
+            .filter(proposal::Column::Id.is_in(ids.iter().copied()))
+            .into_tuple()
+            .all(&self.txn)
+            .await?;
+        rows.into_iter()
+            .map(|(id, status)| Ok((id, status.parse::<Status>()?)))
+            .collect()
+    }
+
+    /// Those of these keys that are registered and not revoked.
+    pub async fn unrevoked_keys(&self, key_ids: &[String]) -> Result<HashSet<String>> {
+        let rows: Vec<String> = member_key::Entity::find()
+            .select_only()
+            .column(member_key::Column::KeyId)
+            .filter(member_key::Column::KeyId.is_in(key_ids.iter().cloned()))
+            .filter(member_key::Column::RevokedAt.is_null())
+            .into_tuple()
+            .all(&self.txn)
+            .await?;
+        Ok(rows.into_iter().collect())
+    }
+
+    /// Those of these members that are suspended.
+    pub async fn suspended_among(&self, members: &[Uuid]) -> Result<HashSet<Uuid>> {
+        let rows: Vec<Uuid> = member::Entity::find()
+            .select_only()
+            .column(member::Column::Id)
+            .filter(member::Column::Id.is_in(members.iter().copied()))
+            .filter(member::Column::Status.eq(MemberStatus::Suspended.as_str()))
+            .into_tuple()
+            .all(&self.txn)
+            .await?;
+        Ok(rows.into_iter().collect())
+    }
+
+    /// The log index of each of these nonces that a statement used.
+    pub async fn nonces_used(&self, values: &[String]) -> Result<HashMap<String, LogIndex>> {
+        let rows: Vec<(String, i64)> = nonce::Entity::find()
+            .select_only()
+            .column(nonce::Column::Nonce)
+            .column(nonce::Column::EntryIdx)
+            .filter(nonce::Column::Nonce.is_in(values.iter().cloned()))
+            .into_tuple()
+            .all(&self.txn)
+            .await?;
+        rows.into_iter()
+            .map(|(value, entry)| Ok((value, index(entry)?)))
+            .collect()
+    }
+
+    /// The recorded leaf hashes of these entries.
+    pub async fn leaf_hashes_of(&self, entries: &[LogIndex]) -> Result<HashMap<LogIndex, String>> {
+        let rows: Vec<(i64, String)> = log_entry::Entity::find()
+            .select_only()
+            .column(log_entry::Column::Idx)
+            .column(log_entry::Column::LeafHash)
+            .filter(log_entry::Column::Idx.is_in(entries.iter().map(|e| e.stored())))
+            .into_tuple()
+            .all(&self.txn)
+            .await?;
+        rows.into_iter()
+            .map(|(entry, leaf)| Ok((index(entry)?, leaf)))
+            .collect()
+    }
+
+    /// The ballots at these entries (entries that are ballots).
+    pub async fn ballots_at(&self, entries: &[LogIndex]) -> Result<Vec<BallotRow>> {
+        ballot::Entity::find()
+            .filter(ballot::Column::EntryIdx.is_in(entries.iter().map(|e| e.stored())))
+            .all(&self.txn)
+            .await?
+            .into_iter()
+            .map(BallotRow::try_from)
+            .collect()
+    }
+
+    /// Every ballot on these proposals cast for any of these members, in log order.
+    pub async fn ballots_for_any(
+        &self,
+        proposals: &[Uuid],
+        for_members: &[Uuid],
+    ) -> Result<Vec<BallotRow>> {
+        ballot::Entity::find()
+            .filter(ballot::Column::ProposalId.is_in(proposals.iter().copied()))
+            .filter(ballot::Column::ForId.is_in(for_members.iter().copied()))
+            .order_by_asc(ballot::Column::EntryIdx)
+            .all(&self.txn)
+            .await?
+            .into_iter()
+            .map(BallotRow::try_from)
+            .collect()
+    }
+
+    /// The proxies on these proposals not withdrawn, granted by or held by any of
+    /// these members.
+    pub async fn active_proxies_of(
+        &self,
+        proposals: &[Uuid],
+        members: &[Uuid],
+    ) -> Result<Vec<ProxyRow>> {
+        use sea_orm::Condition;
+        proxy::Entity::find()
+            .filter(proxy::Column::ProposalId.is_in(proposals.iter().copied()))
+            .filter(proxy::Column::RevokedEntry.is_null())
+            .filter(
+                Condition::any()
+                    .add(proxy::Column::GrantorId.is_in(members.iter().copied()))
+                    .add(proxy::Column::HolderId.is_in(members.iter().copied())),
+            )
+            .order_by_asc(proxy::Column::EntryIdx)
+            .all(&self.txn)
+            .await?
+            .into_iter()
+            .map(ProxyRow::try_from)
+            .collect()
+    }
+
+    pub async fn insert_ballots(&self, rows: &[BallotRow]) -> Result<()> {
+        let models = rows.iter().map(ballot_model).collect();
+        insert_chunked(&self.txn, models).await
+    }
+
+    /// Records each nonce as used by its entry.
+    pub async fn record_nonces(&self, used: &[(String, LogIndex)]) -> Result<()> {
+        let models = used
+            .iter()
+            .map(|(value, entry)| nonce::ActiveModel {
+                nonce: Set(value.clone()),
+                entry_idx: Set(entry.stored()),
+            })
+            .collect();
+        insert_chunked(&self.txn, models).await
+    }
+
+    pub async fn insert_proxies(&self, rows: &[ProxyRow]) -> Result<()> {
+        let models = rows.iter().map(proxy_model).collect();
+        insert_chunked(&self.txn, models).await
     }
 }

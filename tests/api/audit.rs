@@ -30,7 +30,7 @@ fn hashes(v: &Value) -> Vec<Hash> {
         .collect()
 }
 
-async fn log_key(app: &TestApp) -> String {
+pub async fn log_key(app: &TestApp) -> String {
     let (status, _, key) = app.raw(Method::GET, "/api/v1/log/key", None, None).await;
     assert_eq!(status, StatusCode::OK);
     key.trim().to_owned()
@@ -81,7 +81,7 @@ async fn finished_vote(app: &TestApp) -> Vote {
 }
 
 /// Runs `audit export` then `audit verify` with the real binary; returns (success, output).
-fn export_and_verify(app: &TestApp, key: &str, extra: &[&str]) -> (bool, String) {
+pub fn export_and_verify(app: &TestApp, key: &str, extra: &[&str]) -> (bool, String) {
     let out = tempfile::tempdir().unwrap();
     let export = app.cli(&["audit", "export", "--out", out.path().to_str().unwrap()]);
     assert!(

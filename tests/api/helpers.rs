@@ -171,6 +171,8 @@ pub struct TestApp {
     pub clock: Arc<TestClock>,
     pub client: reqwest::Client,
     pub issuer: Arc<LocalIssuer>,
+    /// Holds the server's next batch of ballots and proxies before it is judged.
+    pub hold: Arc<mandaat::service::sequencer::BatchHold>,
     pub data_dir: TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
@@ -238,6 +240,7 @@ impl TestApp {
         let base = format!("http://{}", app.local_addr());
         let metrics_base = app.metrics_addr().map(|a| format!("http://{a}"));
         let issuer = app.issuer();
+        let hold = app.batch_hold();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(app.run_until(async {
             let _ = rx.await;
@@ -246,6 +249,7 @@ impl TestApp {
             base,
             metrics_base,
             clock,
+            hold,
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(60))
                 .build()
@@ -441,6 +445,23 @@ impl TestApp {
         cmd.env_remove("MANDAAT_DATABASE_URL")
             .env("RUST_LOG", "warn");
         cmd.output().expect("mandaat runs")
+    }
+
+    /// Another server on this app's data directory (its key files) and database, with
+    /// this app's clock: as a second `mandaat serve` on the same PostgreSQL. It stops
+    /// when the returned sender is dropped.
+    pub async fn another_server(&self) -> (String, tokio::sync::oneshot::Sender<()>) {
+        let mut config = test_config(self.data_dir.path(), &self.db);
+        config.clock = mandaat::clock::SharedClock(self.clock.clone());
+        let app = Application::build(config)
+            .await
+            .expect("another server builds");
+        let base = format!("http://{}", app.local_addr());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(app.run_until(async {
+            let _ = rx.await;
+        }));
+        (base, tx)
     }
 
     /// Path to one of the server's key files.

@@ -29,3 +29,4 @@ mod vectors;
 mod voting;
 mod web;
 mod webhooks;
+mod write_path;

@@ -260,6 +260,27 @@ async fn an_admin_scrapes_metrics_labelled_by_route_template() {
         text.contains("mandaat_http_request_duration_seconds_bucket{method=\"POST\",route=\"/api/v1/proposals/{id}/ballots\",le=\"0.005\"}"),
         "a histogram, not a summary: {text}"
     );
+    // The one accepted ballot went through one group commit of one statement (the
+    // refused one was refused before it).
+    assert_eq!(
+        sample(&text, "mandaat_write_batch_statements_count", &[]),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "mandaat_write_batch_statements_bucket",
+            &[("le", "1")]
+        ),
+        Some(1.0),
+        "batch sizes in powers of two: {text}"
+    );
+    assert_eq!(
+        sample(&text, "mandaat_write_batch_duration_seconds_count", &[]),
+        Some(1.0),
+        "{text}"
+    );
     // No raw path with an id made it into a label.
     assert!(!text.contains(&p.id.to_string()), "{text}");
     assert!(!text.contains("nothing-here"), "{text}");
