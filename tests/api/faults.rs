@@ -693,7 +693,7 @@ async fn ten_sigkills_while_boards_cast_lose_no_acknowledged_ballot() {
 /// A TCP proxy between the app and PostgreSQL that plays the database going away:
 /// `down` drops every open connection and closes the port (new connections are
 /// refused), `up` listens and forwards again. `cut_next_commit` cuts one connection
-/// right after it forwarded a COMMIT, withholding the answer: the commit happens, the
+/// right after it forwarded the COMMIT of a transaction that appended to the log, withholding the answer: the commit happens, the
 /// app cannot know.
 struct Proxy {
     addr: SocketAddr,
@@ -809,6 +809,10 @@ async fn to_server(
 ) {
     let mut client = tokio::io::BufReader::new(client);
     let mut started = false;
+    // Whether the transaction under way inserted a log entry, and the prepared
+    // statements that do.
+    let mut appending = false;
+    let mut appends: std::collections::HashSet<Vec<u8>> = Default::default();
     loop {
         let mut message = Vec::new();
         if started {
@@ -837,8 +841,35 @@ async fn to_server(
                 .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]));
             started = !matches!(code, Some(80_877_103 | 80_877_104));
         }
+        // Only the commit of a transaction that appended to the log is cut: other
+        // writers (the webhook worker handing out events) commit too.
+        // The driver prepares a statement once per connection (Parse: its name, then
+        // its text) and runs it by name after (Bind: a portal, then the name).
+        const APPEND: &[u8] = b"INSERT INTO \"log_entries\"";
+        let mut fields = body.split(|b| *b == 0);
+        match message[0] {
+            b'P' => {
+                let name = fields.next().unwrap_or_default();
+                // A name may be reused (the unnamed statement is, every time).
+                if contains(&body, APPEND) {
+                    appends.insert(name.to_vec());
+                } else {
+                    appends.remove(name);
+                }
+            }
+            b'B' => {
+                let name = fields.nth(1).unwrap_or_default();
+                appending |= appends.contains(name);
+            }
+            b'Q' => appending |= contains(&body, APPEND),
+            _ => {}
+        }
         let commit = message[0] == b'Q' && body.starts_with(b"COMMIT");
-        let cut = commit && shared.cut_next_commit.swap(false, Ordering::SeqCst);
+        let ended = commit || (message[0] == b'Q' && body.starts_with(b"ROLLBACK"));
+        let cut = commit && appending && shared.cut_next_commit.swap(false, Ordering::SeqCst);
+        if ended {
+            appending = false;
+        }
         if cut {
             withheld.store(true, Ordering::SeqCst);
         }
@@ -852,6 +883,10 @@ async fn to_server(
             return;
         }
     }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 /// A 503 `database-unavailable` problem with Retry-After and nothing from the driver.
