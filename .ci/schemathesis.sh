@@ -75,8 +75,12 @@ api() { # METHOD PATH [BODY] with the admin token; prints the body, fails on >= 
 
 log "seeding members, a board key and proposals"
 BOARD_MEMBER=$(api POST /api/v1/members '{"bg_number": 41775, "name": "Stichting Seed PO", "pupils": {"po": 850}}' | jq -r .id)
-api POST /api/v1/members '{"bg_number": 41776, "name": "Stichting Seed VO", "pupils": {"vo": 1200}}' >/dev/null
-api POST /api/v1/members '{"bg_number": 41777, "name": "Stichting Seed PO VO", "pupils": {"po": 300, "vo": 400}}' >/dev/null
+VO_MEMBER=$(api POST /api/v1/members '{"bg_number": 41776, "name": "Stichting Seed VO", "pupils": {"vo": 1200}}' | jq -r .id)
+PO_VO_MEMBER=$(api POST /api/v1/members '{"bg_number": 41777, "name": "Stichting Seed PO VO", "pupils": {"po": 300, "vo": 400}}' | jq -r .id)
+# A board is on a voter roll only as a member: admit all three.
+for member in "$BOARD_MEMBER" "$VO_MEMBER" "$PO_VO_MEMBER"; do
+  api POST "/api/v1/members/$member/membership" '{"action": "admit", "date": "2020-01-01"}' >/dev/null
+done
 # The board's key, registered with its proof of possession (docs/signing.md): the
 # canonical statement signed with Ed25519 by openssl.
 BOARD=$(cli token issue --role board --member "$BOARD_MEMBER" --ttl 1h --subject schemathesis-board)
