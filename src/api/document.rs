@@ -12,6 +12,7 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::domain::api_token;
 use crate::domain::member::{BgNumber, MemberName, SectorPupils};
 use crate::domain::person::{Email, INVITATION_MAX_DAYS, PersonName};
 use crate::domain::proposal::{MAX_OPTIONS, MAX_PARAMETERS};
@@ -29,6 +30,7 @@ pub const DENY_UNKNOWN_FIELDS: &[&str] = &[
     "Mandate",
     "MemberPatch",
     "MembershipChange",
+    "NewApiToken",
     "NewInvitation",
     "NewMember",
     "NewWebhook",
@@ -88,6 +90,21 @@ fn constraints() -> Vec<(&'static str, &'static str, Value)> {
             json!({"minLength": 3, "maxLength": Email::MAX_CHARS}),
         ),
         ("NewInvitation", "valid_days", days.clone()),
+        (
+            "NewApiToken",
+            "name",
+            json!({"minLength": 1, "maxLength": api_token::NAME_MAX_CHARS, "pattern": ONE_LINE}),
+        ),
+        (
+            "NewApiToken",
+            "valid_days",
+            json!({"minimum": 1, "maximum": api_token::MAX_VALID_DAYS}),
+        ),
+        (
+            "MembershipChange",
+            "date",
+            json!({"format": "date", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}),
+        ),
         ("Reinvitation", "valid_days", days),
         (
             "SignedStatement",
@@ -314,6 +331,7 @@ mod tests {
             include_str!("sessions.rs"),
             include_str!("people.rs"),
             include_str!("webhooks.rs"),
+            include_str!("api_tokens.rs"),
             include_str!("health.rs"),
             include_str!("problem.rs"),
             include_str!("mod.rs"),

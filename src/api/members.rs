@@ -310,18 +310,29 @@ pub enum ActionDto {
 pub struct MembershipChangeDto {
     pub action: ActionDto,
     /// For `admit` the first day of membership; otherwise the first day the board is
-    /// no longer a member. Stored as given.
-    pub date: NaiveDate,
+    /// no longer a member, `YYYY-MM-DD`. Stored as given.
+    pub date: String,
 }
 
 impl MembershipChangeDto {
-    fn change(&self) -> membership::Change {
-        match self.action {
-            ActionDto::Admit => membership::Change::Admit(self.date),
-            ActionDto::Resign => membership::Change::End(self.date, EndReason::Resigned),
-            ActionDto::Terminate => membership::Change::End(self.date, EndReason::Terminated),
-            ActionDto::Cease => membership::Change::End(self.date, EndReason::Ceased),
-        }
+    /// A date that is not a calendar date is the client's mistake (422), not a
+    /// malformed body.
+    fn change(&self) -> Result<membership::Change, crate::error::Error> {
+        let date = NaiveDate::parse_from_str(&self.date, "%Y-%m-%d")
+            .ok()
+            .filter(|_| self.date.len() == 10)
+            .ok_or_else(|| {
+                crate::error::Error::Validation(format!(
+                    "date {:?} is not a calendar date YYYY-MM-DD",
+                    self.date
+                ))
+            })?;
+        Ok(match self.action {
+            ActionDto::Admit => membership::Change::Admit(date),
+            ActionDto::Resign => membership::Change::End(date, EndReason::Resigned),
+            ActionDto::Terminate => membership::Change::End(date, EndReason::Terminated),
+            ActionDto::Cease => membership::Change::End(date, EndReason::Ceased),
+        })
     }
 }
 
@@ -451,7 +462,7 @@ impl MembersApi {
             &state.voting.signer,
             &who,
             id.0,
-            body.change(),
+            body.change()?,
             now,
         )
         .await?;
