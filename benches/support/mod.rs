@@ -149,17 +149,33 @@ pub async fn start(n: usize) -> Bench {
     };
     let admin = token(Role::Admin, None);
     let client = reqwest::Client::new();
+    // The setup makes two admin requests per board: like any client it waits out the
+    // default rate limit (429 with Retry-After) instead of failing.
     let post = |path: String, token: String, body: Value| {
-        let request = client
-            .post(format!("{base}{path}"))
-            .bearer_auth(token)
-            .json(&body);
+        let (client, url) = (client.clone(), format!("{base}{path}"));
         async move {
-            let response = request.send().await.expect("request");
-            let status = response.status();
-            let body: Value = response.json().await.unwrap_or(Value::Null);
-            assert!(status.is_success(), "{path}: {status} {body}");
-            body
+            loop {
+                let response = client
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .json(&body)
+                    .send()
+                    .await
+                    .expect("request");
+                let status = response.status();
+                if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+                    let wait = response
+                        .headers()
+                        .get("retry-after")
+                        .and_then(|v| v.to_str().ok()?.parse().ok())
+                        .unwrap_or(1);
+                    tokio::time::sleep(Duration::from_secs(wait)).await;
+                    continue;
+                }
+                let answer: Value = response.json().await.unwrap_or(Value::Null);
+                assert!(status.is_success(), "{path}: {status} {answer}");
+                return answer;
+            }
         }
     };
 
