@@ -66,7 +66,7 @@ pub struct Webhooks {
 
 impl Webhooks {
     pub fn new(settings: WebhookSettings) -> anyhow::Result<Self> {
-        let client = reqwest::Client::builder()
+        let mut client = reqwest::Client::builder()
             .timeout(settings.timeout)
             .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
             // A redirect could lead anywhere, an address refused here included; the
@@ -74,13 +74,14 @@ impl Webhooks {
             .redirect(reqwest::redirect::Policy::none())
             // A proxy from the environment would be asked for internal addresses.
             .no_proxy()
+            .user_agent(concat!("Mandaat-Webhooks/", env!("CARGO_PKG_VERSION")));
+        if !settings.allow_private {
             // Every name is resolved and checked when the connection is made, so a
             // host that resolved to a public address at registration cannot be
             // pointed at an internal one later (DNS rebinding).
-            .dns_resolver(Arc::new(GuardedResolver {
-                allow_private: settings.allow_private,
-            }))
-            .user_agent(concat!("Mandaat-Webhooks/", env!("CARGO_PKG_VERSION")))
+            client = client.dns_resolver(Arc::new(GuardedResolver));
+        }
+        let client = client
             .build()
             .map_err(|e| anyhow::anyhow!("the webhook client: {e}"))?;
         Ok(Webhooks {
@@ -95,77 +96,71 @@ impl Webhooks {
     pub async fn check_target(&self, text: &str) -> Result<url::Url> {
         let url = parse_target(text)?;
         if !self.settings.allow_private {
-            public_addresses(&url).await?;
+            match host_ip(&url) {
+                Some(ip) => check_address(&ip.to_string(), ip)?,
+                None => {
+                    let host = url.host_str().unwrap_or_default();
+                    resolve_checked(host).await?;
+                }
+            }
         }
         Ok(url)
     }
 }
 
-/// Resolves a name and refuses it when any of its addresses is not public.
-struct GuardedResolver {
-    allow_private: bool,
-}
-
-impl reqwest::dns::Resolve for GuardedResolver {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        Box::pin(resolve_checked(
-            name.as_str().to_owned(),
-            self.allow_private,
-        ))
+/// The address a URL's host spells out, when it is an IP literal (`parse_target`
+/// has made sure there is a host). The client connects to such an address without
+/// resolving it, so it is checked before the request rather than by the resolver.
+fn host_ip(url: &url::Url) -> Option<IpAddr> {
+    match url.host()? {
+        url::Host::Ipv4(ip) => Some(IpAddr::V4(ip)),
+        url::Host::Ipv6(ip) => Some(IpAddr::V6(ip)),
+        url::Host::Domain(_) => None,
     }
 }
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+/// The webhook client's resolver (unless private addresses are allowed): a name that
+/// resolves to any address that is not public is refused.
+struct GuardedResolver;
+
+impl reqwest::dns::Resolve for GuardedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let addresses = resolve_checked(&host).await?;
+            let addresses: reqwest::dns::Addrs = Box::new(addresses.into_iter());
+            Ok(addresses)
+        })
+    }
+}
 
 /// How long resolving a target's host may take: a registration is answered, and a
 /// delivery fails, rather than waiting on a resolver that does not answer.
 const DNS_TIMEOUT: Duration = Duration::from_secs(10);
 
-async fn resolve_checked(
-    host: String,
-    allow_private: bool,
-) -> Result<reqwest::dns::Addrs, BoxError> {
-    let addresses: Vec<SocketAddr> =
-        tokio::time::timeout(DNS_TIMEOUT, tokio::net::lookup_host((host.as_str(), 0)))
-            .await??
-            .collect();
-    if !allow_private {
-        check_addresses(&host, &addresses)?;
-    }
-    Ok(Box::new(addresses.into_iter()))
-}
-
-fn check_addresses(host: &str, addresses: &[SocketAddr]) -> Result<(), WebhookError> {
+/// A host's addresses, every one of them public: the one check behind a registration
+/// and behind every connection the worker makes.
+async fn resolve_checked(host: &str) -> Result<Vec<SocketAddr>, WebhookError> {
+    let lookup = tokio::net::lookup_host((host, 0));
+    let addresses: Vec<SocketAddr> = match tokio::time::timeout(DNS_TIMEOUT, lookup).await {
+        Ok(Ok(found)) => found.collect(),
+        _ => Vec::new(),
+    };
     if addresses.is_empty() {
         return Err(WebhookError::Target(format!("{host} does not resolve")));
     }
-    for address in addresses {
-        if let Some(why) = refused_address(address.ip()) {
-            return Err(WebhookError::Target(format!(
-                "{host} resolves to {}, a {why} address; this server calls public addresses only",
-                address.ip()
-            )));
-        }
+    for address in &addresses {
+        check_address(host, address.ip())?;
     }
-    Ok(())
+    Ok(addresses)
 }
 
-async fn public_addresses(url: &url::Url) -> Result<(), WebhookError> {
-    let port = url.port_or_known_default().unwrap_or(443);
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => check_addresses(&ip.to_string(), &[(ip, port).into()]),
-        Some(url::Host::Ipv6(ip)) => {
-            check_addresses(&ip.to_string(), &[(IpAddr::V6(ip), port).into()])
-        }
-        Some(url::Host::Domain(name)) => {
-            let lookup = tokio::net::lookup_host((name, port));
-            let addresses: Vec<SocketAddr> = match tokio::time::timeout(DNS_TIMEOUT, lookup).await {
-                Ok(Ok(found)) => found.collect(),
-                _ => Vec::new(),
-            };
-            check_addresses(name, &addresses)
-        }
-        None => Err(WebhookError::Target("a URL without a host".into())),
+fn check_address(host: &str, ip: IpAddr) -> Result<(), WebhookError> {
+    match refused_address(ip) {
+        Some(why) => Err(WebhookError::Target(format!(
+            "{host} resolves to {ip}, a {why} address; this server calls public addresses only"
+        ))),
+        None => Ok(()),
     }
 }
 
@@ -661,13 +656,14 @@ async fn send(
     queued: &QueuedDelivery,
     timestamp: i64,
 ) -> Result<u16, Failure> {
-    let address = |e: Error| Failure::Address(e.to_string());
-    let url = parse_target(&queued.url).map_err(|e| address(e.into()))?;
+    let url = parse_target(&queued.url).map_err(|e| Failure::Address(e.to_string()))?;
     if !webhooks.settings.allow_private {
-        // IP literals never reach the resolver; names are checked again there.
-        public_addresses(&url)
-            .await
-            .map_err(|e| address(e.into()))?;
+        // An IP literal never reaches the resolver; a name is checked there, on the
+        // addresses the connection uses (resolving it here too would be a second
+        // lookup per delivery, and not the one the connection uses).
+        if let Some(ip) = host_ip(&url) {
+            check_address(&ip.to_string(), ip).map_err(|e| Failure::Address(e.to_string()))?;
+        }
     }
     let body = body(webhooks, queued).map_err(|e| Failure::Connection(e.to_string()))?;
     let key = secret_key(&queued.secret).map_err(|e| Failure::Connection(e.to_string()))?;
@@ -710,21 +706,20 @@ async fn send(
 }
 
 fn transport_failure(e: &reqwest::Error) -> Failure {
-    // The whole chain: the resolver's refusal is deep inside it.
+    // The whole chain: the cause is deep inside it.
     let mut text = e.to_string();
     let mut source = std::error::Error::source(e);
-    let mut refused = false;
     while let Some(inner) = source {
-        if inner.downcast_ref::<WebhookError>().is_some() {
-            refused = true;
+        // The resolver's refusal says all there is to say, in the words the
+        // registration check uses.
+        if let Some(refused) = inner.downcast_ref::<WebhookError>() {
+            return Failure::Address(refused.to_string());
         }
         text.push_str(": ");
         text.push_str(&inner.to_string());
         source = inner.source();
     }
-    if refused {
-        Failure::Address(text)
-    } else if e.is_timeout() {
+    if e.is_timeout() {
         Failure::Timeout(text)
     } else {
         Failure::Connection(text)
@@ -753,7 +748,10 @@ mod tests {
     }
 
     /// A target is checked again when it is called, on the addresses the connection
-    /// would use: an address refused there fails the attempt without a request.
+    /// would use: an address refused there fails the attempt without a request, in
+    /// the words a registration would be refused with. An IP literal is checked
+    /// before the request; a name by the resolver the HTTP client uses (so also a
+    /// name that resolved to a public address at registration and is re-pointed later).
     #[tokio::test]
     async fn deliveries_to_internal_addresses_are_refused_when_they_are_made() {
         let webhooks = Webhooks::new(WebhookSettings {
@@ -764,21 +762,19 @@ mod tests {
         })
         .unwrap();
         let clock = SharedClock::default();
-        for url in [
-            "http://127.0.0.1:9/x",
-            "http://localhost:9/x",
-            "http://[::1]:9/x",
+        for (url, host) in [
+            ("http://127.0.0.1:9/x", "127.0.0.1"),
+            ("http://localhost:9/x", "localhost"),
+            ("http://[::1]:9/x", "::1"),
         ] {
             let result = attempt(&webhooks, &clock, &queued(url)).await;
             let error = result.attempt.error.unwrap_or_default();
-            assert!(error.contains("loopback"), "{url}: {error}");
+            assert!(
+                error.starts_with(&format!("{host} resolves to ")) && error.contains("loopback"),
+                "{url}: {error}"
+            );
             assert!(matches!(result.then, AfterAttempt::Retry { .. }), "{url}");
         }
         assert_eq!(webhooks.counters.failed_address.load(Ordering::Relaxed), 3);
-        // The resolver the HTTP client uses refuses such names too (a name that
-        // resolved to a public address at registration and is re-pointed later).
-        let refused = resolve_checked("localhost".into(), false).await;
-        assert!(refused.is_err_and(|e| e.to_string().contains("loopback")));
-        assert!(resolve_checked("localhost".into(), true).await.is_ok());
     }
 }
