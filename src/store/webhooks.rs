@@ -422,7 +422,13 @@ impl Store {
         if events.is_empty() {
             return Ok(0);
         }
-        let subscriptions = webhook_subscription::Entity::find().all(&self.db).await?;
+        // Each subscription with the last event that came before it.
+        let subscriptions: Vec<(i64, Subscription)> = webhook_subscription::Entity::find()
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|row| Ok((row.after_event, to_subscription(row)?)))
+            .collect::<Result<_>>()?;
         let txn = self.db.begin().await?;
         for event in &events {
             let Ok(event_type) = event.event_type.parse::<EventType>() else {
@@ -432,17 +438,15 @@ impl Store {
                 )));
             };
             let sectors = parse_sectors(&event.sectors)?;
-            for row in &subscriptions {
-                if row.after_event >= event.seq {
-                    continue;
-                }
-                let subscription = to_subscription(row.clone())?;
-                if !wants(
-                    &subscription.events,
-                    subscription.sector,
-                    event_type,
-                    &sectors,
-                ) {
+            for (after_event, subscription) in &subscriptions {
+                if *after_event >= event.seq
+                    || !wants(
+                        &subscription.events,
+                        subscription.sector,
+                        event_type,
+                        &sectors,
+                    )
+                {
                     continue;
                 }
                 webhook_delivery::ActiveModel {
