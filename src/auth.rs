@@ -171,6 +171,16 @@ pub enum AuthError {
     ApiToken(#[from] crate::domain::api_token::ApiTokenRefusal),
 }
 
+/// A presented credential that is looked up in the database (a session cookie, an API
+/// token) and does not authenticate (401), or a failure behind the lookup (500).
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialError {
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error(transparent)]
+    Internal(#[from] crate::error::Error),
+}
+
 impl From<jsonwebtoken::errors::Error> for AuthError {
     fn from(err: jsonwebtoken::errors::Error) -> Self {
         match err.kind() {

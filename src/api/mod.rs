@@ -115,7 +115,6 @@ impl AppState {
     }
 
     async fn caller(&self, credentials: &Credentials) -> ApiResult<Caller> {
-        use crate::service::people::SessionAuthError;
         match credentials {
             Credentials::Bearer(token)
                 if crate::domain::api_token::is_api_token(&token.0.token) =>
@@ -125,11 +124,7 @@ impl AppState {
                     &token.0.token,
                     self.clock.now(),
                 )
-                .await
-                .map_err(|e| match e {
-                    SessionAuthError::Auth(e) => ApiError::from(e),
-                    SessionAuthError::Internal(e) => ApiError::from(e),
-                })?;
+                .await?;
                 crate::observe::note_subject(principal.subject());
                 Ok(Caller {
                     principal,
@@ -150,21 +145,15 @@ impl AppState {
                 })
             }
             Credentials::Session(cookie) => {
-                match self
+                let caller = self
                     .people
                     .authenticate(&cookie.0.key, self.clock.now())
-                    .await
-                {
-                    Ok(caller) => {
-                        crate::observe::note_subject(caller.principal.subject());
-                        Ok(Caller {
-                            principal: caller.principal.clone(),
-                            session: Some(caller),
-                        })
-                    }
-                    Err(SessionAuthError::Auth(e)) => Err(e.into()),
-                    Err(SessionAuthError::Internal(e)) => Err(e.into()),
-                }
+                    .await?;
+                crate::observe::note_subject(caller.principal.subject());
+                Ok(Caller {
+                    principal: caller.principal.clone(),
+                    session: Some(caller),
+                })
             }
         }
     }

@@ -142,6 +142,15 @@ impl From<AuthError> for ApiError {
     }
 }
 
+impl From<crate::auth::CredentialError> for ApiError {
+    fn from(err: crate::auth::CredentialError) -> Self {
+        match err {
+            crate::auth::CredentialError::Auth(e) => e.into(),
+            crate::auth::CredentialError::Internal(e) => e.into(),
+        }
+    }
+}
+
 impl From<Error> for ApiError {
     fn from(err: Error) -> Self {
         use crate::domain::statement::StatementError as S;

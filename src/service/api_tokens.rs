@@ -7,13 +7,12 @@ use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
 use crate::access::{self, Operation};
-use crate::auth::{AuthError, Principal};
+use crate::auth::{AuthError, CredentialError, Principal};
 use crate::domain::api_token::{
     ApiTokenGrant, ApiTokenName, ApiTokenRefusal, ApiTokenSecret, check_usable, needs_touch,
 };
 use crate::domain::person::SecretHash;
 use crate::error::{Error, Result};
-use crate::service::people::SessionAuthError;
 use crate::store::{NewApiToken, Store, StoredApiToken};
 
 /// What the `sub` of an API token's caller is: recorded wherever a subject is.
@@ -79,7 +78,7 @@ pub async fn authenticate(
     store: &Store,
     presented: &str,
     now: DateTime<Utc>,
-) -> std::result::Result<Principal, SessionAuthError> {
+) -> std::result::Result<Principal, CredentialError> {
     let token = store
         .api_token_by_hash(&SecretHash::of(presented))
         .await?

@@ -8,7 +8,7 @@
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
-use crate::auth::{AuthError, Principal};
+use crate::auth::{AuthError, CredentialError, Principal};
 use crate::domain::person::{
     Designation, Email, InvitationRefusal, Person, PersonName, Secret, SecretHash, SessionPolicy,
     check_invitation,
@@ -184,7 +184,7 @@ impl People {
         &self,
         cookie: &str,
         now: DateTime<Utc>,
-    ) -> Result<SessionCaller, SessionAuthError> {
+    ) -> Result<SessionCaller, CredentialError> {
         let mut session = self
             .store
             .session_by_hash(&SecretHash::of(cookie))
@@ -264,13 +264,4 @@ pub fn principal_of(person: &Person) -> Principal {
         Designation::Council { sector } => Principal::Council { sub, sector },
         Designation::Auditor => Principal::Auditor { sub },
     }
-}
-
-/// A session that does not authenticate (401), or a failure behind it (500).
-#[derive(Debug, thiserror::Error)]
-pub enum SessionAuthError {
-    #[error(transparent)]
-    Auth(#[from] AuthError),
-    #[error(transparent)]
-    Internal(#[from] Error),
 }
