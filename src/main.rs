@@ -313,23 +313,6 @@ async fn api_token(command: ApiTokenCommand) -> anyhow::Result<()> {
     let by = mandaat::auth::Principal::Admin {
         sub: "admin-cli".to_owned(),
     };
-    let describe = |t: &mandaat::store::StoredApiToken| {
-        let state = match (t.revoked_at, t.expires_at) {
-            (Some(at), _) => format!("revoked {}", at.format("%Y-%m-%d %H:%M UTC")),
-            (None, Some(at)) if at <= now => format!("expired {}", at.format("%Y-%m-%d %H:%M UTC")),
-            (None, Some(at)) => format!("expires {}", at.format("%Y-%m-%d %H:%M UTC")),
-            (None, None) => "valid until revoked".to_owned(),
-        };
-        let used = t.last_used_at.map_or_else(
-            || "never used".to_owned(),
-            |at| format!("last used {}", at.format("%Y-%m-%d %H:%M UTC")),
-        );
-        let role = match t.grant.sector() {
-            Some(sector) => format!("{} {sector}", t.grant.role()),
-            None => t.grant.role().to_owned(),
-        };
-        format!("{}\t{role}\t{}\t{state}\t{used}", t.id, t.name.as_str())
-    };
     match command {
         ApiTokenCommand::Create(args) => {
             let store = mandaat::store::Store::open(&args.storage).await?;
@@ -339,23 +322,50 @@ async fn api_token(command: ApiTokenCommand) -> anyhow::Result<()> {
                 validity: validity(args.valid_days)?,
             };
             let (token, secret) = api_tokens::create(&store, &by, new, now).await?;
-            eprintln!("{}", describe(&token));
+            eprintln!("{}", describe_api_token(&token, now));
             eprintln!("The secret below is shown this once; only its hash is stored:");
             println!("{}", secret.as_str());
         }
         ApiTokenCommand::List(args) => {
             let store = mandaat::store::Store::open(&args.storage).await?;
             for token in api_tokens::list(&store, &by).await? {
-                println!("{}", describe(&token));
+                println!("{}", describe_api_token(&token, now));
             }
         }
         ApiTokenCommand::Revoke(args) => {
             let store = mandaat::store::Store::open(&args.storage).await?;
             let token = api_tokens::revoke(&store, &by, args.id, now).await?;
-            println!("{}", describe(&token));
+            println!("{}", describe_api_token(&token, now));
         }
     }
     Ok(())
+}
+
+/// One line of `api-token list`: id, role, name, state and last use, tab-separated.
+fn describe_api_token(
+    t: &mandaat::store::StoredApiToken,
+    now: chrono::DateTime<chrono::Utc>,
+) -> String {
+    use mandaat::domain::api_token::check_usable;
+    let when = |at: chrono::DateTime<chrono::Utc>| at.format("%Y-%m-%d %H:%M UTC");
+    let state = match (t.revoked_at, t.expires_at) {
+        (Some(at), _) => format!("revoked {}", when(at)),
+        // The server's own rule for when a token stops working.
+        (None, Some(at)) if check_usable(None, Some(at), now).is_err() => {
+            format!("expired {}", when(at))
+        }
+        (None, Some(at)) => format!("expires {}", when(at)),
+        (None, None) => "valid until revoked".to_owned(),
+    };
+    let used = t.last_used_at.map_or_else(
+        || "never used".to_owned(),
+        |at| format!("last used {}", when(at)),
+    );
+    let role = match t.grant.sector() {
+        Some(sector) => format!("{} {sector}", t.grant.role()),
+        None => t.grant.role().to_owned(),
+    };
+    format!("{}\t{role}\t{}\t{state}\t{used}", t.id, t.name.as_str())
 }
 
 async fn log_key(args: mandaat::cli::LogKeyArgs) -> anyhow::Result<()> {
