@@ -23,8 +23,9 @@ use crate::clock::SharedClock;
 use crate::domain::lifecycle::Status;
 use crate::domain::member::{Member, Sector};
 use crate::domain::webhook::{
-    Event, EventType, RETRY_WINDOW, SECRET_BYTES, WebhookError, check_description, message_id,
-    new_secret, parse_event_types, parse_target, refused_address, retry_delay, secret_key, sign,
+    Event, EventType, MAX_RETRY_DELAY, RETRY_WINDOW, SECRET_BYTES, WebhookError, check_description,
+    message_id, new_secret, parse_event_types, parse_target, refused_address, retry_delay,
+    secret_key, sign,
 };
 use crate::error::{Error, Result};
 use crate::store::{
@@ -522,6 +523,24 @@ enum Failure {
 }
 
 impl Failure {
+    /// The receiver's status, when it answered.
+    fn status(&self) -> Option<u16> {
+        match self {
+            Failure::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// The metric this failure counts in (its `reason`).
+    fn counter<'a>(&self, counters: &'a Counters) -> &'a AtomicU64 {
+        match self {
+            Failure::Status { .. } => &counters.failed_status,
+            Failure::Timeout(_) => &counters.failed_timeout,
+            Failure::Connection(_) => &counters.failed_connection,
+            Failure::Address(_) => &counters.failed_address,
+        }
+    }
+
     fn error(&self) -> String {
         match self {
             Failure::Status { status, detail, .. } if detail.is_empty() => {
@@ -567,7 +586,6 @@ async fn attempt(
     let started = Instant::now();
     let outcome = send(webhooks, queued, started_at.timestamp()).await;
     let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    let now = clock.now();
     let counters = &webhooks.counters;
     let (status, error, then) = match outcome {
         Ok(status) => {
@@ -575,65 +593,14 @@ async fn attempt(
             (Some(status), None, AfterAttempt::Delivered)
         }
         Err(failure) => {
-            let counter = match &failure {
-                Failure::Status { .. } => &counters.failed_status,
-                Failure::Timeout(_) => &counters.failed_timeout,
-                Failure::Connection(_) => &counters.failed_connection,
-                Failure::Address(_) => &counters.failed_address,
-            };
-            counter.fetch_add(1, Ordering::Relaxed);
+            failure.counter(counters).fetch_add(1, Ordering::Relaxed);
             let error = failure.error();
-            let status = match &failure {
-                Failure::Status { status, .. } => Some(*status),
-                _ => None,
-            };
-            let first_failed_at = queued.first_failed_at.unwrap_or(started_at);
-            let window = chrono::Duration::from_std(RETRY_WINDOW).unwrap_or(chrono::Duration::MAX);
-            let then = match &failure {
-                Failure::Status { gone: true, .. } => AfterAttempt::Disable {
-                    reason: format!(
-                        "the receiver answered 410 Gone at {} (event {}): it wants no more events",
-                        secs(started_at),
-                        message_id(queued.event_id)
-                    ),
-                },
-                _ if now - first_failed_at >= window => AfterAttempt::Disable {
-                    reason: format!(
-                        "event {} ({}) could not be delivered from {} to {}; the last attempt: {error}",
-                        message_id(queued.event_id),
-                        queued.event_type,
-                        secs(first_failed_at),
-                        secs(now)
-                    ),
-                },
-                _ => {
-                    let mut random = [0u8; 8];
-                    let _ = getrandom::fill(&mut random);
-                    let mut delay = retry_delay(
-                        webhooks.settings.retry_base,
-                        queued.failures.saturating_add(1),
-                        u64::from_le_bytes(random),
-                    );
-                    if let Failure::Status {
-                        retry_after: Some(asked),
-                        ..
-                    } = &failure
-                    {
-                        delay = delay.max((*asked).min(crate::domain::webhook::MAX_RETRY_DELAY));
-                    }
-                    AfterAttempt::Retry {
-                        at: now
-                            + chrono::Duration::from_std(delay)
-                                .unwrap_or_else(|_| chrono::Duration::hours(1)),
-                        first_failed_at,
-                    }
-                }
-            };
+            let then = after_failure(webhooks, queued, &failure, &error, started_at, clock.now());
             if matches!(then, AfterAttempt::Disable { .. }) {
                 counters.disabled.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(webhook = %queued.subscription_id, %error, "a webhook subscription was disabled");
             }
-            (status, Some(error), then)
+            (failure.status(), Some(error), then)
         }
     };
     AttemptResult {
@@ -647,6 +614,59 @@ async fn attempt(
             error,
         },
         then,
+    }
+}
+
+/// What follows a failed attempt: the subscription is disabled when the receiver
+/// answered 410 Gone or the delivery has been failing for [`RETRY_WINDOW`];
+/// otherwise the next attempt waits its backoff (or the receiver's `Retry-After`,
+/// up to [`MAX_RETRY_DELAY`], when that is longer).
+fn after_failure(
+    webhooks: &Webhooks,
+    queued: &QueuedDelivery,
+    failure: &Failure,
+    error: &str,
+    started_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> AfterAttempt {
+    let event = message_id(queued.event_id);
+    if let Failure::Status { gone: true, .. } = failure {
+        return AfterAttempt::Disable {
+            reason: format!(
+                "the receiver answered 410 Gone at {} (event {event}): it wants no more events",
+                secs(started_at)
+            ),
+        };
+    }
+    let first_failed_at = queued.first_failed_at.unwrap_or(started_at);
+    let window = chrono::Duration::from_std(RETRY_WINDOW).unwrap_or(chrono::Duration::MAX);
+    if now - first_failed_at >= window {
+        return AfterAttempt::Disable {
+            reason: format!(
+                "event {event} ({}) could not be delivered from {} to {}; the last attempt: {error}",
+                queued.event_type,
+                secs(first_failed_at),
+                secs(now)
+            ),
+        };
+    }
+    let mut random = [0u8; 8];
+    let _ = getrandom::fill(&mut random);
+    let backoff = retry_delay(
+        webhooks.settings.retry_base,
+        queued.failures.saturating_add(1),
+        u64::from_le_bytes(random),
+    );
+    let delay = match failure {
+        Failure::Status {
+            retry_after: Some(asked),
+            ..
+        } => backoff.max((*asked).min(MAX_RETRY_DELAY)),
+        _ => backoff,
+    };
+    AfterAttempt::Retry {
+        at: now + chrono::Duration::from_std(delay).unwrap_or_else(|_| chrono::Duration::hours(1)),
+        first_failed_at,
     }
 }
 
