@@ -298,7 +298,6 @@ async fn a_council_receives_signed_events_of_its_sector_and_never_a_ballot() {
         assert_eq!(r.json["id"], r.id, "webhook-id is the payload's id");
         assert!(r.id.starts_with("evt_") && !r.id.contains('.'), "{}", r.id);
         assert!(r.timestamp.parse::<i64>().is_ok(), "{}", r.timestamp);
-        assert_eq!(r.answered, 200);
         // Nothing of a ballot: no choice, no ballot hash, no turnout.
         for word in ["ballot", "choice", "vote", "turnout"] {
             assert!(!r.body.contains(word), "{word} in {}", r.body);
@@ -626,6 +625,42 @@ async fn a_failing_subscription_is_disabled_with_its_reason_and_recovers() {
         )
         .await;
     assert_problem(status, &body, StatusCode::NOT_FOUND, "not-found");
+}
+
+/// A receiver that answers 410 Gone wants no more events: its subscription is
+/// disabled at once, without a retry, and says why.
+#[tokio::test]
+async fn a_receiver_that_answers_410_gone_is_disabled_at_once() {
+    let app = app().await;
+    let receiver = Receiver::start().await;
+    receiver.answer(&[Answer::Status(410)], 200);
+    let (webhook, _) = subscribe_to_openings_and_closes(&app, &receiver).await;
+    board(&app, 341, Some(500), None).await;
+    po_proposal(&app, "Weg").await;
+    let path = format!("/api/v1/webhooks/{webhook}");
+    let mut disabled = Value::Null;
+    for _ in 0..600 {
+        let (status, body) = app.get(&path, &app.admin()).await;
+        assert_eq!(status, StatusCode::OK);
+        if body["enabled"] == false {
+            disabled = body;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let reason = disabled["disabled_reason"]
+        .as_str()
+        .expect("disabled, with a reason");
+    assert!(reason.contains("410 Gone"), "{reason}");
+    let log = receiver.log();
+    assert_eq!(log.len(), 1, "no retry after 410: {log:#?}");
+    assert!(reason.contains(&log[0].id), "the event is named: {reason}");
+    let page = deliveries(&app, &app.base, webhook).await;
+    assert_eq!(
+        page["items"][0]["state"], "pending",
+        "kept for an enable: {page}"
+    );
+    assert_eq!(page["items"][0]["history"][0]["status"], 410);
 }
 
 /// Targets are checked: http(s) only, and in production no loopback, private or
