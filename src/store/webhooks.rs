@@ -411,7 +411,7 @@ impl Store {
     // ---- the worker's side ----
 
     /// Makes the deliveries of events not yet handed out: one per subscription that
-    /// wants the event and existed before it. Returns how many events it handled.
+    /// wants the event and existed before it. Returns how many events this call handed out.
     pub async fn fan_out_webhook_events(&self, now: DateTime<Utc>) -> Result<usize> {
         let events = webhook_event::Entity::find()
             .filter(webhook_event::Column::FannedOut.eq(false))
@@ -430,6 +430,7 @@ impl Store {
             .map(|row| Ok((row.after_event, to_subscription(row)?)))
             .collect::<Result<_>>()?;
         let txn = self.db.begin().await?;
+        let mut handed_out = 0;
         for event in &events {
             let Ok(event_type) = event.event_type.parse::<EventType>() else {
                 return Err(Error::Corrupt(format!(
@@ -437,6 +438,19 @@ impl Store {
                     event.seq, event.event_type
                 )));
             };
+            // Claimed by the update that marks it: of several servers on one database,
+            // the one whose update changes the row hands the event out; the others
+            // (their update waits for its commit, then matches nothing) skip it.
+            let claimed = webhook_event::Entity::update_many()
+                .col_expr(webhook_event::Column::FannedOut, Expr::value(true))
+                .filter(webhook_event::Column::Seq.eq(event.seq))
+                .filter(webhook_event::Column::FannedOut.eq(false))
+                .exec(&txn)
+                .await?;
+            if claimed.rows_affected == 0 {
+                continue;
+            }
+            handed_out += 1;
             let sectors = parse_sectors(&event.sectors)?;
             for (after_event, subscription) in &subscriptions {
                 if *after_event >= event.seq
@@ -467,14 +481,9 @@ impl Store {
                 .insert(&txn)
                 .await?;
             }
-            webhook_event::Entity::update_many()
-                .col_expr(webhook_event::Column::FannedOut, Expr::value(true))
-                .filter(webhook_event::Column::Seq.eq(event.seq))
-                .exec(&txn)
-                .await?;
         }
         txn.commit().await?;
-        Ok(events.len())
+        Ok(handed_out)
     }
 
     /// The first queued delivery of every enabled subscription: deliveries of one
