@@ -146,9 +146,10 @@ impl Application {
             });
         // Membership the log does not state yet (the upgrade's migration, admissions
         // from the command line) is signed into it before anything is served.
+        let signer = crate::service::ServerSigner::new(deployment.keys.log_signing.clone());
         let signed = crate::service::membership::log_pending_now(
             &deployment.store,
-            &crate::service::ServerSigner::new(deployment.keys.log_signing.clone()),
+            &signer,
             config.clock.now(),
         )
         .await?;
@@ -182,7 +183,7 @@ impl Application {
             public_url: config.public_url.clone(),
             known_members: Default::default(),
             voting: crate::service::voting::Voting {
-                signer: crate::service::ServerSigner::new(deployment.keys.log_signing.clone()),
+                signer,
                 frozen: Default::default(),
                 hints: Default::default(),
                 sequencer: crate::service::sequencer::Sequencer::start(
@@ -345,8 +346,6 @@ impl Application {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send,
     ) -> std::io::Result<()> {
-        // poem's own idle timeout: a connection with no traffic either way for this
-        // long is shut down (gracefully: a request in progress still gets its answer).
         // The webhook worker delivers while the server runs; stopping it mid-attempt
         // leaves that delivery queued, to be made again at the next start.
         let worker = tokio::spawn(crate::service::webhooks::run_worker(
@@ -355,6 +354,8 @@ impl Application {
             self.state.clock.clone(),
         ));
         let (stop_metrics, metrics_stopped) = tokio::sync::watch::channel(());
+        // poem's own idle timeout: a connection with no traffic either way for this
+        // long is shut down (gracefully: a request in progress still gets its answer).
         let api = Server::new_with_acceptor(self.acceptor)
             .idle_timeout(self.idle_timeout)
             .run_with_graceful_shutdown(
