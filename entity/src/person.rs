@@ -19,6 +19,9 @@ pub struct Model {
     pub created_by: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// When the designation was removed; a removed person cannot sign in.
+    pub removed_at: Option<DateTimeUtc>,
+    pub removed_by: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -8,6 +8,7 @@ mod m20261201_000003_people;
 mod m20261201_000004_membership;
 mod m20261201_000005_webhooks;
 mod m20261201_000007_api_tokens;
+mod m20261202_000008_sign_in;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000004_membership::Migration),
             Box::new(m20261201_000005_webhooks::Migration),
             Box::new(m20261201_000007_api_tokens::Migration),
+            Box::new(m20261202_000008_sign_in::Migration),
         ]
     }
 }

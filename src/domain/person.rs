@@ -135,6 +135,9 @@ pub struct Person {
     pub designation: Designation,
     pub created_by: String,
     pub created_at: DateTime<Utc>,
+    /// When the secretariat removed the designation: the person can no longer sign
+    /// in and has no live session.
+    pub removed_at: Option<DateTime<Utc>>,
 }
 
 /// A bearer secret for an invitation link or a session cookie: 32 random bytes,

@@ -77,6 +77,7 @@ impl People {
             designation: new.designation,
             created_by: by.subject().to_owned(),
             created_at: now,
+            removed_at: None,
         };
         let invitation = self.issue(by, &person, true, validity, now).await?;
         Ok((person, invitation))

@@ -282,6 +282,8 @@ fn to_active(p: &Person) -> person::ActiveModel {
         created_by: Set(p.created_by.clone()),
         created_at: Set(p.created_at),
         updated_at: Set(p.created_at),
+        removed_at: Set(p.removed_at),
+        removed_by: Set(None),
     }
 }
 
@@ -301,6 +303,7 @@ fn to_person(row: person::Model) -> Result<Person> {
             .map_err(|e| corrupt(e.to_string()))?,
         created_by: row.created_by,
         created_at: row.created_at,
+        removed_at: row.removed_at,
     })
 }
 

@@ -112,6 +112,10 @@ async fn migrations_build_exactly_the_tables_the_entities_declare() {
     compare::<entity::invitation::Entity>(&migrated, &declared, &mut drift).await;
     compare::<entity::session::Entity>(&migrated, &declared, &mut drift).await;
     compare::<entity::api_token::Entity>(&migrated, &declared, &mut drift).await;
+    compare::<entity::account::Entity>(&migrated, &declared, &mut drift).await;
+    compare::<entity::sign_in_request::Entity>(&migrated, &declared, &mut drift).await;
+    compare::<entity::sign_in_flow::Entity>(&migrated, &declared, &mut drift).await;
+    compare::<entity::school::Entity>(&migrated, &declared, &mut drift).await;
     compare::<entity::webhook_subscription::Entity>(&migrated, &declared, &mut drift).await;
     compare::<entity::webhook_event::Entity>(&migrated, &declared, &mut drift).await;
     compare::<entity::webhook_delivery::Entity>(&migrated, &declared, &mut drift).await;
@@ -140,6 +144,7 @@ async fn migrations_build_exactly_the_tables_the_entities_declare() {
     assert_eq!(
         tables,
         [
+            "accounts",
             "api_tokens",
             "ballots",
             "checkpoints",
@@ -152,8 +157,11 @@ async fn migrations_build_exactly_the_tables_the_entities_declare() {
             "people",
             "proposals",
             "proxies",
+            "schools",
             "server_keys",
             "sessions",
+            "sign_in_flows",
+            "sign_in_requests",
             "webhook_attempts",
             "webhook_deliveries",
             "webhook_events",
