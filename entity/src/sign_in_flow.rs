@@ -11,6 +11,7 @@ pub struct Model {
     pub provider: String,
     pub nonce: String,
     pub pkce_verifier: String,
+    pub redirect_uri: String,
     /// The invitation being accepted by signing in, if any.
     pub invitation_id: Option<Uuid>,
     pub created_at: DateTimeUtc,

@@ -93,6 +93,9 @@ impl MigrationTrait for Migration {
                     .col(string(SignInFlows::Provider))
                     .col(string(SignInFlows::Nonce))
                     .col(string(SignInFlows::PkceVerifier))
+                    // The redirect URI the authorisation request named; the token
+                    // request must name the same.
+                    .col(string(SignInFlows::RedirectUri))
                     .col(uuid_null(SignInFlows::InvitationId))
                     .col(timestamp_with_time_zone(SignInFlows::CreatedAt))
                     .col(timestamp_with_time_zone(SignInFlows::ExpiresAt))
@@ -193,6 +196,7 @@ enum SignInFlows {
     Provider,
     Nonce,
     PkceVerifier,
+    RedirectUri,
     InvitationId,
     CreatedAt,
     ExpiresAt,
