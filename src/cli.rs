@@ -30,7 +30,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the service (the default).
-    Serve(Config),
+    Serve(Box<Config>),
     /// Bootstrap access tokens (JWTs signed with the deployment's key).
     #[command(subcommand)]
     Token(TokenCommand),

@@ -154,6 +154,12 @@ pub struct Config {
     #[arg(long, env = "MANDAAT_PUBLIC_URL", value_parser = parse_public_url)]
     pub public_url: Option<String>,
 
+    /// JSON file with the OpenID Connect providers people sign in with (Entree
+    /// Federatie, SURFconext; see README, "Sign-in providers"). Without it, invitation
+    /// links are the only way in.
+    #[arg(long, env = "MANDAAT_SIGN_IN_PROVIDERS")]
+    pub sign_in_providers: Option<PathBuf>,
+
     /// How long a signed-in session may stay idle before it ends, e.g. 30m, 8h.
     #[arg(long, env = "MANDAAT_SESSION_IDLE", default_value = "8h", value_parser = crate::cli::parse_ttl)]
     pub session_idle: std::time::Duration,
@@ -371,4 +377,18 @@ impl StorageConfig {
             }
         }
     }
+}
+
+/// Reads the sign-in providers file, if one is configured; secrets named by
+/// `client_secret_env` come from the environment.
+pub fn load_sign_in_providers(
+    path: Option<&std::path::Path>,
+) -> anyhow::Result<Vec<crate::domain::sign_in::ProviderSettings>> {
+    let Some(path) = path else {
+        return Ok(Vec::new());
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read sign-in providers {}: {e}", path.display()))?;
+    crate::domain::sign_in::parse_providers(&text, |var| std::env::var(var).ok())
+        .map_err(|e| anyhow::anyhow!("sign-in providers {}: {e}", path.display()))
 }

@@ -42,6 +42,9 @@ pub enum Error {
     /// A webhook subscription's target or field that is refused.
     #[error(transparent)]
     Webhook(#[from] crate::domain::webhook::WebhookError),
+    /// A sign-in provider that cannot be reached, or whose discovery is unusable.
+    #[error("{0}")]
+    ProviderUnavailable(String),
     /// An invitation link that cannot sign anyone in.
     #[error(transparent)]
     Invitation(#[from] crate::domain::person::InvitationRefusal),
@@ -73,16 +76,22 @@ pub enum ConflictKind {
     Membership,
     /// A unique constraint caught a race that the checks before it could not.
     Concurrent,
+    /// A sign-in request that was already approved or rejected.
+    RequestDecided,
+    /// A person whose designation was removed.
+    PersonRemoved,
 }
 
 impl ConflictKind {
-    pub const ALL: [ConflictKind; 6] = [
+    pub const ALL: [ConflictKind; 8] = [
         ConflictKind::DuplicateBgNumber,
         ConflictKind::KeyAlreadyRegistered,
         ConflictKind::KeyRevoked,
         ConflictKind::MemberSuspended,
         ConflictKind::Membership,
         ConflictKind::Concurrent,
+        ConflictKind::RequestDecided,
+        ConflictKind::PersonRemoved,
     ];
 
     pub fn slug(self) -> &'static str {
@@ -93,6 +102,8 @@ impl ConflictKind {
             ConflictKind::MemberSuspended => "member-suspended",
             ConflictKind::Membership => "membership-conflict",
             ConflictKind::Concurrent => "conflict",
+            ConflictKind::RequestDecided => "request-decided",
+            ConflictKind::PersonRemoved => "person-removed",
         }
     }
 }

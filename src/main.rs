@@ -46,7 +46,7 @@ async fn main() -> ExitCode {
     init_logging(format);
     let result = match cli.command {
         None => serve(cli.serve).await,
-        Some(Command::Serve(config)) => serve(config).await,
+        Some(Command::Serve(config)) => serve(*config).await,
         Some(Command::Token(TokenCommand::Issue(args))) => issue_token(args).await,
         Some(Command::Members(MembersCommand::Import(args))) => import_members(args).await,
         Some(Command::Members(MembersCommand::Admit(args))) => admit_members(args).await,

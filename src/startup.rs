@@ -194,6 +194,9 @@ impl Application {
             },
             metrics,
             connections: acceptor.open_connections(),
+            sign_in: crate::service::sign_in::SignIn::new(crate::config::load_sign_in_providers(
+                config.sign_in_providers.as_deref(),
+            )?)?,
             webhooks: Arc::new(crate::service::webhooks::Webhooks::new(
                 crate::service::webhooks::WebhookSettings {
                     allow_private: config.webhooks.allow_private,

@@ -23,6 +23,7 @@ mod db_error;
 mod membership;
 mod people;
 mod rows;
+mod sign_in;
 mod voting;
 mod webhooks;
 
@@ -35,6 +36,7 @@ pub use webhooks::{
 
 pub use api_tokens::{NewApiToken, StoredApiToken};
 pub use people::{NewInvitation, NewSession, PeopleFilter, StoredInvitation, StoredSession};
+pub use sign_in::{NewAccount, SignInFlow, StoredAccount, StoredSignInRequest};
 
 use crate::config::StorageConfig;
 use crate::domain::member::{

@@ -122,6 +122,7 @@ pub async fn start(n: usize) -> Bench {
         max_proxies_per_holder: 2,
         public_url: None,
         session_idle: std::time::Duration::from_secs(8 * 3600),
+        sign_in_providers: None,
         log_format: Default::default(),
         // The defaults: the benchmark must never be throttled.
         rate_limits: Default::default(),

@@ -113,6 +113,11 @@ pub const CATALOGUE: &[ProblemType] = &[
         "A ballot or proxy statement reuses a nonce that another statement used. (The very same signed ballot sent again is answered 200 with its original entry instead.)",
     ),
     p(
+        "person-removed",
+        409,
+        "The person's designation was removed: they cannot be invited again or act; add them anew if they should.",
+    ),
+    p(
         "proposal-state",
         409,
         "The proposal is not in the state the step needs (only a draft opens, only an open proposal takes ballots, …).",
@@ -126,6 +131,11 @@ pub const CATALOGUE: &[ProblemType] = &[
         "proxy-exists",
         409,
         "The grantor has an active proxy for this proposal already; revoke it first.",
+    ),
+    p(
+        "request-decided",
+        409,
+        "The sign-in request was approved or rejected already.",
     ),
     p(
         "result-not-available",
@@ -236,6 +246,11 @@ pub const CATALOGUE: &[ProblemType] = &[
         "database-unavailable",
         503,
         "The database cannot be reached (refused or lost connections, none free within `--database-timeout`, SQLite's file locked). Nothing was changed; try again after `Retry-After` seconds.",
+    ),
+    p(
+        "provider-unavailable",
+        503,
+        "The sign-in provider cannot be reached or its discovery document is unusable; try again after `Retry-After` seconds.",
     ),
     p(
         "request-timeout",

@@ -19,6 +19,7 @@ pub mod problem;
 mod proposals;
 mod results;
 mod sessions;
+mod sign_in;
 mod webhooks;
 
 use std::sync::Arc;
@@ -49,6 +50,8 @@ pub struct AppState {
     pub metrics: Arc<crate::observe::Metrics>,
     /// The connections open on the API's address, for the metrics.
     pub connections: crate::connection::OpenConnections,
+    /// Sign-in with a school's account at the configured providers.
+    pub sign_in: crate::service::sign_in::SignIn,
     /// Webhook delivery: settings, counters and the HTTP client.
     pub webhooks: Arc<crate::service::webhooks::Webhooks>,
 }
@@ -203,6 +206,7 @@ pub type Apis = (
     metrics::MetricsApi,
     api_tokens::ApiTokensApi,
     webhooks::WebhooksApi,
+    sign_in::SignInApi,
 );
 
 pub fn service() -> OpenApiService<Apis, ()> {
@@ -220,6 +224,7 @@ pub fn service() -> OpenApiService<Apis, ()> {
             metrics::MetricsApi,
             api_tokens::ApiTokensApi,
             webhooks::WebhooksApi,
+            sign_in::SignInApi,
         ),
         API_TITLE,
         env!("CARGO_PKG_VERSION"),
@@ -236,4 +241,21 @@ pub fn service() -> OpenApiService<Apis, ()> {
 /// Whether the caller may do `op` (see [`crate::access`]); a 403 if not.
 fn allow(who: &Principal, op: crate::access::Operation<'_>) -> ApiResult<()> {
     crate::access::check(who, op).map_err(|denied| ApiError::forbidden(denied.0))
+}
+
+/// Where people reach the service: `--public-url`, else the host the request came to.
+pub(crate) fn public_base(state: &State, request: &poem::Request) -> String {
+    if let Some(url) = &state.public_url {
+        return url.clone();
+    }
+    let host = request
+        .header("host")
+        .filter(|h| !h.is_empty())
+        .unwrap_or("127.0.0.1:8080");
+    let scheme = if request.scheme() == &poem::http::uri::Scheme::HTTPS {
+        "https"
+    } else {
+        "http"
+    };
+    format!("{scheme}://{host}")
 }

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::members::SectorDto;
 use super::problem::{Change, OpResult, ReadQueryRestricted, Restricted};
 use super::sessions::{SessionDto, SessionListDto};
-use super::{ApiTags, Credentials, State, Text, allow};
+use super::{ApiTags, Credentials, State, Text, allow, public_base};
 use crate::access::Operation;
 use crate::domain::person::{Designation, Email, Person, PersonName, invitation_validity};
 use crate::service::people::{IssuedInvitation, NewPerson};
@@ -38,7 +38,7 @@ pub enum RoleDto {
 }
 
 impl RoleDto {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             RoleDto::Board => "board",
             RoleDto::Admin => "admin",
@@ -88,10 +88,23 @@ pub struct PersonDto {
     pub created_at: DateTime<Utc>,
     /// Sessions that have neither ended nor expired.
     pub active_sessions: u64,
+    /// When the designation was removed: the person can no longer sign in.
+    #[oai(skip_serializing_if_is_none)]
+    pub removed_at: Option<DateTime<Utc>>,
+    /// The accounts at sign-in providers that sign this person in.
+    pub accounts: Vec<AccountDto>,
+}
+
+/// An account at a sign-in provider, bound to a person.
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "PersonAccount")]
+pub struct AccountDto {
+    pub provider: String,
+    pub provider_name: String,
 }
 
 impl PersonDto {
-    fn new(p: &Person, active_sessions: u64) -> Self {
+    pub fn new(p: &Person, active_sessions: u64, accounts: Vec<AccountDto>) -> Self {
         let role = match p.designation {
             Designation::Admin => RoleDto::Admin,
             Designation::Board { .. } => RoleDto::Board,
@@ -107,6 +120,8 @@ impl PersonDto {
             sector: p.designation.sector().map(Into::into),
             created_at: p.created_at,
             active_sessions,
+            removed_at: p.removed_at,
+            accounts,
         }
     }
 }
@@ -138,6 +153,11 @@ pub struct PersonPage {
     pub limit: u64,
     pub offset: u64,
 }
+
+/// Nothing to say when removing a designation.
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "Removal", deny_unknown_fields)]
+pub struct RemovalDto {}
 
 #[derive(Debug, Clone, Object)]
 #[oai(rename = "SessionsEnded")]
@@ -209,8 +229,23 @@ impl PeopleApi {
             offset: offset.0.unwrap_or(0),
         };
         let (people, total) = state.people.list(&filter, state.clock.now()).await?;
+        let ids: Vec<Uuid> = people.iter().map(|(p, _)| p.id).collect();
+        let accounts = state.store.accounts_of(&ids).await?;
+        let accounts_of = |id: Uuid| {
+            accounts
+                .iter()
+                .filter(|a| a.person_id == id)
+                .map(|a| AccountDto {
+                    provider: a.provider.clone(),
+                    provider_name: super::sign_in::provider_name(&state, &a.provider),
+                })
+                .collect()
+        };
         Ok(Json(PersonPage {
-            items: people.iter().map(|(p, n)| PersonDto::new(p, *n)).collect(),
+            items: people
+                .iter()
+                .map(|(p, n)| PersonDto::new(p, *n, accounts_of(p.id)))
+                .collect(),
             total,
             limit: filter.limit,
             offset: filter.offset,
@@ -257,6 +292,23 @@ impl PeopleApi {
         }))
     }
 
+    /// Remove a person's designation: they can no longer sign in (by invitation or
+    /// with an account), and their sessions end at once. Removing a removed person
+    /// answers them as they are. Admin only.
+    #[oai(path = "/people/:id/remove", method = "post")]
+    async fn remove(
+        &self,
+        state: Data<&State>,
+        auth: Credentials,
+        id: Path<Uuid>,
+        _body: Json<RemovalDto>,
+    ) -> OpResult<Json<PersonDto>, Change> {
+        let by = state.authenticate(&auth).await?;
+        allow(&by, Operation::ManagePeople)?;
+        let person = state.people.remove(&by, id.0, state.clock.now()).await?;
+        Ok(Json(PersonDto::new(&person, 0, Vec::new())))
+    }
+
     /// End every session of a person at once; their next request is refused. Admin only.
     #[oai(path = "/people/:id/sessions/end", method = "post")]
     async fn end_sessions(
@@ -284,7 +336,8 @@ fn invited(
 ) -> Invited {
     let base = public_base(state, request);
     Invited::Created(Json(InvitedDto {
-        person: PersonDto::new(person, active_sessions),
+        // An invitation binds no account; the person may have some already.
+        person: PersonDto::new(person, active_sessions, Vec::new()),
         invitation: InvitationDto {
             id: invitation.id,
             expires_at: invitation.expires_at,
@@ -298,21 +351,4 @@ fn invited(
 /// send to a server or in a Referer, so it stays out of access logs.
 pub fn invitation_link(base: &str, secret: &str) -> String {
     format!("{}/#/invitation/{secret}", base.trim_end_matches('/'))
-}
-
-/// Where people reach the service: `--public-url`, else the host the admin used.
-fn public_base(state: &State, request: &Request) -> String {
-    if let Some(url) = &state.public_url {
-        return url.clone();
-    }
-    let host = request
-        .header("host")
-        .filter(|h| !h.is_empty())
-        .unwrap_or("127.0.0.1:8080");
-    let scheme = if request.scheme() == &poem::http::uri::Scheme::HTTPS {
-        "https"
-    } else {
-        "http"
-    };
-    format!("{scheme}://{host}")
 }

@@ -205,6 +205,13 @@ impl From<Error> for ApiError {
                 (StatusCode::UNPROCESSABLE_ENTITY, "validation-failed")
             }
             Error::StatementContent(_) => (StatusCode::UNPROCESSABLE_ENTITY, "statement-mismatch"),
+            Error::ProviderUnavailable(_) => {
+                return Self::problem(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "provider-unavailable",
+                    err.to_string(),
+                );
+            }
             Error::Unavailable(_) => {
                 // The driver's words go to the log, never to the client.
                 tracing::warn!(error = %err, "the database is unavailable");
@@ -398,6 +405,12 @@ statuses! {
     EndOwnSession = [400, 401, 403, 429, 500, 503];
     /// Signing in with an invitation: 401 for an invitation that cannot be used.
     SignIn = [400, 401, 403, 413, 415, 422, 429, 500, 503];
+    /// Starting a sign-in at a provider: 404 for an unknown provider, 401/409 for an
+    /// invitation that cannot be used, 503 when the provider cannot be reached.
+    StartSignIn = [400, 401, 404, 409, 413, 415, 422, 429, 500, 503];
+    /// The provider's redirect back: every refusal is a redirect; only the server
+    /// failing is an error.
+    SignInCallback = [429, 500, 503];
     /// Creating something from a body.
     Create = [400, 401, 403, 413, 415, 422, 429, 500, 503];
     /// Creating something that may already exist.

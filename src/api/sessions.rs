@@ -268,15 +268,23 @@ async fn me(
     })
 }
 
-/// The `Set-Cookie` value that sets (or, without a secret, clears) the session
-/// cookie. `Secure` when the service is public over https or this request came over TLS.
-fn session_cookie(state: &State, request: &Request, secret: Option<&str>) -> String {
-    let https = state
+/// Whether people reach the service over https (then cookies are `Secure`).
+pub(super) fn is_https(state: &State, request: &Request) -> bool {
+    state
         .public_url
         .as_deref()
         .is_some_and(|url| url.starts_with("https://"))
-        || request.scheme() == &poem::http::uri::Scheme::HTTPS;
-    let secure = if https { "; Secure" } else { "" };
+        || request.scheme() == &poem::http::uri::Scheme::HTTPS
+}
+
+/// The `Set-Cookie` value that sets (or, without a secret, clears) the session
+/// cookie. `Secure` when the service is public over https or this request came over TLS.
+pub(super) fn session_cookie(state: &State, request: &Request, secret: Option<&str>) -> String {
+    let secure = if is_https(state, request) {
+        "; Secure"
+    } else {
+        ""
+    };
     match secret {
         // No Max-Age: the server decides when a session ends (idle timeout).
         Some(secret) => {

@@ -10,6 +10,7 @@ pub mod membership;
 pub mod person;
 pub mod proposal;
 pub mod server_statement;
+pub mod sign_in;
 pub mod statement;
 pub mod tally;
 pub mod webhook;

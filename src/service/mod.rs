@@ -6,6 +6,7 @@ pub mod log;
 pub mod membership;
 pub mod people;
 pub mod sequencer;
+pub mod sign_in;
 pub mod voting;
 pub mod webhooks;
 

@@ -13,13 +13,14 @@ use crate::domain::person::{
     Designation, Email, InvitationRefusal, Person, PersonName, Secret, SecretHash, SessionPolicy,
     check_invitation,
 };
-use crate::error::{Error, Result};
+use crate::error::{ConflictKind, Error, Result};
 use crate::store::{NewInvitation, NewSession, PeopleFilter, Store, StoredSession};
 
 /// How a session was opened.
 pub const SIGNED_IN_WITH_INVITATION: &str = "invitation";
 pub const ENDED_BY_SIGN_OUT: &str = "sign-out";
 pub const ENDED_BY_ADMIN: &str = "ended-by-admin";
+pub const ENDED_BY_REMOVAL: &str = "designation-removed";
 
 /// Longest user agent kept with a session (it is only shown to help recognise a device).
 const USER_AGENT_MAX_CHARS: usize = 300;
@@ -48,6 +49,39 @@ pub struct OpenedSession {
     pub secret: Secret,
     pub session: StoredSession,
     pub person: Person,
+}
+
+/// A session whose row is not stored yet.
+pub struct PendingSession {
+    hash: SecretHash,
+    pub opened: OpenedSession,
+}
+
+impl PendingSession {
+    /// The row to store.
+    pub fn row(&self) -> NewSession<'_> {
+        let session = &self.opened.session;
+        NewSession {
+            id: session.id,
+            person_id: session.person_id,
+            token_hash: &self.hash,
+            signed_in_with: &session.signed_in_with,
+            user_agent: session.user_agent.clone(),
+            now: session.created_at,
+            expires_at: session.expires_at,
+        }
+    }
+}
+
+/// A removed person cannot sign in, however they try.
+pub fn refuse_removed(person: &Person) -> Result<()> {
+    match person.removed_at {
+        None => Ok(()),
+        Some(at) => Err(Error::Conflict {
+            kind: ConflictKind::PersonRemoved,
+            detail: format!("{}'s designation was removed at {at}", person.name.as_str()),
+        }),
+    }
 }
 
 /// Who is calling through a session cookie.
@@ -92,6 +126,7 @@ impl People {
         now: DateTime<Utc>,
     ) -> Result<(Person, IssuedInvitation)> {
         let person = self.store.person(person_id).await?;
+        refuse_removed(&person)?;
         let invitation = self.issue(by, &person, false, validity, now).await?;
         Ok((person, invitation))
     }
@@ -126,6 +161,22 @@ impl People {
         Ok(invitation)
     }
 
+    /// An invitation that can still sign its person in.
+    pub async fn usable_invitation(
+        &self,
+        secret: &str,
+        now: DateTime<Utc>,
+    ) -> Result<crate::store::StoredInvitation> {
+        let invitation = self
+            .store
+            .invitation_by_hash(&SecretHash::of(secret))
+            .await?
+            .ok_or(Error::Invitation(InvitationRefusal::Unknown))?;
+        check_invitation(invitation.expires_at, invitation.used_at, now)?;
+        refuse_removed(&self.store.person(invitation.person_id).await?)?;
+        Ok(invitation)
+    }
+
     /// Redeems an invitation: it is used up and a session opens for its person.
     pub async fn sign_in(
         &self,
@@ -133,51 +184,65 @@ impl People {
         user_agent: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<OpenedSession> {
-        let invitation = self
-            .store
-            .invitation_by_hash(&SecretHash::of(invitation_secret))
-            .await?
-            .ok_or(Error::Invitation(InvitationRefusal::Unknown))?;
-        check_invitation(invitation.expires_at, invitation.used_at, now)?;
+        let invitation = self.usable_invitation(invitation_secret, now).await?;
         let person = self.store.person(invitation.person_id).await?;
-        let secret = Secret::generate().map_err(|e| Error::Corrupt(format!("randomness: {e}")))?;
-        let hash = secret.hash();
-        let user_agent =
-            user_agent.map(|ua| ua.chars().take(USER_AGENT_MAX_CHARS).collect::<String>());
-        let session = StoredSession {
-            id: Uuid::new_v4(),
-            person_id: person.id,
-            signed_in_with: SIGNED_IN_WITH_INVITATION.to_owned(),
-            user_agent: user_agent.clone(),
-            created_at: now,
-            last_seen_at: now,
-            expires_at: self.policy.expires_at(now),
-            ended_at: None,
-        };
+        let pending = self.new_session(person, SIGNED_IN_WITH_INVITATION, user_agent, now)?;
         let redeemed = self
             .store
-            .redeem_invitation(
-                invitation.id,
-                NewSession {
-                    id: session.id,
-                    person_id: person.id,
-                    token_hash: &hash,
-                    signed_in_with: SIGNED_IN_WITH_INVITATION,
-                    user_agent,
-                    now,
-                    expires_at: session.expires_at,
-                },
-            )
+            .redeem_invitation(invitation.id, pending.row())
             .await?;
         if !redeemed {
             // Someone used the same link a moment earlier.
             return Err(Error::Invitation(InvitationRefusal::Used));
         }
-        Ok(OpenedSession {
-            secret,
-            session,
-            person,
+        Ok(pending.opened)
+    }
+
+    /// A session about to open: its secret and row, stored by the caller together
+    /// with whatever proves the person's identity.
+    pub fn new_session(
+        &self,
+        person: Person,
+        signed_in_with: &str,
+        user_agent: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<PendingSession> {
+        let secret = Secret::generate().map_err(|e| Error::Corrupt(format!("randomness: {e}")))?;
+        let hash = secret.hash();
+        let session = StoredSession {
+            id: Uuid::new_v4(),
+            person_id: person.id,
+            signed_in_with: signed_in_with.to_owned(),
+            user_agent: user_agent
+                .map(|ua| ua.chars().take(USER_AGENT_MAX_CHARS).collect::<String>()),
+            created_at: now,
+            last_seen_at: now,
+            expires_at: self.policy.expires_at(now),
+            ended_at: None,
+        };
+        Ok(PendingSession {
+            hash,
+            opened: OpenedSession {
+                secret,
+                session,
+                person,
+            },
         })
+    }
+
+    /// Removes a person's designation: they can no longer sign in, and their sessions
+    /// end at once. Removing a removed person answers them as they are.
+    pub async fn remove(
+        &self,
+        by: &Principal,
+        person_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Person> {
+        self.store.person(person_id).await?;
+        self.store
+            .remove_person(person_id, by.subject(), ENDED_BY_REMOVAL, now)
+            .await?;
+        self.store.person(person_id).await
     }
 
     /// Turns a session cookie into its caller, keeping an active session alive.
@@ -198,6 +263,10 @@ impl People {
             return Err(AuthError::SessionInvalid.into());
         }
         let person = self.store.person(session.person_id).await?;
+        if person.removed_at.is_some() {
+            // Removal ends the sessions too; this holds even for one opened meanwhile.
+            return Err(AuthError::SessionInvalid.into());
+        }
         if self.policy.needs_touch(session.last_seen_at, now) {
             session.last_seen_at = now;
             session.expires_at = self.policy.expires_at(now);

@@ -134,6 +134,19 @@ impl Store {
         }))
     }
 
+    pub async fn invitation(&self, id: Uuid) -> Result<StoredInvitation> {
+        let row = invitation::Entity::find_by_id(id)
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("invitation {id}")))?;
+        Ok(StoredInvitation {
+            id: row.id,
+            person_id: row.person_id,
+            expires_at: row.expires_at,
+            used_at: row.used_at,
+        })
+    }
+
     /// Marks the invitation used and stores the session it opens, in one transaction.
     /// The update only matches an unused invitation, so of two concurrent uses exactly
     /// one signs in; the other gets `false` and nothing is written.
@@ -253,7 +266,7 @@ impl Store {
     }
 }
 
-async fn insert_session(db: &impl ConnectionTrait, new: NewSession<'_>) -> Result<()> {
+pub(super) async fn insert_session(db: &impl ConnectionTrait, new: NewSession<'_>) -> Result<()> {
     session::ActiveModel {
         id: Set(new.id),
         person_id: Set(new.person_id),
@@ -271,7 +284,7 @@ async fn insert_session(db: &impl ConnectionTrait, new: NewSession<'_>) -> Resul
     Ok(())
 }
 
-fn to_active(p: &Person) -> person::ActiveModel {
+pub(super) fn to_active(p: &Person) -> person::ActiveModel {
     person::ActiveModel {
         id: Set(p.id),
         name: Set(p.name.as_str().to_owned()),
@@ -287,7 +300,7 @@ fn to_active(p: &Person) -> person::ActiveModel {
     }
 }
 
-fn to_person(row: person::Model) -> Result<Person> {
+pub(super) fn to_person(row: person::Model) -> Result<Person> {
     let corrupt = |what: String| Error::Corrupt(format!("person {}: {what}", row.id));
     let sector = row
         .sector

@@ -486,6 +486,7 @@ pub fn test_config(data_dir: &Path, db: &TestDatabase) -> Config {
         max_proxies_per_holder: 2,
         public_url: None,
         session_idle: std::time::Duration::from_secs(8 * 3600),
+        sign_in_providers: None,
         log_format: Default::default(),
         rate_limits: Default::default(),
         connections: Default::default(),
