@@ -10,28 +10,12 @@ import {
 import { t } from '../i18n.js';
 import { api } from '../api.js';
 import * as fmt from '../fmt.js';
-import { chamberName, membersQuery, nameQuery, useDebounced, NAME_MAX, TYPING_PAUSE_MS } from './admin-members.js';
+import {
+  ROLES, EMAIL, focusSoon, RoleFields, MemberName, designationErrors, designationBody, designationFieldOf,
+} from './designation.js';
 
-
-const ROLES = ['board', 'admin', 'council', 'auditor'];
-const SECTORS = ['PO', 'VO'];
 const PAGE = 50;
 const MAX_DAYS = 30;
-const SHOW_MATCHES = 20;
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-
-const focusSoon = (id) => setTimeout(() => { const el = document.getElementById(id); if (el) el.focus(); }, 0);
-
-// Member names for the people list, fetched once per member id.
-const memberCache = new Map();
-function memberOf(id) {
-  if (!memberCache.has(id)) {
-    const p = api.get(`/api/v1/members/${encodeURIComponent(id)}`);
-    p.catch(() => memberCache.delete(id));
-    memberCache.set(id, p);
-  }
-  return memberCache.get(id);
-}
 
 function daysError(v) {
   const s = String(v).trim();
@@ -60,64 +44,6 @@ function LinkPanel({ invited, onDone, idPrefix }) {
   </div>`;
 }
 
-// ---------- choosing the member board a board person acts for ----------
-
-function MemberPicker({ value, onChange, error }) {
-  const [q, setQ] = useState('');
-  const [state, setState] = useState({ busy: false, error: null, items: null, more: 0 });
-  const latest = useRef(0); // only the newest search may show its answer
-  const searched = useRef(''); // the text of the newest search
-  // A number looks up that bevoegd-gezag number; other text asks the API for names containing it.
-  const search = async (raw) => {
-    const text = nameQuery(raw);
-    const seq = ++latest.current;
-    searched.current = text;
-    if (!text) { setState({ busy: false, error: null, items: null, more: 0 }); return; }
-    setState((s) => ({ ...s, busy: true, error: null }));
-    try {
-      const page = /^\d+$/.test(text)
-        ? await api.get(membersQuery({ bg: text }, 1, 0))
-        : await api.get(membersQuery({ name: text }, SHOW_MATCHES, 0));
-      if (seq !== latest.current) return;
-      const { items, total } = page;
-      setState({ busy: false, error: null, items, more: Math.max(0, total - items.length) });
-      announce(total ? t('people.member.found', { n: fmt.number(total) }) : t('people.member.none'));
-    } catch (err) {
-      if (seq === latest.current) setState({ busy: false, error: err, items: null, more: 0 });
-    }
-  };
-  useDebounced(q, TYPING_PAUSE_MS, (text) => { if (nameQuery(text) !== searched.current) search(text); });
-  if (value) {
-    return html`<div class=${`field${error ? ' field-error' : ''}`}>
-      <p class="label-like"><strong>${t('people.field.member')}</strong></p>
-      <p id="invite-member-chosen">${value.name} (${t('people.member.bg', { bg: value.bg_number })}, ${chamberName(value.chamber)})</p>
-      <button type="button" id="invite-member" class="secondary small" aria-describedby="invite-member-chosen"
-        onClick=${() => { onChange(null); focusSoon('invite-member-q'); }}>${t('people.member.change')}</button>
-    </div>`;
-  }
-  return html`<div class=${`field${error ? ' field-error' : ''}`}>
-    <label for="invite-member-q">${t('people.field.member')}</label>
-    <p class="hint" id="invite-member-q-hint">${t('people.field.member.hint')}</p>
-    ${error ? html`<p class="error-text" id="invite-member-q-error"><span class="visually-hidden">${t('common.error')}: </span>${error}</p>` : null}
-    <div class="link-box">
-      <input id="invite-member-q" type="search" maxlength=${NAME_MAX} autocomplete="off" value=${q} onInput=${(e) => setQ(e.currentTarget.value)}
-        onKeyDown=${(e) => { if (e.key === 'Enter') { e.preventDefault(); search(q); } }}
-        aria-describedby=${describedBy('invite-member-q', { hint: true, error })} aria-invalid=${error ? 'true' : undefined} />
-      <button type="button" class="secondary" onClick=${() => search(q)} disabled=${state.busy}>${t('people.member.search')}</button>
-    </div>
-    ${state.busy ? html`<${Loading} />` : null}
-    <${ErrorBox} error=${state.error} />
-    ${state.items && state.items.length ? html`
-      <ul class="pick-list" aria-label=${t('people.member.matches')}>
-        ${state.items.map((m) => html`<li><button type="button" onClick=${() => { onChange(m); focusSoon('invite-member'); }}>
-          <span class="visually-hidden">${t('people.member.pick')} </span>${m.name} · ${t('people.member.bg', { bg: m.bg_number })} · ${m.sectors.join('/')}
-        </button></li>`)}
-      </ul>
-      ${state.more ? html`<p class="hint">${t('people.member.more', { n: fmt.number(state.more) })}</p>` : null}` : null}
-    ${state.items && !state.items.length ? html`<p class="hint" role="status">${t('people.member.none')}</p>` : null}
-  </div>`;
-}
-
 // ---------- inviting ----------
 
 const blankInvite = () => ({ name: '', email: '', role: 'board', member: null, sector: 'PO', days: '7' });
@@ -127,7 +53,7 @@ function validateInvite(f) {
   const name = f.name.trim();
   if (!name || [...name].length > 200) e['invite-name'] = t('people.error.name');
   if (!EMAIL.test(f.email.trim())) e['invite-email'] = t('people.error.email');
-  if (f.role === 'board' && !f.member) e['invite-member-q'] = t('people.error.member');
+  Object.assign(e, designationErrors(f, 'invite'));
   const d = daysError(f.days);
   if (d) e['invite-days'] = d;
   return e;
@@ -139,12 +65,7 @@ function inviteFieldOf(err, f) {
   if (/^name must/.test(d)) return ['invite-name', t('people.error.name')];
   if (/e-mail address/.test(d)) return ['invite-email', t('people.error.email')];
   if (/valid for 1 to/.test(d)) return ['invite-days', t('people.error.days', { max: MAX_DAYS })];
-  if (/member_id|sector/.test(d)) {
-    if (f.role === 'board') return [f.member ? 'invite-member' : 'invite-member-q', t('people.error.member')];
-    if (f.role === 'council') return ['invite-sector-PO', t('people.error.sector')];
-  }
-  if (err.slug === 'not-found' && f.role === 'board') return [f.member ? 'invite-member' : 'invite-member-q', t('people.error.member-gone')];
-  return null;
+  return designationFieldOf(err, f, 'invite');
 }
 
 function InviteForm({ onInvited }) {
@@ -165,9 +86,7 @@ function InviteForm({ onInvited }) {
     ev.preventDefault();
     const local = validateInvite(f);
     if (Object.keys(local).length) { show(local); return; }
-    const body = { name: f.name.trim(), email: f.email.trim(), role: f.role, valid_days: Number(f.days) };
-    if (f.role === 'board') body.member_id = f.member.id;
-    if (f.role === 'council') body.sector = f.sector;
+    const body = { name: f.name.trim(), email: f.email.trim(), ...designationBody(f), valid_days: Number(f.days) };
     setBusy(true);
     try {
       const res = await api.post('/api/v1/invitations', body);
@@ -199,26 +118,7 @@ function InviteForm({ onInvited }) {
       <input id="invite-email" type="email" autocomplete="off" value=${f.email} onInput=${(e) => set({ email: e.currentTarget.value })}
         aria-describedby=${describedBy('invite-email', { hint: true, error: err('invite-email') })} aria-invalid=${err('invite-email') ? 'true' : undefined} />
     <//>
-    <fieldset class="field radios">
-      <legend>${t('people.field.role')}</legend>
-      ${ROLES.map((r) => html`<div class="radio explained">
-        <input type="radio" id=${`invite-role-${r}`} name="invite-role" value=${r} checked=${f.role === r}
-          onChange=${() => set({ role: r })} aria-describedby=${`invite-role-${r}-explain`} />
-        <label for=${`invite-role-${r}`}>${t(`people.role.${r}`)}</label>
-        <p class="hint" id=${`invite-role-${r}-explain`}>${t(`people.role.${r}.explain`)}</p>
-      </div>`)}
-    </fieldset>
-    ${f.role === 'board' ? html`<${MemberPicker} value=${f.member} onChange=${(m) => set({ member: m })}
-      error=${err('invite-member-q') || err('invite-member')} />` : null}
-    ${f.role === 'council' ? html`<fieldset class=${`field radios${err('invite-sector-PO') ? ' field-error' : ''}`}>
-      <legend>${t('people.field.sector')}</legend>
-      ${err('invite-sector-PO') ? html`<p class="error-text" id="invite-sector-PO-error">${err('invite-sector-PO')}</p>` : null}
-      ${SECTORS.map((s) => html`<div class="radio">
-        <input type="radio" id=${`invite-sector-${s}`} name="invite-sector" value=${s} checked=${f.sector === s}
-          onChange=${() => set({ sector: s })} />
-        <label for=${`invite-sector-${s}`}>${t(`sector.${s}`)}</label>
-      </div>`)}
-    </fieldset>` : null}
+    <${RoleFields} idPrefix="invite" value=${f} errors=${errors} onChange=${set} />
     <${Field} id="invite-days" label=${t('people.field.days')} hint=${t('people.field.days.hint', { max: MAX_DAYS })} error=${err('invite-days')}>
       <input id="invite-days" type="number" min="1" max=${MAX_DAYS} step="1" value=${f.days} onInput=${(e) => set({ days: e.currentTarget.value })}
         aria-describedby=${describedBy('invite-days', { hint: true, error: err('invite-days') })} aria-invalid=${err('invite-days') ? 'true' : undefined} />
@@ -314,16 +214,6 @@ function Reinvite({ person, onCancel, onDone }) {
       <button type="button" class="secondary" disabled=${busy} onClick=${onCancel}>${t('common.cancel')}</button>
     </div>
   </form>`;
-}
-
-function MemberName({ id }) {
-  const [m, setM] = useState(null);
-  useEffect(() => {
-    let live = true;
-    memberOf(id).then((x) => live && setM(x), () => {});
-    return () => { live = false; };
-  }, [id]);
-  return m ? html`${m.name} <span class="meta">(${t('people.member.bg', { bg: m.bg_number })})</span>` : html`<span class="meta">${t('common.loading')}</span>`;
 }
 
 function PeopleList({ tick }) {
