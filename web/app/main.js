@@ -5,7 +5,8 @@ import { html, render, useState, useEffect, useCallback } from './ui.js';
 import { initI18n, setLanguage, onLanguageChange, t, currentLanguage, LANGUAGES } from './i18n.js';
 import { api, onUnauthorized } from './api.js';
 import { compile, match, useRoute, href, navigate } from './router.js';
-import { SigninPage } from './pages/signin.js';
+import { SigninPage, SigninOutcomePage } from './pages/signin.js';
+import { outcomeOf } from './signin-outcome.js';
 import { HomePage } from './pages/home.js';
 import { KeysPage } from './pages/keys.js';
 import { ProposalsPage } from './pages/proposals.js';
@@ -36,6 +37,7 @@ const routes = compile([
   ['/admin/people', PeoplePage],
   ['/admin/members', MembersPage],
   ['/admin/api-tokens', ApiTokensPage],
+  ['/signin', SignedInAlready],
   ['/council', CouncilResultsPage],
   ['/audit', AuditorPage],
 ]);
@@ -75,6 +77,12 @@ function Header({ me, path, onSignOut }) {
   </header>`;
 }
 
+// #/signin once signed in (a bookmark, the link on a sign-in outcome page): home.
+function SignedInAlready() {
+  useEffect(() => { navigate('/', { replace: true }); }, []);
+  return html`<p role="status" class="loading">${t('common.loading')}</p>`;
+}
+
 function NotFound() {
   return html`<div><h1 id="page-title" tabindex="-1">${t('notfound.title')}</h1><p><a href=${href('/')}>${t('notfound.home')}</a></p></div>`;
 }
@@ -92,6 +100,8 @@ function App() {
     else if (path !== '/signin') setInvitation(null);
   }, [path]);
   const token = fromPath || invitation;
+  // Back from a sign-in provider (signin-outcome.js).
+  const outcome = token ? null : outcomeOf(path);
 
   useEffect(() => onLanguageChange(() => setLangTick((n) => n + 1)), []);
   useEffect(() => onUnauthorized(() => setMe(null)), []);
@@ -126,6 +136,11 @@ function App() {
     navigate('/', { replace: true });
   }, []);
 
+  // Signed in through a provider: the session cookie is set, so /me (asked above) answers.
+  useEffect(() => {
+    if (outcome && outcome.kind === 'done' && me) navigate('/', { replace: true });
+  }, [outcome && outcome.kind, me]);
+
   const onSignedIn = useCallback((who) => {
     setInvitation(null);
     setMe(who);
@@ -135,6 +150,13 @@ function App() {
   let body;
   if (token) {
     body = html`<${SigninPage} token=${token} onSignedIn=${onSignedIn} />`;
+  } else if (outcome && outcome.kind !== 'done') {
+    body = html`<${SigninOutcomePage} outcome=${outcome} />`;
+  } else if (outcome && me === null) {
+    // Sent to "done" but this browser has no session: it lost the cookie on the way.
+    body = html`<${SigninOutcomePage} outcome=${{ kind: 'failed', slug: 'flow-expired' }} />`;
+  } else if (outcome) {
+    body = html`<p role="status" class="loading">${t('signin.busy')}</p>`;
   } else if (me === undefined) {
     body = html`<p role="status" class="loading">${t('common.loading')}</p>`;
   } else if (me === null) {
