@@ -2,7 +2,7 @@
 // navigation for the role, and shows the page for the current hash route.
 // Every page component receives {me, params}; me is the answer of GET /api/v1/me.
 import { html, render, useState, useEffect, useCallback } from './ui.js';
-import { initI18n, setLanguage, onLanguageChange, t, currentLanguage, LANGUAGES } from './i18n.js';
+import { initI18n, setLanguage, onLanguageChange, t, plural, currentLanguage, LANGUAGES } from './i18n.js';
 import { api, onUnauthorized } from './api.js';
 import { compile, match, useRoute, href, navigate } from './router.js';
 import { SigninPage, SigninOutcomePage } from './pages/signin.js';
@@ -18,6 +18,7 @@ import { DraftPage } from './pages/draft.js';
 import { PeoplePage } from './pages/admin-people.js';
 import { MembersPage } from './pages/admin-members.js';
 import { ApiTokensPage } from './pages/admin-api-tokens.js';
+import { SignInRequestsPage, usePendingRequests } from './pages/admin-sign-in-requests.js';
 import { CouncilResultsPage } from './pages/council.js';
 import { AuditorPage } from './pages/auditor.js';
 
@@ -37,6 +38,7 @@ const routes = compile([
   ['/admin/people', PeoplePage],
   ['/admin/members', MembersPage],
   ['/admin/api-tokens', ApiTokensPage],
+  ['/admin/sign-in-requests', SignInRequestsPage],
   ['/signin', SignedInAlready],
   ['/council', CouncilResultsPage],
   ['/audit', AuditorPage],
@@ -45,7 +47,7 @@ const routes = compile([
 // Navigation per role: [path, message key]. Only what the API lets that role see.
 const NAV = {
   board: [['/', 'nav.home'], ['/proposals', 'nav.proposals'], ['/results', 'nav.results'], ['/keys', 'nav.keys']],
-  admin: [['/', 'nav.home'], ['/proposals', 'nav.proposals'], ['/proposals/new', 'nav.new-proposal'], ['/admin/people', 'nav.people'], ['/admin/members', 'nav.members'], ['/admin/api-tokens', 'nav.api-tokens'], ['/results', 'nav.results']],
+  admin: [['/', 'nav.home'], ['/proposals', 'nav.proposals'], ['/proposals/new', 'nav.new-proposal'], ['/admin/people', 'nav.people'], ['/admin/sign-in-requests', 'nav.sign-in-requests'], ['/admin/members', 'nav.members'], ['/admin/api-tokens', 'nav.api-tokens'], ['/results', 'nav.results']],
   council: [['/', 'nav.home'], ['/council', 'nav.council']],
   auditor: [['/', 'nav.home'], ['/proposals', 'nav.proposals'], ['/audit', 'nav.audit']],
 };
@@ -58,8 +60,15 @@ function LanguageSwitch() {
   </div>`;
 }
 
+// The number of sign-in requests waiting for the secretariat, next to that menu item.
+function Badge({ count }) {
+  if (!count) return null;
+  return html` <span class="badge" aria-hidden="true">${count}</span><span class="visually-hidden">, ${plural('nav.sign-in-requests.pending', count)}</span>`;
+}
+
 function Header({ me, path, onSignOut }) {
   const items = me ? NAV[me.role] || [] : [];
+  const pending = usePendingRequests(me, path);
   const isCurrent = (p) => (p === '/' ? path === '/' : path === p || (p !== '/proposals' && path.startsWith(`${p}/`)) || (p === '/proposals' && path.startsWith('/proposals/') && !path.startsWith('/proposals/new')));
   return html`<header class="site-header">
     <a class="skip-link" href="#main" onClick=${(e) => { e.preventDefault(); document.getElementById('main').focus(); }}>${t('nav.skip')}</a>
@@ -72,7 +81,7 @@ function Header({ me, path, onSignOut }) {
       </div>
     </div>
     ${items.length ? html`<nav aria-label=${t('nav.label')}>
-      <ul>${items.map(([p, key]) => html`<li><a href=${href(p)} aria-current=${isCurrent(p) ? 'page' : undefined}>${t(key)}</a></li>`)}</ul>
+      <ul>${items.map(([p, key]) => html`<li><a href=${href(p)} aria-current=${isCurrent(p) ? 'page' : undefined}>${t(key)}${p === '/admin/sign-in-requests' ? html`<${Badge} count=${pending} />` : null}</a></li>`)}</ul>
     </nav>` : null}
   </header>`;
 }
