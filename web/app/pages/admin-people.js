@@ -1,8 +1,11 @@
 // People (#/admin/people): the secretariat invites a person (a board's secretary or director,
 // another admin, a sector council, an auditor), shows the single-use sign-in link once, lists
-// the people with their sessions, ends all sessions of a person and issues a new link.
+// the people with their sessions and the school accounts they sign in with, ends all sessions
+// of a person, issues a new link, and removes a person's designation (after which they cannot
+// sign in at all; a removed person stays listed, greyed out, without actions).
 // Endpoints: POST /api/v1/invitations, GET /api/v1/people, GET /api/v1/people/{id}/sessions,
-// POST /api/v1/people/{id}/sessions/end, POST /api/v1/people/{id}/invitations.
+// POST /api/v1/people/{id}/sessions/end, POST /api/v1/people/{id}/invitations,
+// POST /api/v1/people/{id}/remove.
 import {
   html, useState, useEffect, useRef, PageTitle, Loading, ErrorBox, ErrorSummary, Field, describedBy,
   useTitle, announce, useFieldErrors, CopyBox, ConfirmPanel,
@@ -163,15 +166,33 @@ function Sessions({ person }) {
   </div>`;
 }
 
+// The school accounts a person signs in with, by their provider's name.
+const accountNames = (person) => (Array.isArray(person.accounts) ? person.accounts : [])
+  .map((a) => a.provider_name || a.provider).filter(Boolean);
+
 function EndSessions({ person, onEnded, onCancel }) {
   const end = async () => {
     const r = await api.post(`/api/v1/people/${encodeURIComponent(person.id)}/sessions/end`);
     announce(t('people.end.done', { n: fmt.number(r.ended), name: person.name }));
     onEnded(r.ended);
   };
+  const accounts = accountNames(person);
+  // With a school account the person can simply sign in again; only removing stops that.
+  const explain = accounts.length
+    ? t('people.end.explain-account', { n: fmt.number(person.active_sessions), name: person.name, provider: accounts.join(', ') })
+    : t('people.end.explain', { n: fmt.number(person.active_sessions), name: person.name });
   return html`<${ConfirmPanel} id=${`end-${person.id}`} question=${t('people.end.question', { name: person.name })}
-    explain=${t('people.end.explain', { n: fmt.number(person.active_sessions), name: person.name })}
-    yes=${t('people.end.yes')} onYes=${end} onCancel=${onCancel} />`;
+    explain=${explain} yes=${t('people.end.yes')} onYes=${end} onCancel=${onCancel} />`;
+}
+
+function RemoveDesignation({ person, onRemoved, onCancel }) {
+  const remove = async () => {
+    const removed = await api.post(`/api/v1/people/${encodeURIComponent(person.id)}/remove`, {});
+    announce(t('people.remove.done', { name: person.name }));
+    onRemoved(removed);
+  };
+  return html`<${ConfirmPanel} id=${`remove-${person.id}`} question=${t('people.remove.question', { name: person.name })}
+    explain=${t('people.remove.explain', { name: person.name })} yes=${t('people.remove.yes')} onYes=${remove} onCancel=${onCancel} />`;
 }
 
 function Reinvite({ person, onCancel, onDone }) {
@@ -216,12 +237,13 @@ function Reinvite({ person, onCancel, onDone }) {
   </form>`;
 }
 
-function PeopleList({ tick }) {
+function PeopleList({ tick, selfId }) {
   const [role, setRole] = useState('');
   const [offset, setOffset] = useState(0);
   const [reload, setReload] = useState(0);
   const [state, setState] = useState({ loading: true, error: null, items: [], total: 0 });
-  const [open, setOpen] = useState(null); // {id, mode: 'sessions'|'end'|'link'}
+  const [open, setOpen] = useState(null); // {id, mode: 'sessions'|'end'|'link'|'remove'}
+  const [removed, setRemoved] = useState(null); // the name of the person just removed
 
   useEffect(() => {
     let live = true;
@@ -236,6 +258,7 @@ function PeopleList({ tick }) {
   }, [role, offset, reload, tick]);
 
   const toggle = (person, mode) => {
+    setRemoved(null);
     setOpen((o) => (o && o.id === person.id && o.mode === mode ? null : { id: person.id, mode }));
   };
   const close = (person, mode) => {
@@ -253,6 +276,7 @@ function PeopleList({ tick }) {
         </select>
       <//>
     </div>
+    ${removed !== null ? html`<p class="success" role="status">${t('people.remove.done', { name: removed })}</p>` : null}
     ${error ? html`<${ErrorBox} error=${error} />` : null}
     ${loading ? html`<${Loading} />` : null}
     ${!loading && !error && total === 0 ? html`<p role="status">${t('people.none')}</p>` : null}
@@ -269,13 +293,17 @@ function PeopleList({ tick }) {
         <tbody>
           ${items.map((p) => {
             const mode = open && open.id === p.id ? open.mode : null;
+            const accounts = accountNames(p);
             return [
-              html`<tr key=${p.id}>
-                <th scope="row">${p.name}<br /><span class="meta person-email">${p.email}</span></th>
-                <td>${t(`people.role.${p.role}`)}</td>
+              html`<tr key=${p.id} class=${p.removed_at ? 'removed' : undefined}>
+                <th scope="row">${p.name}<br /><span class="meta person-email">${p.email}</span>
+                  ${accounts.length ? html`<br /><span class="meta person-email">${t('people.signs-in-with', { provider: accounts.join(', ') })}</span>` : null}</th>
+                <td>${t(`people.role.${p.role}`)}
+                  ${p.removed_at ? html`<br /><span class="tag tag-removed">${t('people.removed')}</span>
+                    <br /><span class="meta">${t('people.removed.at', { date: fmt.dateTime(p.removed_at) })}</span>` : null}</td>
                 <td>${p.member_id ? html`<${MemberName} id=${p.member_id} />` : p.sector ? t(`sector.${p.sector}`) : '–'}</td>
-                <td class="num">${fmt.number(p.active_sessions)}</td>
-                <td class="actions-cell"><div class="actions">
+                <td class="num">${fmt.number(p.active_sessions || 0)}</td>
+                <td class="actions-cell">${p.removed_at ? '–' : html`<div class="actions">
                   <button type="button" class="secondary small" id=${`person-${p.id}-sessions`}
                     aria-expanded=${mode === 'sessions' ? 'true' : 'false'} onClick=${() => toggle(p, 'sessions')}>
                     ${mode === 'sessions' ? t('people.sessions.hide') : t('people.sessions.show')}<span class="visually-hidden"> ${p.name}</span>
@@ -288,13 +316,19 @@ function PeopleList({ tick }) {
                     aria-expanded=${mode === 'link' ? 'true' : 'false'} onClick=${() => toggle(p, 'link')}>
                     ${t('people.reinvite')}<span class="visually-hidden"> ${p.name}</span>
                   </button>
-                </div></td>
+                  ${p.id === selfId ? null : html`<button type="button" class="secondary small danger-text" id=${`person-${p.id}-remove`}
+                    aria-expanded=${mode === 'remove' ? 'true' : 'false'} onClick=${() => toggle(p, 'remove')}>
+                    ${t('people.remove')}<span class="visually-hidden"> ${p.name}</span>
+                  </button>`}
+                </div>`}</td>
               </tr>`,
-              mode ? html`<tr class="sessions-row" key=${`${p.id}-${mode}`}><td colspan="5">
+              mode && !p.removed_at ? html`<tr class="sessions-row" key=${`${p.id}-${mode}`}><td colspan="5">
                 ${mode === 'sessions' ? html`<${Sessions} person=${p} />` : null}
                 ${mode === 'end' ? html`<${EndSessions} person=${p} onCancel=${() => close(p, 'end')}
                   onEnded=${() => { setReload((n) => n + 1); close(p, 'end'); focusSoon(`person-${p.id}-sessions`); }} />` : null}
                 ${mode === 'link' ? html`<${Reinvite} person=${p} onCancel=${() => close(p, 'link')} onDone=${() => close(p, 'link')} />` : null}
+                ${mode === 'remove' ? html`<${RemoveDesignation} person=${p} onCancel=${() => close(p, 'remove')}
+                  onRemoved=${() => { setOpen(null); setRemoved(p.name); setReload((n) => n + 1); focusSoon('people-list-title'); }} />` : null}
               </td></tr>` : null,
             ];
           })}
@@ -320,7 +354,7 @@ export function PeoplePage({ me }) {
     <p>${t('people.intro')}</p>
     <h2 id="invite-title">${t('people.invite.title')}</h2>
     <${InviteForm} onInvited=${() => setTick((n) => n + 1)} />
-    <h2>${t('people.list.title')}</h2>
-    <${PeopleList} tick=${tick} />
+    <h2 id="people-list-title" tabindex="-1">${t('people.list.title')}</h2>
+    <${PeopleList} tick=${tick} selfId=${me.person ? me.person.id : null} />
   </section>`;
 }
