@@ -1,7 +1,9 @@
 // api.js — the one way pages talk to the server (contract: "Authentication from the page").
 //
 // Exports:
-//   class ApiProblem extends Error  {status, type, title, detail, problem} — every non-2xx answer.
+//   class ApiProblem extends Error  {status, type, title, detail, errors} — every non-2xx answer;
+//                                   errors is the problem's `errors` member (a 422's
+//                                   per-field list) when it has one, else null.
 //                                   A network failure is an ApiProblem with status 0 and
 //                                   type 'urn:mandaat:problem:network'.
 //   api.get(path)                   -> parsed JSON (or text for text/plain answers)
@@ -16,19 +18,23 @@
 //                                   generic one; pages show it together with err.detail.
 //   fieldOf(err)                    best guess of the spec field a 422 detail is about
 //                                   (the text before the first ':' of detail), or null.
+//   problemFields(err)              the request-body fields a problem's `errors` names:
+//                                   ['member_id', …] from [{field|name|pointer: …}, …],
+//                                   ['name', …] or {name: …}; [] when it names none.
 //
 // Every request: credentials same-origin and the header X-Mandaat-CSRF: 1 (writes by cookie
 // without it are refused with 403 urn:mandaat:problem:csrf).
 import { has, t } from './i18n.js';
 
 export class ApiProblem extends Error {
-  constructor({ status, type, title, detail }) {
+  constructor({ status, type, title, detail, errors }) {
     super(detail || title || type || `HTTP ${status}`);
     this.name = 'ApiProblem';
     this.status = status;
     this.type = type || 'about:blank';
     this.title = title || '';
     this.detail = detail || '';
+    this.errors = errors && typeof errors === 'object' ? errors : null;
   }
   get slug() {
     return this.type.startsWith('urn:mandaat:problem:') ? this.type.slice('urn:mandaat:problem:'.length) : '';
@@ -55,6 +61,7 @@ async function problemFrom(res) {
     type: body && body.type,
     title: (body && body.title) || res.statusText,
     detail: body && body.detail,
+    errors: body && body.errors,
   });
 }
 
@@ -112,4 +119,16 @@ export function fieldOf(err) {
   if (!(err instanceof ApiProblem) || !err.detail) return null;
   const m = /^([a-z_][\w.[\]-]*)\s*:/i.exec(err.detail);
   return m ? m[1] : null;
+}
+
+export function problemFields(err) {
+  const errors = err && err.errors;
+  if (!errors || typeof errors !== 'object') return [];
+  const entries = Array.isArray(errors) ? errors : Object.keys(errors);
+  return entries
+    .map((e) => (typeof e === 'string' ? e : e && (e.field || e.name || e.pointer || e.path)))
+    .filter((x) => typeof x === 'string')
+    // A JSON pointer "/member_id" or "#/member_id" names the member it starts with.
+    .map((x) => x.replace(/^#?\//, '').split(/[/.[]/)[0])
+    .filter(Boolean);
 }

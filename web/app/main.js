@@ -2,10 +2,11 @@
 // navigation for the role, and shows the page for the current hash route.
 // Every page component receives {me, params}; me is the answer of GET /api/v1/me.
 import { html, render, useState, useEffect, useCallback } from './ui.js';
-import { initI18n, setLanguage, onLanguageChange, t, currentLanguage, LANGUAGES } from './i18n.js';
+import { initI18n, setLanguage, onLanguageChange, t, plural, currentLanguage, LANGUAGES } from './i18n.js';
 import { api, onUnauthorized } from './api.js';
 import { compile, match, useRoute, href, navigate } from './router.js';
-import { SigninPage } from './pages/signin.js';
+import { SigninPage, SigninOutcomePage } from './pages/signin.js';
+import { outcomeOf } from './signin-outcome.js';
 import { HomePage } from './pages/home.js';
 import { KeysPage } from './pages/keys.js';
 import { ProposalsPage } from './pages/proposals.js';
@@ -17,6 +18,7 @@ import { DraftPage } from './pages/draft.js';
 import { PeoplePage } from './pages/admin-people.js';
 import { MembersPage } from './pages/admin-members.js';
 import { ApiTokensPage } from './pages/admin-api-tokens.js';
+import { SignInRequestsPage, usePendingRequests } from './pages/admin-sign-in-requests.js';
 import { CouncilResultsPage } from './pages/council.js';
 import { AuditorPage } from './pages/auditor.js';
 
@@ -36,6 +38,8 @@ const routes = compile([
   ['/admin/people', PeoplePage],
   ['/admin/members', MembersPage],
   ['/admin/api-tokens', ApiTokensPage],
+  ['/admin/sign-in-requests', SignInRequestsPage],
+  ['/signin', SignedInAlready],
   ['/council', CouncilResultsPage],
   ['/audit', AuditorPage],
 ]);
@@ -43,7 +47,7 @@ const routes = compile([
 // Navigation per role: [path, message key]. Only what the API lets that role see.
 const NAV = {
   board: [['/', 'nav.home'], ['/proposals', 'nav.proposals'], ['/results', 'nav.results'], ['/keys', 'nav.keys']],
-  admin: [['/', 'nav.home'], ['/proposals', 'nav.proposals'], ['/proposals/new', 'nav.new-proposal'], ['/admin/people', 'nav.people'], ['/admin/members', 'nav.members'], ['/admin/api-tokens', 'nav.api-tokens'], ['/results', 'nav.results']],
+  admin: [['/', 'nav.home'], ['/proposals', 'nav.proposals'], ['/proposals/new', 'nav.new-proposal'], ['/admin/people', 'nav.people'], ['/admin/sign-in-requests', 'nav.sign-in-requests'], ['/admin/members', 'nav.members'], ['/admin/api-tokens', 'nav.api-tokens'], ['/results', 'nav.results']],
   council: [['/', 'nav.home'], ['/council', 'nav.council']],
   auditor: [['/', 'nav.home'], ['/proposals', 'nav.proposals'], ['/audit', 'nav.audit']],
 };
@@ -56,8 +60,15 @@ function LanguageSwitch() {
   </div>`;
 }
 
+// The number of sign-in requests waiting for the secretariat, next to that menu item.
+function Badge({ count }) {
+  if (!count) return null;
+  return html` <span class="badge" aria-hidden="true">${count}</span><span class="visually-hidden">, ${plural('nav.sign-in-requests.pending', count)}</span>`;
+}
+
 function Header({ me, path, onSignOut }) {
   const items = me ? NAV[me.role] || [] : [];
+  const pending = usePendingRequests(me, path);
   const isCurrent = (p) => (p === '/' ? path === '/' : path === p || (p !== '/proposals' && path.startsWith(`${p}/`)) || (p === '/proposals' && path.startsWith('/proposals/') && !path.startsWith('/proposals/new')));
   return html`<header class="site-header">
     <a class="skip-link" href="#main" onClick=${(e) => { e.preventDefault(); document.getElementById('main').focus(); }}>${t('nav.skip')}</a>
@@ -70,9 +81,15 @@ function Header({ me, path, onSignOut }) {
       </div>
     </div>
     ${items.length ? html`<nav aria-label=${t('nav.label')}>
-      <ul>${items.map(([p, key]) => html`<li><a href=${href(p)} aria-current=${isCurrent(p) ? 'page' : undefined}>${t(key)}</a></li>`)}</ul>
+      <ul>${items.map(([p, key]) => html`<li><a href=${href(p)} aria-current=${isCurrent(p) ? 'page' : undefined}>${t(key)}${p === '/admin/sign-in-requests' ? html`<${Badge} count=${pending} />` : null}</a></li>`)}</ul>
     </nav>` : null}
   </header>`;
+}
+
+// #/signin once signed in (a bookmark, the link on a sign-in outcome page): home.
+function SignedInAlready() {
+  useEffect(() => { navigate('/', { replace: true }); }, []);
+  return html`<p role="status" class="loading">${t('common.loading')}</p>`;
 }
 
 function NotFound() {
@@ -92,6 +109,8 @@ function App() {
     else if (path !== '/signin') setInvitation(null);
   }, [path]);
   const token = fromPath || invitation;
+  // Back from a sign-in provider (signin-outcome.js).
+  const outcome = token ? null : outcomeOf(path);
 
   useEffect(() => onLanguageChange(() => setLangTick((n) => n + 1)), []);
   useEffect(() => onUnauthorized(() => setMe(null)), []);
@@ -126,6 +145,11 @@ function App() {
     navigate('/', { replace: true });
   }, []);
 
+  // Signed in through a provider: the session cookie is set, so /me (asked above) answers.
+  useEffect(() => {
+    if (outcome && outcome.kind === 'done' && me) navigate('/', { replace: true });
+  }, [outcome && outcome.kind, me]);
+
   const onSignedIn = useCallback((who) => {
     setInvitation(null);
     setMe(who);
@@ -135,6 +159,13 @@ function App() {
   let body;
   if (token) {
     body = html`<${SigninPage} token=${token} onSignedIn=${onSignedIn} />`;
+  } else if (outcome && outcome.kind !== 'done') {
+    body = html`<${SigninOutcomePage} outcome=${outcome} />`;
+  } else if (outcome && me === null) {
+    // Sent to "done" but this browser has no session: it lost the cookie on the way.
+    body = html`<${SigninOutcomePage} outcome=${{ kind: 'failed', slug: 'flow-expired' }} />`;
+  } else if (outcome) {
+    body = html`<p role="status" class="loading">${t('signin.busy')}</p>`;
   } else if (me === undefined) {
     body = html`<p role="status" class="loading">${t('common.loading')}</p>`;
   } else if (me === null) {

@@ -10,6 +10,7 @@ import {
 import { t } from '../i18n.js';
 import { api } from '../api.js';
 import * as fmt from '../fmt.js';
+import { useAdminNames } from './designation.js';
 
 const ROLES = ['council', 'auditor'];
 const SECTORS = ['PO', 'VO'];
@@ -152,21 +153,6 @@ function statusOf(tok, now = Date.now()) {
 }
 
 const STATUS_TAG = { active: 'tag-open', expired: 'tag-draft', revoked: 'tag-withdrawn' };
-
-// Who created or revoked a token: a signed-in admin's subject is their person id; a
-// bootstrap token's subject is shown as it is.
-function useAdminNames(tick) {
-  const [names, setNames] = useState(new Map());
-  useEffect(() => {
-    let live = true;
-    api.get('/api/v1/people?role=admin&limit=500').then(
-      (r) => live && setNames(new Map(r.items.map((p) => [p.id, p.name]))),
-      () => {},
-    );
-    return () => { live = false; };
-  }, [tick]);
-  return (subject) => names.get(subject) || subject;
-}
 
 function Revoke({ token, onRevoked, onCancel }) {
   const revoke = async () => onRevoked(await api.post(`/api/v1/api-tokens/${encodeURIComponent(token.id)}/revoke`));

@@ -1,8 +1,11 @@
 // People (#/admin/people): the secretariat invites a person (a board's secretary or director,
 // another admin, a sector council, an auditor), shows the single-use sign-in link once, lists
-// the people with their sessions, ends all sessions of a person and issues a new link.
+// the people with their sessions and the school accounts they sign in with, ends all sessions
+// of a person, issues a new link, and removes a person's designation (after which they cannot
+// sign in at all; a removed person stays listed, greyed out, without actions).
 // Endpoints: POST /api/v1/invitations, GET /api/v1/people, GET /api/v1/people/{id}/sessions,
-// POST /api/v1/people/{id}/sessions/end, POST /api/v1/people/{id}/invitations.
+// POST /api/v1/people/{id}/sessions/end, POST /api/v1/people/{id}/invitations,
+// POST /api/v1/people/{id}/remove.
 import {
   html, useState, useEffect, useRef, PageTitle, Loading, ErrorBox, ErrorSummary, Field, describedBy,
   useTitle, announce, useFieldErrors, CopyBox, ConfirmPanel,
@@ -10,28 +13,12 @@ import {
 import { t } from '../i18n.js';
 import { api } from '../api.js';
 import * as fmt from '../fmt.js';
-import { chamberName, membersQuery, nameQuery, useDebounced, NAME_MAX, TYPING_PAUSE_MS } from './admin-members.js';
+import {
+  ROLES, EMAIL, focusSoon, RoleFields, MemberName, designationErrors, designationBody, designationFieldOf,
+} from './designation.js';
 
-
-const ROLES = ['board', 'admin', 'council', 'auditor'];
-const SECTORS = ['PO', 'VO'];
 const PAGE = 50;
 const MAX_DAYS = 30;
-const SHOW_MATCHES = 20;
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-
-const focusSoon = (id) => setTimeout(() => { const el = document.getElementById(id); if (el) el.focus(); }, 0);
-
-// Member names for the people list, fetched once per member id.
-const memberCache = new Map();
-function memberOf(id) {
-  if (!memberCache.has(id)) {
-    const p = api.get(`/api/v1/members/${encodeURIComponent(id)}`);
-    p.catch(() => memberCache.delete(id));
-    memberCache.set(id, p);
-  }
-  return memberCache.get(id);
-}
 
 function daysError(v) {
   const s = String(v).trim();
@@ -60,64 +47,6 @@ function LinkPanel({ invited, onDone, idPrefix }) {
   </div>`;
 }
 
-// ---------- choosing the member board a board person acts for ----------
-
-function MemberPicker({ value, onChange, error }) {
-  const [q, setQ] = useState('');
-  const [state, setState] = useState({ busy: false, error: null, items: null, more: 0 });
-  const latest = useRef(0); // only the newest search may show its answer
-  const searched = useRef(''); // the text of the newest search
-  // A number looks up that bevoegd-gezag number; other text asks the API for names containing it.
-  const search = async (raw) => {
-    const text = nameQuery(raw);
-    const seq = ++latest.current;
-    searched.current = text;
-    if (!text) { setState({ busy: false, error: null, items: null, more: 0 }); return; }
-    setState((s) => ({ ...s, busy: true, error: null }));
-    try {
-      const page = /^\d+$/.test(text)
-        ? await api.get(membersQuery({ bg: text }, 1, 0))
-        : await api.get(membersQuery({ name: text }, SHOW_MATCHES, 0));
-      if (seq !== latest.current) return;
-      const { items, total } = page;
-      setState({ busy: false, error: null, items, more: Math.max(0, total - items.length) });
-      announce(total ? t('people.member.found', { n: fmt.number(total) }) : t('people.member.none'));
-    } catch (err) {
-      if (seq === latest.current) setState({ busy: false, error: err, items: null, more: 0 });
-    }
-  };
-  useDebounced(q, TYPING_PAUSE_MS, (text) => { if (nameQuery(text) !== searched.current) search(text); });
-  if (value) {
-    return html`<div class=${`field${error ? ' field-error' : ''}`}>
-      <p class="label-like"><strong>${t('people.field.member')}</strong></p>
-      <p id="invite-member-chosen">${value.name} (${t('people.member.bg', { bg: value.bg_number })}, ${chamberName(value.chamber)})</p>
-      <button type="button" id="invite-member" class="secondary small" aria-describedby="invite-member-chosen"
-        onClick=${() => { onChange(null); focusSoon('invite-member-q'); }}>${t('people.member.change')}</button>
-    </div>`;
-  }
-  return html`<div class=${`field${error ? ' field-error' : ''}`}>
-    <label for="invite-member-q">${t('people.field.member')}</label>
-    <p class="hint" id="invite-member-q-hint">${t('people.field.member.hint')}</p>
-    ${error ? html`<p class="error-text" id="invite-member-q-error"><span class="visually-hidden">${t('common.error')}: </span>${error}</p>` : null}
-    <div class="link-box">
-      <input id="invite-member-q" type="search" maxlength=${NAME_MAX} autocomplete="off" value=${q} onInput=${(e) => setQ(e.currentTarget.value)}
-        onKeyDown=${(e) => { if (e.key === 'Enter') { e.preventDefault(); search(q); } }}
-        aria-describedby=${describedBy('invite-member-q', { hint: true, error })} aria-invalid=${error ? 'true' : undefined} />
-      <button type="button" class="secondary" onClick=${() => search(q)} disabled=${state.busy}>${t('people.member.search')}</button>
-    </div>
-    ${state.busy ? html`<${Loading} />` : null}
-    <${ErrorBox} error=${state.error} />
-    ${state.items && state.items.length ? html`
-      <ul class="pick-list" aria-label=${t('people.member.matches')}>
-        ${state.items.map((m) => html`<li><button type="button" onClick=${() => { onChange(m); focusSoon('invite-member'); }}>
-          <span class="visually-hidden">${t('people.member.pick')} </span>${m.name} · ${t('people.member.bg', { bg: m.bg_number })} · ${m.sectors.join('/')}
-        </button></li>`)}
-      </ul>
-      ${state.more ? html`<p class="hint">${t('people.member.more', { n: fmt.number(state.more) })}</p>` : null}` : null}
-    ${state.items && !state.items.length ? html`<p class="hint" role="status">${t('people.member.none')}</p>` : null}
-  </div>`;
-}
-
 // ---------- inviting ----------
 
 const blankInvite = () => ({ name: '', email: '', role: 'board', member: null, sector: 'PO', days: '7' });
@@ -127,7 +56,7 @@ function validateInvite(f) {
   const name = f.name.trim();
   if (!name || [...name].length > 200) e['invite-name'] = t('people.error.name');
   if (!EMAIL.test(f.email.trim())) e['invite-email'] = t('people.error.email');
-  if (f.role === 'board' && !f.member) e['invite-member-q'] = t('people.error.member');
+  Object.assign(e, designationErrors(f, 'invite'));
   const d = daysError(f.days);
   if (d) e['invite-days'] = d;
   return e;
@@ -139,12 +68,7 @@ function inviteFieldOf(err, f) {
   if (/^name must/.test(d)) return ['invite-name', t('people.error.name')];
   if (/e-mail address/.test(d)) return ['invite-email', t('people.error.email')];
   if (/valid for 1 to/.test(d)) return ['invite-days', t('people.error.days', { max: MAX_DAYS })];
-  if (/member_id|sector/.test(d)) {
-    if (f.role === 'board') return [f.member ? 'invite-member' : 'invite-member-q', t('people.error.member')];
-    if (f.role === 'council') return ['invite-sector-PO', t('people.error.sector')];
-  }
-  if (err.slug === 'not-found' && f.role === 'board') return [f.member ? 'invite-member' : 'invite-member-q', t('people.error.member-gone')];
-  return null;
+  return designationFieldOf(err, f, 'invite');
 }
 
 function InviteForm({ onInvited }) {
@@ -165,9 +89,7 @@ function InviteForm({ onInvited }) {
     ev.preventDefault();
     const local = validateInvite(f);
     if (Object.keys(local).length) { show(local); return; }
-    const body = { name: f.name.trim(), email: f.email.trim(), role: f.role, valid_days: Number(f.days) };
-    if (f.role === 'board') body.member_id = f.member.id;
-    if (f.role === 'council') body.sector = f.sector;
+    const body = { name: f.name.trim(), email: f.email.trim(), ...designationBody(f), valid_days: Number(f.days) };
     setBusy(true);
     try {
       const res = await api.post('/api/v1/invitations', body);
@@ -199,26 +121,7 @@ function InviteForm({ onInvited }) {
       <input id="invite-email" type="email" autocomplete="off" value=${f.email} onInput=${(e) => set({ email: e.currentTarget.value })}
         aria-describedby=${describedBy('invite-email', { hint: true, error: err('invite-email') })} aria-invalid=${err('invite-email') ? 'true' : undefined} />
     <//>
-    <fieldset class="field radios">
-      <legend>${t('people.field.role')}</legend>
-      ${ROLES.map((r) => html`<div class="radio explained">
-        <input type="radio" id=${`invite-role-${r}`} name="invite-role" value=${r} checked=${f.role === r}
-          onChange=${() => set({ role: r })} aria-describedby=${`invite-role-${r}-explain`} />
-        <label for=${`invite-role-${r}`}>${t(`people.role.${r}`)}</label>
-        <p class="hint" id=${`invite-role-${r}-explain`}>${t(`people.role.${r}.explain`)}</p>
-      </div>`)}
-    </fieldset>
-    ${f.role === 'board' ? html`<${MemberPicker} value=${f.member} onChange=${(m) => set({ member: m })}
-      error=${err('invite-member-q') || err('invite-member')} />` : null}
-    ${f.role === 'council' ? html`<fieldset class=${`field radios${err('invite-sector-PO') ? ' field-error' : ''}`}>
-      <legend>${t('people.field.sector')}</legend>
-      ${err('invite-sector-PO') ? html`<p class="error-text" id="invite-sector-PO-error">${err('invite-sector-PO')}</p>` : null}
-      ${SECTORS.map((s) => html`<div class="radio">
-        <input type="radio" id=${`invite-sector-${s}`} name="invite-sector" value=${s} checked=${f.sector === s}
-          onChange=${() => set({ sector: s })} />
-        <label for=${`invite-sector-${s}`}>${t(`sector.${s}`)}</label>
-      </div>`)}
-    </fieldset>` : null}
+    <${RoleFields} idPrefix="invite" value=${f} errors=${errors} onChange=${set} />
     <${Field} id="invite-days" label=${t('people.field.days')} hint=${t('people.field.days.hint', { max: MAX_DAYS })} error=${err('invite-days')}>
       <input id="invite-days" type="number" min="1" max=${MAX_DAYS} step="1" value=${f.days} onInput=${(e) => set({ days: e.currentTarget.value })}
         aria-describedby=${describedBy('invite-days', { hint: true, error: err('invite-days') })} aria-invalid=${err('invite-days') ? 'true' : undefined} />
@@ -263,15 +166,33 @@ function Sessions({ person }) {
   </div>`;
 }
 
+// The school accounts a person signs in with, by their provider's name.
+const accountNames = (person) => (Array.isArray(person.accounts) ? person.accounts : [])
+  .map((a) => a.provider_name || a.provider).filter(Boolean);
+
 function EndSessions({ person, onEnded, onCancel }) {
   const end = async () => {
     const r = await api.post(`/api/v1/people/${encodeURIComponent(person.id)}/sessions/end`);
     announce(t('people.end.done', { n: fmt.number(r.ended), name: person.name }));
     onEnded(r.ended);
   };
+  const accounts = accountNames(person);
+  // With a school account the person can simply sign in again; only removing stops that.
+  const explain = accounts.length
+    ? t('people.end.explain-account', { n: fmt.number(person.active_sessions), name: person.name, provider: accounts.join(', ') })
+    : t('people.end.explain', { n: fmt.number(person.active_sessions), name: person.name });
   return html`<${ConfirmPanel} id=${`end-${person.id}`} question=${t('people.end.question', { name: person.name })}
-    explain=${t('people.end.explain', { n: fmt.number(person.active_sessions), name: person.name })}
-    yes=${t('people.end.yes')} onYes=${end} onCancel=${onCancel} />`;
+    explain=${explain} yes=${t('people.end.yes')} onYes=${end} onCancel=${onCancel} />`;
+}
+
+function RemoveDesignation({ person, onRemoved, onCancel }) {
+  const remove = async () => {
+    const removed = await api.post(`/api/v1/people/${encodeURIComponent(person.id)}/remove`, {});
+    announce(t('people.remove.done', { name: person.name }));
+    onRemoved(removed);
+  };
+  return html`<${ConfirmPanel} id=${`remove-${person.id}`} question=${t('people.remove.question', { name: person.name })}
+    explain=${t('people.remove.explain', { name: person.name })} yes=${t('people.remove.yes')} onYes=${remove} onCancel=${onCancel} />`;
 }
 
 function Reinvite({ person, onCancel, onDone }) {
@@ -316,22 +237,13 @@ function Reinvite({ person, onCancel, onDone }) {
   </form>`;
 }
 
-function MemberName({ id }) {
-  const [m, setM] = useState(null);
-  useEffect(() => {
-    let live = true;
-    memberOf(id).then((x) => live && setM(x), () => {});
-    return () => { live = false; };
-  }, [id]);
-  return m ? html`${m.name} <span class="meta">(${t('people.member.bg', { bg: m.bg_number })})</span>` : html`<span class="meta">${t('common.loading')}</span>`;
-}
-
-function PeopleList({ tick }) {
+function PeopleList({ tick, selfId }) {
   const [role, setRole] = useState('');
   const [offset, setOffset] = useState(0);
   const [reload, setReload] = useState(0);
   const [state, setState] = useState({ loading: true, error: null, items: [], total: 0 });
-  const [open, setOpen] = useState(null); // {id, mode: 'sessions'|'end'|'link'}
+  const [open, setOpen] = useState(null); // {id, mode: 'sessions'|'end'|'link'|'remove'}
+  const [removed, setRemoved] = useState(null); // the name of the person just removed
 
   useEffect(() => {
     let live = true;
@@ -346,6 +258,7 @@ function PeopleList({ tick }) {
   }, [role, offset, reload, tick]);
 
   const toggle = (person, mode) => {
+    setRemoved(null);
     setOpen((o) => (o && o.id === person.id && o.mode === mode ? null : { id: person.id, mode }));
   };
   const close = (person, mode) => {
@@ -363,6 +276,7 @@ function PeopleList({ tick }) {
         </select>
       <//>
     </div>
+    ${removed !== null ? html`<p class="success" role="status">${t('people.remove.done', { name: removed })}</p>` : null}
     ${error ? html`<${ErrorBox} error=${error} />` : null}
     ${loading ? html`<${Loading} />` : null}
     ${!loading && !error && total === 0 ? html`<p role="status">${t('people.none')}</p>` : null}
@@ -379,13 +293,17 @@ function PeopleList({ tick }) {
         <tbody>
           ${items.map((p) => {
             const mode = open && open.id === p.id ? open.mode : null;
+            const accounts = accountNames(p);
             return [
-              html`<tr key=${p.id}>
-                <th scope="row">${p.name}<br /><span class="meta person-email">${p.email}</span></th>
-                <td>${t(`people.role.${p.role}`)}</td>
+              html`<tr key=${p.id} class=${p.removed_at ? 'removed' : undefined}>
+                <th scope="row">${p.name}<br /><span class="meta person-email">${p.email}</span>
+                  ${accounts.length ? html`<br /><span class="meta person-email">${t('people.signs-in-with', { provider: accounts.join(', ') })}</span>` : null}</th>
+                <td>${t(`people.role.${p.role}`)}
+                  ${p.removed_at ? html`<br /><span class="tag tag-removed">${t('people.removed')}</span>
+                    <br /><span class="meta">${t('people.removed.at', { date: fmt.dateTime(p.removed_at) })}</span>` : null}</td>
                 <td>${p.member_id ? html`<${MemberName} id=${p.member_id} />` : p.sector ? t(`sector.${p.sector}`) : '–'}</td>
-                <td class="num">${fmt.number(p.active_sessions)}</td>
-                <td class="actions-cell"><div class="actions">
+                <td class="num">${fmt.number(p.active_sessions || 0)}</td>
+                <td class="actions-cell">${p.removed_at ? '–' : html`<div class="actions">
                   <button type="button" class="secondary small" id=${`person-${p.id}-sessions`}
                     aria-expanded=${mode === 'sessions' ? 'true' : 'false'} onClick=${() => toggle(p, 'sessions')}>
                     ${mode === 'sessions' ? t('people.sessions.hide') : t('people.sessions.show')}<span class="visually-hidden"> ${p.name}</span>
@@ -398,13 +316,19 @@ function PeopleList({ tick }) {
                     aria-expanded=${mode === 'link' ? 'true' : 'false'} onClick=${() => toggle(p, 'link')}>
                     ${t('people.reinvite')}<span class="visually-hidden"> ${p.name}</span>
                   </button>
-                </div></td>
+                  ${p.id === selfId ? null : html`<button type="button" class="secondary small danger-text" id=${`person-${p.id}-remove`}
+                    aria-expanded=${mode === 'remove' ? 'true' : 'false'} onClick=${() => toggle(p, 'remove')}>
+                    ${t('people.remove')}<span class="visually-hidden"> ${p.name}</span>
+                  </button>`}
+                </div>`}</td>
               </tr>`,
-              mode ? html`<tr class="sessions-row" key=${`${p.id}-${mode}`}><td colspan="5">
+              mode && !p.removed_at ? html`<tr class="sessions-row" key=${`${p.id}-${mode}`}><td colspan="5">
                 ${mode === 'sessions' ? html`<${Sessions} person=${p} />` : null}
                 ${mode === 'end' ? html`<${EndSessions} person=${p} onCancel=${() => close(p, 'end')}
                   onEnded=${() => { setReload((n) => n + 1); close(p, 'end'); focusSoon(`person-${p.id}-sessions`); }} />` : null}
                 ${mode === 'link' ? html`<${Reinvite} person=${p} onCancel=${() => close(p, 'link')} onDone=${() => close(p, 'link')} />` : null}
+                ${mode === 'remove' ? html`<${RemoveDesignation} person=${p} onCancel=${() => close(p, 'remove')}
+                  onRemoved=${() => { setOpen(null); setRemoved(p.name); setReload((n) => n + 1); focusSoon('people-list-title'); }} />` : null}
               </td></tr>` : null,
             ];
           })}
@@ -430,7 +354,7 @@ export function PeoplePage({ me }) {
     <p>${t('people.intro')}</p>
     <h2 id="invite-title">${t('people.invite.title')}</h2>
     <${InviteForm} onInvited=${() => setTick((n) => n + 1)} />
-    <h2>${t('people.list.title')}</h2>
-    <${PeopleList} tick=${tick} />
+    <h2 id="people-list-title" tabindex="-1">${t('people.list.title')}</h2>
+    <${PeopleList} tick=${tick} selfId=${me.person ? me.person.id : null} />
   </section>`;
 }

@@ -7,7 +7,7 @@ import {
   BASE, flow, launch, person, step, name, member, api, apiOk, invite, linkOn,
   serverNow, rfc3339, assertAccessible, assertNoPageProblems,
 } from './lib.mjs';
-import { heading, signIn, navigate } from './steps.mjs';
+import { heading, signIn, navigate, openInvitation } from './steps.mjs';
 
 const board = member(41005);
 let browser;
@@ -56,11 +56,11 @@ flow('a cookie-authenticated write without the CSRF header is refused with 403',
 
 flow('an invitation link works once', async () => {
   const answer = await invite({ name: 'Dana Eenmalig', role: 'board', member_id: board.id });
-  const first = await person(browser, 'first use');
-  await first.page.goto(linkOn(answer));
-  await heading({ page: first.page, lang: 'nl' }, 'home.welcome', { name: 'Dana Eenmalig' }).waitFor();
-  const second = await person(browser, 'second use');
-  await second.page.goto(linkOn(answer));
+  const first = { ...(await person(browser, 'first use')), lang: 'nl' };
+  await openInvitation(first, linkOn(answer));
+  await heading(first, 'home.welcome', { name: 'Dana Eenmalig' }).waitFor();
+  const second = { ...(await person(browser, 'second use')), lang: 'nl' };
+  await openInvitation(second, linkOn(answer));
   await second.page.getByText(name('nl', 'signin.invalid')).waitFor();
   await step(second.page, 'invitation-used-twice', 'nl');
   await first.context.close();

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import {
   BASE, flow, launch, person, step, t, name, assertAccessible, assertNoPageProblems,
 } from './lib.mjs';
-import { heading, signIn, navigate } from './steps.mjs';
+import { heading, signIn, navigate, openInvitation } from './steps.mjs';
 
 const invitee = `Anna Controle ${Date.now().toString(36)}`;
 let browser;
@@ -38,7 +38,7 @@ flow('the secretariat invites an auditor in the page and ends her sessions after
 
   const anna = await person(browser, invitee);
   anna.lang = 'nl';
-  await anna.page.goto(`${BASE}/#/invitation/${secret}`);
+  await openInvitation(anna, `${BASE}/#/invitation/${secret}`);
   await heading(anna, 'home.welcome', { name: invitee }).waitFor();
 
   await page.reload();

@@ -8,6 +8,9 @@
 //   MANDAAT_SCREENSHOTS  folder for <n>-<step>-<lang>.png
 //   MANDAAT_MEMBERS      JSON [{id, bg_number, name, sectors, pupils}] seeded by web.rs
 //   CHROMIUM             the browser executable
+//   MANDAAT_OIDC_PROVIDER  optional: JSON {id, display_name} of the mock sign-in provider
+//                        (OpenID Connect) the app was started with; unset when it has none,
+//                        and the flows that need one are skipped
 //
 // Controls are found by role and accessible name; every name comes from the message
 // files web/i18n/<lang>/*.json through t()/name() here, never typed into a test.
@@ -37,6 +40,7 @@ export const CLOCK_URL = need('MANDAAT_CLOCK_URL');
 export const SCREENSHOTS = need('MANDAAT_SCREENSHOTS');
 export const CHROMIUM = need('CHROMIUM');
 export const MEMBERS = JSON.parse(process.env.MANDAAT_MEMBERS || '[]');
+export const OIDC_PROVIDER = process.env.MANDAAT_OIDC_PROVIDER ? JSON.parse(process.env.MANDAAT_OIDC_PROVIDER) : null;
 
 /** Time limits (ms) for one UI expectation and for one whole test. */
 export const UI_TIMEOUT = 15_000;
@@ -127,9 +131,10 @@ const openPages = [];
 /**
  * A test of a flow: on failure every open page is saved as FAILED-<test>-<who>.png
  * next to the screenshots, and its visible text is added to the error.
+ * `skip`: a reason to skip it (node:test's option), e.g. a missing sign-in provider.
  */
-export function flow(title, fn) {
-  test(title, { timeout: TEST_TIMEOUT }, async (t) => {
+export function flow(title, fn, { skip } = {}) {
+  test(title, { timeout: TEST_TIMEOUT, skip }, async (t) => {
     try {
       await fn(t);
     } catch (e) {

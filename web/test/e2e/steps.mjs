@@ -19,6 +19,20 @@ export async function navigate(p, key) {
 }
 
 /**
+ * Opens an invitation link and accepts it with the link alone. With a sign-in provider
+ * configured the page first asks how to accept (the link, or a school account); without one
+ * the link signs in at once. Afterwards the page shows the home page or why it refused.
+ */
+export async function openInvitation(p, link) {
+  await p.page.goto(link);
+  const accept = p.page.getByRole('button', { name: name(p.lang, 'signin.invitation.accept') });
+  const welcome = p.page.getByRole('heading', { level: 1, name: name(p.lang, 'home.welcome') });
+  const refused = p.page.locator('main').getByRole('alert');
+  await accept.or(welcome).or(refused).first().waitFor();
+  if (await accept.isVisible()) await accept.click();
+}
+
+/**
  * A person invited by the secretariat opens the link in a fresh browser context and is
  * signed in. Returns {context, page, lang, who, person, member}.
  */
@@ -28,7 +42,7 @@ export async function signIn(browser, { who, role, member, sector, stepName }) {
   p.lang = 'nl';
   p.person = answer.person;
   p.member = member;
-  await p.page.goto(linkOn(answer));
+  await openInvitation(p, linkOn(answer));
   await heading(p, 'home.welcome', { name: who }).waitFor();
   assert.ok(!p.page.url().includes(answer.invitation.token), `the invitation token is left in the address: ${p.page.url()}`);
   const history = await p.page.evaluate(() => history.length);
