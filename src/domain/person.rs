@@ -204,6 +204,8 @@ pub enum InvitationRefusal {
     Used,
     #[error("this invitation link has expired; ask the secretariat for a new one")]
     Expired,
+    #[error("the designation of the person this link was for has been removed")]
+    PersonRemoved,
 }
 
 /// An invitation signs its person in once, before it expires.

@@ -173,7 +173,9 @@ impl People {
             .await?
             .ok_or(Error::Invitation(InvitationRefusal::Unknown))?;
         check_invitation(invitation.expires_at, invitation.used_at, now)?;
-        refuse_removed(&self.store.person(invitation.person_id).await?)?;
+        if self.store.person(invitation.person_id).await?.removed_at.is_some() {
+            return Err(InvitationRefusal::PersonRemoved.into());
+        }
         Ok(invitation)
     }
 

@@ -9,13 +9,13 @@ use uuid::Uuid;
 use crate::helpers::{Checked, TestApp, assert_problem};
 
 /// A browser's view of the API: a session cookie, and the CSRF header when asked.
-struct Browser<'a> {
-    app: &'a TestApp,
-    cookie: String,
+pub struct Browser<'a> {
+    pub app: &'a TestApp,
+    pub cookie: String,
 }
 
 impl Browser<'_> {
-    async fn send(
+    pub async fn send(
         &self,
         method: Method,
         path: &str,
@@ -43,16 +43,16 @@ impl Browser<'_> {
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
-    async fn get(&self, path: &str) -> (StatusCode, Value) {
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
         self.send(Method::GET, path, None, false, None).await
     }
 
-    async fn post(&self, path: &str, body: &Value) -> (StatusCode, Value) {
+    pub async fn post(&self, path: &str, body: &Value) -> (StatusCode, Value) {
         self.send(Method::POST, path, Some(body), true, None).await
     }
 }
 
-async fn invite(app: &TestApp, body: Value) -> Value {
+pub async fn invite(app: &TestApp, body: Value) -> Value {
     let (status, invited) = app.post("/api/v1/invitations", &app.admin(), &body).await;
     assert_eq!(status, StatusCode::CREATED, "{invited}");
     invited
