@@ -18,6 +18,7 @@ mod keys;
 mod members;
 mod membership;
 mod observability;
+mod oidc_provider;
 mod openapi;
 mod people;
 mod rate_limits;
