@@ -173,7 +173,13 @@ impl People {
             .await?
             .ok_or(Error::Invitation(InvitationRefusal::Unknown))?;
         check_invitation(invitation.expires_at, invitation.used_at, now)?;
-        if self.store.person(invitation.person_id).await?.removed_at.is_some() {
+        if self
+            .store
+            .person(invitation.person_id)
+            .await?
+            .removed_at
+            .is_some()
+        {
             return Err(InvitationRefusal::PersonRemoved.into());
         }
         Ok(invitation)

@@ -46,7 +46,7 @@ use crate::store::{NewAccount, SignInFlow, Store, StoredSignInRequest};
 /// How long a provider's discovery document and keys are used before they are
 /// fetched again; an unknown signing key fetches them at once (key rotation).
 const METADATA_TTL: Duration = Duration::from_secs(3600);
-/// The least time between two fetches caused by unknown keys, so that forged
+/// The least time between two fetches forced by unknown keys, so that forged
 /// tokens cannot make the server hammer the provider.
 const REFETCH_INTERVAL: Duration = Duration::from_secs(10);
 const PROVIDER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -100,6 +100,8 @@ type SchoolClient = openidconnect::Client<
 struct Provider {
     settings: ProviderSettings,
     metadata: RwLock<Option<Fetched>>,
+    /// When an unknown key last forced a fetch.
+    last_forced: std::sync::Mutex<Option<Instant>>,
 }
 
 #[derive(Clone)]
@@ -153,6 +155,7 @@ impl SignIn {
                     Arc::new(Provider {
                         settings,
                         metadata: RwLock::new(None),
+                        last_forced: std::sync::Mutex::new(None),
                     })
                 })
                 .collect(),
@@ -373,7 +376,7 @@ impl SignIn {
         let json = serde_json::to_value(verified).map_err(|e| e.to_string())?;
         let text = |name| crate::domain::sign_in::claim_text(&json, name);
         Ok(AccountClaims {
-            issuer: verified.issuer().url().to_string(),
+            issuer: verified.issuer().as_str().to_owned(),
             subject: verified.subject().as_str().to_owned(),
             name: text("name").or_else(|| crate::domain::sign_in::full_name(&json)),
             email: text("email"),
@@ -394,18 +397,24 @@ impl SignIn {
     }
 
     /// The provider's discovery document and keys: cached, fetched when missing or
-    /// old, or when `refresh` asks and the last fetch is not too recent.
+    /// old, or when `refresh` asks and no other forced fetch was made just before.
     async fn metadata(&self, provider: &Provider, refresh: bool) -> Result<Fetched> {
-        if let Some(fetched) = provider.metadata.read().await.as_ref() {
-            let age = fetched.at.elapsed();
-            let fresh = if refresh {
-                age < REFETCH_INTERVAL
-            } else {
-                age < METADATA_TTL
-            };
-            if fresh {
-                return Ok(fetched.clone());
+        let force = refresh && {
+            let mut last = provider
+                .last_forced
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let allowed = last.is_none_or(|at| at.elapsed() >= REFETCH_INTERVAL);
+            if allowed {
+                *last = Some(Instant::now());
             }
+            allowed
+        };
+        if let Some(fetched) = provider.metadata.read().await.as_ref()
+            && !force
+            && fetched.at.elapsed() < METADATA_TTL
+        {
+            return Ok(fetched.clone());
         }
         let issuer = IssuerUrl::new(provider.settings.issuer.clone())
             .map_err(|e| Error::ProviderUnavailable(format!("issuer URL: {e}")))?;

@@ -207,6 +207,16 @@ impl TestApp {
         Self::spawn_on(data_dir, db, 256 * 1024, clock, |_| {}).await
     }
 
+    /// A fresh app (as `spawn`) on this clock, whose configuration `adjust` changes first.
+    pub async fn spawn_with_clock_and_config(
+        clock: Arc<TestClock>,
+        adjust: impl FnOnce(&mut Config),
+    ) -> TestApp {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let db = TestDatabase::new().await;
+        Self::spawn_on(data_dir, db, 256 * 1024, clock, adjust).await
+    }
+
     /// A fresh app (as `spawn`) whose configuration `adjust` changes first.
     pub async fn spawn_with_config(adjust: impl FnOnce(&mut Config)) -> TestApp {
         let data_dir = tempfile::tempdir().expect("temp dir");

@@ -24,6 +24,7 @@ mod people;
 mod rate_limits;
 mod receipt_cli;
 mod schema;
+mod sign_in;
 mod startup;
 mod tokens;
 mod vectors;

@@ -105,6 +105,7 @@ impl MockProvider {
                 codes: HashMap::new(),
                 access_tokens: HashMap::new(),
                 authorize_requests: Vec::new(),
+                clock: None,
             }),
         });
         let route = Route::new()
@@ -152,6 +153,11 @@ impl MockProvider {
         self.shared.state().fault = f;
     }
 
+    /// Issues tokens by this clock from now on (the server's, in a test that moves it).
+    pub fn use_clock(&self, clock: Arc<crate::helpers::TestClock>) {
+        self.shared.state().clock = Some(clock);
+    }
+
     /// A new RSA signing key with a new `kid`; the old key leaves the JWKS at once (no
     /// overlap), so a client holding an old JWKS must fetch it again. There are two
     /// fixture keys, so the key material alternates; the `kid` is new every time.
@@ -193,9 +199,19 @@ struct State {
     codes: HashMap<String, Grant>,
     access_tokens: HashMap<String, Identity>,
     authorize_requests: Vec<Url>,
+    /// The time tokens are issued at: the server's test clock when the test shares
+    /// it (a server whose clock was moved forward must not see tokens as expired).
+    clock: Option<Arc<crate::helpers::TestClock>>,
 }
 
 impl State {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        use mandaat::clock::Clock as _;
+        self.clock
+            .as_ref()
+            .map_or_else(chrono::Utc::now, |c| c.now())
+    }
+
     fn signing_key(&self) -> (&'static RsaKey, String) {
         // Generation 1 signs with rsa-1.pem, 2 with rsa-2.pem, 3 with rsa-1.pem again…
         let key = &KEYS.rsa[(self.generation as usize - 1) % 2];
@@ -413,6 +429,7 @@ fn authorize_endpoint(request: &Request, Data(shared): Data<&Arc<Shared>>) -> Re
         return bad_request("nobody signs in: the test calls sign_in_as first".to_owned());
     };
     let code = random_token();
+    let auth_time = state.now().timestamp();
     state.codes.insert(
         code.clone(),
         Grant {
@@ -420,7 +437,7 @@ fn authorize_endpoint(request: &Request, Data(shared): Data<&Arc<Shared>>) -> Re
             nonce: param("nonce").to_owned(),
             code_challenge: param("code_challenge").to_owned(),
             redirect_uri: param("redirect_uri").to_owned(),
-            auth_time: chrono::Utc::now().timestamp(),
+            auth_time,
         },
     );
     let received = Url::parse(&format!("{}{}", shared.issuer, request.uri()));
@@ -590,7 +607,7 @@ async fn token_endpoint(
 /// The ID token for a grant, spoiled as the current fault says.
 fn id_token(issuer: &str, state: &State, grant: &Grant) -> String {
     let fault = state.fault;
-    let now = chrono::Utc::now().timestamp();
+    let now = state.now().timestamp();
     let (iat, exp) = match fault {
         Fault::Expired => (now - 7200, now - 3600),
         _ => (now, now + TOKEN_SECONDS),
