@@ -4,12 +4,24 @@
 //! with a leading space), the VO file is UTF-8 with quoted text fields. Both are `;`-separated.
 //! The dialect and the file kind are recognised from the bytes and the header, so nobody ever
 //! has to convert a file by hand.
+//!
+//! Besides boards and pupils, the files give the BRIN → board map: PO schools from the
+//! file of main sites (`BRIN NUMMER`, `INSTELLINGSNAAM`), VO schools from the pupil file's
+//! `INSTELLINGSCODE`, one school per code over its sites, named after its main site
+//! (code + `00`) or else its first. A BRIN listed under two boards (a school that moved to
+//! another board between two years' files) keeps the board of the row read last: files are
+//! read in the order given, a directory's sorted by name, so the newer of two year-stamped
+//! files wins. Every such BRIN is reported as a [`SchoolConflict`].
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
+
+use crate::domain::is_plain_text;
+use crate::domain::member::{BgNumber, Sector};
+use crate::domain::school::{Brin, School};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DuoBoard {
@@ -49,6 +61,41 @@ pub struct DuoData {
     /// authoritative), likewise for VO
     pub has_po: bool,
     pub has_vo: bool,
+    /// Every school (BRIN) the files list, with its board, also boards without pupils.
+    pub schools: BTreeMap<Brin, School>,
+    /// The sectors whose school lists were read: the PO main-site file for PO, a VO
+    /// pupil file with `INSTELLINGSCODE` for VO. Only these sectors' stored schools are
+    /// replaced by an import.
+    pub school_sectors: BTreeSet<Sector>,
+    /// BRINs listed under more than one board, in the order met.
+    pub school_conflicts: Vec<SchoolConflict>,
+}
+
+/// A BRIN listed under two boards: the row read later (`path`, `line`) wins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchoolConflict {
+    pub brin: Brin,
+    /// The board the BRIN had before this row.
+    pub replaced: BgNumber,
+    /// The board of this row, which the BRIN keeps unless a later row changes it again.
+    pub kept: BgNumber,
+    pub path: PathBuf,
+    pub line: u64,
+}
+
+impl fmt::Display for SchoolConflict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}: BRIN {} is listed under board {} here and under board {} before; board {} is kept",
+            self.path.display(),
+            self.line,
+            self.brin,
+            self.kept,
+            self.replaced,
+            self.kept
+        )
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,8 +180,8 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> DuoError + '_ {
 pub fn parse_files(files: &[(PathBuf, Vec<u8>)]) -> Result<DuoData, DuoError> {
     let mut acc = Acc::default();
     let mut summaries = Vec::with_capacity(files.len());
-    for (path, bytes) in files {
-        summaries.push(parse_file(path, bytes, &mut acc)?);
+    for (index, (path, bytes)) in files.iter().enumerate() {
+        summaries.push(parse_file(index, path, bytes, &mut acc)?);
     }
     if !acc.errors.is_empty() {
         return Err(DuoError::Malformed(acc.errors));
@@ -158,6 +205,13 @@ pub fn parse_files(files: &[(PathBuf, Vec<u8>)]) -> Result<DuoData, DuoError> {
         files: summaries,
         has_po,
         has_vo,
+        schools: acc
+            .schools
+            .into_iter()
+            .map(|(brin, seen)| (brin, seen.school))
+            .collect(),
+        school_sectors: acc.school_sectors,
+        school_conflicts: acc.school_conflicts,
     })
 }
 
@@ -168,14 +222,53 @@ struct Acc {
     vo: BTreeMap<u32, u64>,
     /// Board number -> (JAAR, name) of the latest year seen.
     names: BTreeMap<u32, (u32, String)>,
+    schools: BTreeMap<Brin, SeenSchool>,
+    school_sectors: BTreeSet<Sector>,
+    school_conflicts: Vec<SchoolConflict>,
     errors: Vec<RowError>,
+}
+
+/// A school as far as the rows read so far tell.
+struct SeenSchool {
+    school: School,
+    /// The index of the file its row came from.
+    file: usize,
+    /// Whether its name is that of its main site (PO lists main sites only).
+    main_site: bool,
+}
+
+/// Where the row being applied is.
+struct RowAt<'a> {
+    file: usize,
+    path: &'a Path,
+    line: u64,
 }
 
 /// Which columns a recognised file kind uses.
 enum Columns {
-    Pupils { bg: usize, count: usize },
-    Names { bg: usize, name: usize, year: usize },
-    Skip,
+    Pupils {
+        bg: usize,
+        count: usize,
+        /// A VO pupil file also lists schools when it has their columns.
+        schools: Option<SchoolColumns>,
+    },
+    Names {
+        bg: usize,
+        name: usize,
+        year: usize,
+    },
+    Schools {
+        bg: usize,
+        schools: SchoolColumns,
+    },
+}
+
+/// The columns of a school list: one row per school (PO) or per site (VO, `site`).
+struct SchoolColumns {
+    brin: usize,
+    name: usize,
+    site: Option<usize>,
+    sector: Sector,
 }
 
 /// Valid UTF-8 is taken as UTF-8 (minus a BOM); anything else as latin-1, where each byte is
@@ -191,22 +284,51 @@ fn decode(bytes: &[u8]) -> Cow<'_, str> {
 fn classify(header: &[String]) -> Option<(DuoFileKind, Columns)> {
     let col = |name: &str| header.iter().position(|h| h.eq_ignore_ascii_case(name));
     if let (Some(bg), Some(count)) = (col("BEVOEGD_GEZAG_NUMMER"), col("TOTAAL")) {
-        return Some((DuoFileKind::PupilsPo, Columns::Pupils { bg, count }));
+        // It has BRIN_NUMMER too, but per site and with sites' names: the PO schools come
+        // from the main-site file.
+        let schools = None;
+        return Some((
+            DuoFileKind::PupilsPo,
+            Columns::Pupils { bg, count, schools },
+        ));
     }
     let bg = col("BEVOEGD GEZAG NUMMER")?;
     if let Some(count) = col("AANTAL LEERLINGEN") {
-        return Some((DuoFileKind::PupilsVo, Columns::Pupils { bg, count }));
+        let schools = match (col("INSTELLINGSCODE"), col("INSTELLINGSNAAM VESTIGING")) {
+            (Some(brin), Some(name)) => Some(SchoolColumns {
+                brin,
+                name,
+                site: col("VESTIGINGSCODE"),
+                sector: Sector::Vo,
+            }),
+            _ => None,
+        };
+        return Some((
+            DuoFileKind::PupilsVo,
+            Columns::Pupils { bg, count, schools },
+        ));
     }
     if let (Some(name), Some(year)) = (col("BEVOEGD GEZAG NAAM"), col("JAAR")) {
         return Some((DuoFileKind::BoardNamesPo, Columns::Names { bg, name, year }));
     }
-    if col("BRIN NUMMER").is_some() && col("INSTELLINGSNAAM").is_some() {
-        return Some((DuoFileKind::SchoolsPo, Columns::Skip));
+    if let (Some(brin), Some(name)) = (col("BRIN NUMMER"), col("INSTELLINGSNAAM")) {
+        let schools = SchoolColumns {
+            brin,
+            name,
+            site: None,
+            sector: Sector::Po,
+        };
+        return Some((DuoFileKind::SchoolsPo, Columns::Schools { bg, schools }));
     }
     None
 }
 
-fn parse_file(path: &Path, bytes: &[u8], acc: &mut Acc) -> Result<DuoFileSummary, DuoError> {
+fn parse_file(
+    file: usize,
+    path: &Path,
+    bytes: &[u8],
+    acc: &mut Acc,
+) -> Result<DuoFileSummary, DuoError> {
     let text = decode(bytes);
     // flexible: a short row must become a reported error with its line, not a csv failure.
     let mut reader = csv::ReaderBuilder::new()
@@ -233,6 +355,15 @@ fn parse_file(path: &Path, bytes: &[u8], acc: &mut Acc) -> Result<DuoFileSummary
             header: header.join(";"),
         });
     };
+    let school_sector = match &columns {
+        Columns::Schools { schools, .. }
+        | Columns::Pupils {
+            schools: Some(schools),
+            ..
+        } => Some(schools.sector),
+        _ => None,
+    };
+    acc.school_sectors.extend(school_sector);
     let mut rows = 0;
     for result in reader.records() {
         rows += 1;
@@ -252,15 +383,23 @@ fn parse_file(path: &Path, bytes: &[u8], acc: &mut Acc) -> Result<DuoFileSummary
                 record.len()
             ))
         } else {
-            apply_row(kind, &columns, &header, &record, acc)
+            let at = RowAt { file, path, line };
+            apply_row(kind, &columns, &header, &record, &at, acc)
         };
         if let Err(message) = outcome {
             acc.errors.push(row_error(line, message));
         }
     }
-    let note = (kind == DuoFileKind::SchoolsPo).then(|| {
-        "skipped: lists schools, and INSTELLINGSNAAM is a school name, not a board name".to_string()
-    });
+    let note = match kind {
+        DuoFileKind::SchoolsPo => Some(
+            "schools only (BRIN → board); INSTELLINGSNAAM names a school, not its board"
+                .to_string(),
+        ),
+        DuoFileKind::PupilsVo if school_sector.is_some() => {
+            Some("pupils, and schools (BRIN → board) from INSTELLINGSCODE".to_string())
+        }
+        _ => None,
+    };
     Ok(DuoFileSummary {
         path: path.to_path_buf(),
         kind,
@@ -275,6 +414,7 @@ fn apply_row(
     columns: &Columns,
     header: &[String],
     record: &csv::StringRecord,
+    at: &RowAt<'_>,
     acc: &mut Acc,
 ) -> Result<(), String> {
     let field = |i: usize| record.get(i).unwrap_or("").trim();
@@ -289,10 +429,13 @@ fn apply_row(
     let number = |i: usize, what: &str| {
         parse_digits(field(i)).ok_or_else(|| format!("{}: {:?} is not {what}", header[i], field(i)))
     };
-    match *columns {
-        Columns::Pupils { bg, count } => {
-            let bg = board(bg)?;
-            let count = number(count, "a pupil count")?;
+    match columns {
+        Columns::Pupils { bg, count, schools } => {
+            if let Some(schools) = schools {
+                apply_school(schools, *bg, header, record, at, acc)?;
+            }
+            let bg = board(*bg)?;
+            let count = number(*count, "a pupil count")?;
             let sums = if kind == DuoFileKind::PupilsVo {
                 &mut acc.vo
             } else {
@@ -303,7 +446,7 @@ fn apply_row(
                 .checked_add(count)
                 .ok_or_else(|| format!("pupil sum of board {bg} overflows"))?;
         }
-        Columns::Names { bg, name, year } => {
+        &Columns::Names { bg, name, year } => {
             let number_bg = board(bg)?;
             let jaar = number(year, "a year")?;
             let jaar = u32::try_from(jaar)
@@ -321,8 +464,85 @@ fn apply_row(
                 acc.names.insert(number_bg, (jaar, board_name.to_string()));
             }
         }
-        Columns::Skip => {}
+        Columns::Schools { bg, schools } => apply_school(schools, *bg, header, record, at, acc)?,
     }
+    Ok(())
+}
+
+/// Adds a row of a school list: a new BRIN, another site of one (which names it when it
+/// is the main site), or a later row that replaces it (a conflict when the board differs).
+fn apply_school(
+    columns: &SchoolColumns,
+    bg: usize,
+    header: &[String],
+    record: &csv::StringRecord,
+    at: &RowAt<'_>,
+    acc: &mut Acc,
+) -> Result<(), String> {
+    let field = |i: usize| record.get(i).unwrap_or("").trim();
+    // The 4-character code itself: a site code here would mean a misread column.
+    let raw_brin = field(columns.brin);
+    let brin = Brin::parse(raw_brin)
+        .ok()
+        .filter(|_| raw_brin.len() == 4)
+        .ok_or_else(|| format!("{}: {raw_brin:?} is not a BRIN", header[columns.brin]))?;
+    let bg_number = parse_digits(field(bg))
+        .and_then(|n| i64::try_from(n).ok())
+        .and_then(|n| BgNumber::new(n).ok())
+        .ok_or_else(|| format!("{}: {:?} is not a board number", header[bg], field(bg)))?;
+    let name = field(columns.name);
+    if name.is_empty() || !is_plain_text(name, false) {
+        return Err(format!(
+            "{}: {name:?} is not a school name",
+            header[columns.name]
+        ));
+    }
+    let main_site = match columns.site {
+        None => true,
+        Some(site) => {
+            let code = field(site);
+            if code.len() != 6 || Brin::parse(code).ok().as_ref() != Some(&brin) {
+                return Err(format!(
+                    "{}: {code:?} is not a site of {brin}",
+                    header[site]
+                ));
+            }
+            code.ends_with("00")
+        }
+    };
+    let school = School {
+        brin: brin.clone(),
+        bg_number,
+        name: name.to_owned(),
+        sector: columns.sector,
+    };
+    if let Some(seen) = acc.schools.get_mut(&brin) {
+        if seen.school.bg_number != bg_number {
+            acc.school_conflicts.push(SchoolConflict {
+                brin: brin.clone(),
+                replaced: seen.school.bg_number,
+                kept: bg_number,
+                path: at.path.to_path_buf(),
+                line: at.line,
+            });
+        } else if seen.file == at.file {
+            // Another site of a school this file listed already: the main site names it.
+            if main_site && !seen.main_site {
+                seen.school.name = school.name;
+                seen.main_site = true;
+            }
+            return Ok(());
+        }
+    }
+    // New, or listed again by a later file or under another board: this row wins.
+    acc.schools.insert(
+        brin,
+        SeenSchool {
+            school,
+            file: at.file,
+            main_site,
+        },
+    );
     Ok(())
 }
 
@@ -344,6 +564,14 @@ mod tests {
     const PO_HEADER: &str = "PEILDATUM;BRIN_NUMMER;SOORT_PO;BEVOEGD_GEZAG_NUMMER;TOTAAL\n";
     const NAME_HEADER: &str =
         "BEVOEGD GEZAG NUMMER;GROEPERING;BEVOEGD GEZAG NAAM;JAAR;TA - TOTAAL ACTIVA\n";
+
+    const SCHOOL_HEADER: &str =
+        "PROVINCIE;BEVOEGD GEZAG NUMMER;BRIN NUMMER;INSTELLINGSNAAM;PLAATSNAAM\n";
+    const VO_HEADER: &str = "\"BEVOEGD GEZAG NUMMER\";\"INSTELLINGSCODE\";\"VESTIGINGSCODE\";\"INSTELLINGSNAAM VESTIGING\";\"AANTAL LEERLINGEN\"\n";
+
+    fn brin(code: &str) -> Brin {
+        Brin::parse(code).unwrap()
+    }
 
     fn file(name: &str, bytes: &[u8]) -> (PathBuf, Vec<u8>) {
         (PathBuf::from(name), bytes.to_vec())
@@ -395,6 +623,26 @@ mod tests {
             ]
         );
         assert!(data.files[1].note.is_some());
+
+        // The main-site file: one school per BRIN, under 925 boards, as DUO's README says.
+        assert_eq!(data.schools.len(), 6_359);
+        let boards: BTreeSet<_> = data.schools.values().map(|s| s.bg_number).collect();
+        assert_eq!(boards.len(), 925);
+        assert!(data.schools.values().all(|s| s.sector == Sector::Po));
+        assert_eq!(data.school_sectors, BTreeSet::from([Sector::Po]));
+        assert!(data.school_conflicts.is_empty());
+        let eenspan = &data.schools[&brin("16AH")];
+        assert_eq!(eenspan.bg_number.get(), 10249);
+        assert_eq!(eenspan.name, "Openbare Basisschool 't Eenspan");
+        // Schools of boards without pupils in 2016 are kept: the map is reference data.
+        assert_eq!(data.schools[&brin("11PF")].bg_number.get(), 40470);
+        assert!(!data.boards.contains_key(&40470));
+        let without_pupils = data
+            .schools
+            .values()
+            .filter(|s| !data.boards.contains_key(&s.bg_number.get()))
+            .count();
+        assert_eq!(without_pupils, 22);
         Ok(())
     }
 
@@ -414,6 +662,28 @@ mod tests {
         assert_eq!(small, 196);
         // No VO file names boards; site names must not leak in.
         assert!(data.boards.values().all(|b| b.name.is_none()));
+
+        // 1,453 sites of 642 schools (INSTELLINGSCODE), under all 276 boards.
+        assert_eq!(data.schools.len(), 642);
+        let boards: BTreeSet<_> = data.schools.values().map(|s| s.bg_number.get()).collect();
+        assert_eq!(boards.len(), 276);
+        assert!(boards.iter().eq(data.boards.keys()));
+        assert!(data.schools.values().all(|s| s.sector == Sector::Vo));
+        assert_eq!(data.school_sectors, BTreeSet::from([Sector::Vo]));
+        assert!(data.school_conflicts.is_empty());
+        let walda = &data.schools[&brin("19HY")];
+        assert_eq!(
+            (walda.bg_number.get(), walda.name.as_str()),
+            (10028, "Burg Walda SGM")
+        );
+        // Six sites, the main one (20LO00) names the school, not 20LO04's longer name.
+        assert_eq!(data.schools[&brin("20LO")].name, "Opb SGM Dr Nassau Coll");
+        // No main site (21CY03, 21CY05): the first site names it.
+        assert_eq!(
+            data.schools[&brin("21CY")].name,
+            "Curio Prinsentuin Oudenbosch"
+        );
+        assert_eq!(data.schools[&brin("21CY")].bg_number.get(), 31107);
         Ok(())
     }
 
@@ -427,6 +697,13 @@ mod tests {
             .filter(|b| b.pupils_po.is_some() && b.pupils_vo.is_some())
             .count();
         assert_eq!(both, 49);
+        // No BRIN is both a PO and a VO school, and none changes board.
+        assert_eq!(data.schools.len(), 6_359 + 642);
+        assert!(data.school_conflicts.is_empty());
+        assert_eq!(
+            data.school_sectors,
+            BTreeSet::from([Sector::Po, Sector::Vo])
+        );
         Ok(())
     }
 
@@ -492,6 +769,167 @@ mod tests {
         assert_eq!(data.boards[&10028].pupils_vo, Some(150));
         assert_eq!(data.boards[&10028].name, None);
         Ok(())
+    }
+
+    #[test]
+    fn latin1_po_schools() -> Result<(), DuoError> {
+        let mut schools = SCHOOL_HEADER.as_bytes().to_vec();
+        schools.extend_from_slice(b"Drenthe;10249;16AH;Openbare Basisschool 't Eenspan;EMMEN\n");
+        schools.extend_from_slice(b"Limburg; 40470 ; 11PF ;Basisschool Ri\xEBtveld;ROERMOND\n");
+        let pupils = format!("{PO_HEADER}20161001;16AH;Bo;10249;120\n");
+        let data = parse_files(&[
+            file("schools.csv", &schools),
+            file("pupils.csv", pupils.as_bytes()),
+        ])?;
+        assert_eq!(data.schools.len(), 2);
+        assert_eq!(
+            data.schools[&brin("16AH")],
+            School {
+                brin: brin("16AH"),
+                bg_number: BgNumber::new(10249).unwrap(),
+                name: "Openbare Basisschool 't Eenspan".into(),
+                sector: Sector::Po,
+            }
+        );
+        let rietveld = &data.schools[&brin("11PF")];
+        assert_eq!(rietveld.name, "Basisschool Riëtveld");
+        assert_eq!(rietveld.bg_number.get(), 40470);
+        // A school list is no pupil file: its boards are not boards to import.
+        assert_eq!(data.boards.keys().collect::<Vec<_>>(), [&10249]);
+        assert_eq!(data.school_sectors, BTreeSet::from([Sector::Po]));
+        assert_eq!(data.files[0].kind, DuoFileKind::SchoolsPo);
+        Ok(())
+    }
+
+    #[test]
+    fn quoted_utf8_vo_schools_named_after_their_main_site() -> Result<(), DuoError> {
+        let vo = format!(
+            "\u{feff}{VO_HEADER}\
+             \"10028\";\"19HY\";\"19HY00\";\"Burg Walda SGM\";145\n\
+             \"20000\";\"20AB\";\"20AB01\";\"Lyceum Oost\";10\n\
+             \"20000\";\"20AB\";\"20AB00\";\"Het Lyceum\";10\n\
+             \"20000\";\"20AB\";\"20AB02\";\"Lyceum West\";10\n\
+             \"31107\";\"21CY\";\"21CY03\";\"Curio Café\";7\n\
+             \"31107\";\"21CY\";\"21CY05\";\"Curio Andel\";8\n"
+        );
+        let data = parse_files(&[file("vo.csv", vo.as_bytes())])?;
+        assert_eq!(data.boards[&20000].pupils_vo, Some(30));
+        let names: Vec<_> = data
+            .schools
+            .values()
+            .map(|s| (s.brin.as_str(), s.bg_number.get(), s.name.as_str()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("19HY", 10028, "Burg Walda SGM"),
+                ("20AB", 20000, "Het Lyceum"),
+                ("21CY", 31107, "Curio Café"),
+            ]
+        );
+        assert!(data.schools.values().all(|s| s.sector == Sector::Vo));
+        assert_eq!(data.school_sectors, BTreeSet::from([Sector::Vo]));
+        assert!(data.school_conflicts.is_empty());
+        Ok(())
+    }
+
+    #[test]
+    fn a_vo_file_without_school_columns_lists_no_schools() -> Result<(), DuoError> {
+        let vo = "\"BEVOEGD GEZAG NUMMER\";\"AANTAL LEERLINGEN\"\n\"10028\";145\n";
+        let data = parse_files(&[file("vo.csv", vo.as_bytes())])?;
+        assert!(data.schools.is_empty());
+        assert!(data.school_sectors.is_empty());
+        Ok(())
+    }
+
+    #[test]
+    fn a_brin_under_two_boards_keeps_the_later_and_is_reported() -> Result<(), DuoError> {
+        // 2017 says 16AH belongs to 10249; 2018 to 41000 (a school that changed board).
+        let older = format!(
+            "{SCHOOL_HEADER}Drenthe;10249;16AH;Eenspan;EMMEN\nDrenthe;10249;16BX;Vegter;EMMEN\n"
+        );
+        let newer = format!("{SCHOOL_HEADER}Drenthe;41000;16AH;Het Eenspan;EMMEN\n");
+        let pupils = format!("{PO_HEADER}20161001;16AH;Bo;10249;1\n");
+        let data = parse_files(&[
+            file("po-hoofdvestigingen-2017.csv", older.as_bytes()),
+            file("po-hoofdvestigingen-2018.csv", newer.as_bytes()),
+            file("p.csv", pupils.as_bytes()),
+        ])?;
+        let eenspan = &data.schools[&brin("16AH")];
+        assert_eq!(
+            (eenspan.bg_number.get(), eenspan.name.as_str()),
+            (41000, "Het Eenspan")
+        );
+        assert_eq!(data.schools[&brin("16BX")].bg_number.get(), 10249);
+        assert_eq!(
+            data.school_conflicts,
+            [SchoolConflict {
+                brin: brin("16AH"),
+                replaced: BgNumber::new(10249).unwrap(),
+                kept: BgNumber::new(41000).unwrap(),
+                path: PathBuf::from("po-hoofdvestigingen-2018.csv"),
+                line: 2,
+            }]
+        );
+        assert_eq!(
+            data.school_conflicts[0].to_string(),
+            "po-hoofdvestigingen-2018.csv:2: BRIN 16AH is listed under board 41000 here and under board 10249 before; board 41000 is kept"
+        );
+
+        // The same BRIN again, same board, in a later file: no conflict, the later name.
+        let again = format!("{SCHOOL_HEADER}Drenthe;41000;16AH;Eenspan 2019;EMMEN\n");
+        let data = parse_files(&[
+            file("a.csv", newer.as_bytes()),
+            file("b.csv", again.as_bytes()),
+            file("p.csv", pupils.as_bytes()),
+        ])?;
+        assert!(data.school_conflicts.is_empty());
+        assert_eq!(data.schools[&brin("16AH")].name, "Eenspan 2019");
+        Ok(())
+    }
+
+    #[test]
+    fn sites_of_one_brin_under_two_boards_are_a_conflict() -> Result<(), DuoError> {
+        let vo = format!(
+            "{VO_HEADER}\"100\";\"20AB\";\"20AB00\";\"Main\";1\n\"200\";\"20AB\";\"20AB01\";\"Other\";1\n"
+        );
+        let data = parse_files(&[file("vo.csv", vo.as_bytes())])?;
+        let school = &data.schools[&brin("20AB")];
+        assert_eq!(
+            (school.bg_number.get(), school.name.as_str()),
+            (200, "Other")
+        );
+        assert_eq!(data.school_conflicts.len(), 1);
+        assert_eq!(data.school_conflicts[0].line, 3);
+        Ok(())
+    }
+
+    #[test]
+    fn bad_school_rows_are_reported() {
+        let po = format!(
+            "{SCHOOL_HEADER}x;1;16AH00;Site code;y\nx;1;school.nl;Domain;y\nx;0;16AH;No board;y\nx;1;16AH; ;y\nx;1;16AH;Fine;y\n"
+        );
+        let vo = format!(
+            "{VO_HEADER}\"1\";\"20AB\";\"21AB00\";\"Elsewhere\";1\n\"1\";\"20AB\";\"20AB\";\"Short\";1\n"
+        );
+        let pupils = format!("{PO_HEADER}1;A;Bo;1;1\n");
+        let errors = malformed(parse_files(&[
+            file("po.csv", po.as_bytes()),
+            file("vo.csv", vo.as_bytes()),
+            file("p.csv", pupils.as_bytes()),
+        ]));
+        let messages: Vec<_> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            messages,
+            [
+                "po.csv:2: BRIN NUMMER: \"16AH00\" is not a BRIN",
+                "po.csv:3: BRIN NUMMER: \"school.nl\" is not a BRIN",
+                "po.csv:4: BEVOEGD GEZAG NUMMER: \"0\" is not a board number",
+                "po.csv:5: INSTELLINGSNAAM: \"\" is not a school name",
+                "vo.csv:2: VESTIGINGSCODE: \"21AB00\" is not a site of 20AB",
+                "vo.csv:3: VESTIGINGSCODE: \"20AB\" is not a site of 20AB",
+            ]
+        );
     }
 
     #[test]

@@ -3,19 +3,24 @@
 //! anything is written. It maintains the board register only and never changes
 //! membership: a board it adds is not a member, and a member that DUO's files no
 //! longer list (merged, closed) is reported for the secretariat to act on.
+//!
+//! In the same transaction it replaces the BRIN → board map (`schools`) of each sector
+//! whose school list the files hold, with every school listed, also those of boards
+//! that are not in the register: the map is reference data, used to suggest a board
+//! when someone signs in with their school's account.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 
 use crate::domain::member::{
-    BgNumber, ChamberRules, Member, MemberName, MemberStatus, SectorPupils,
+    BgNumber, ChamberRules, Member, MemberName, MemberStatus, Sector, SectorPupils,
 };
-use crate::duo::{self, DuoError, DuoFileSummary};
+use crate::duo::{self, DuoError, DuoFileSummary, SchoolConflict};
 use crate::error::Error;
-use crate::store::Store;
+use crate::store::{SchoolChanges, SchoolList, Store};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
@@ -41,6 +46,16 @@ pub struct ImportSummary {
     pub unchanged: usize,
     /// Chambers of the boards in the files, after the import.
     pub chambers: BTreeMap<String, usize>,
+    /// Schools (BRINs) read, by sector.
+    pub schools_po: usize,
+    pub schools_vo: usize,
+    /// Schools read whose board is not in the register after the import.
+    pub schools_unregistered: usize,
+    /// The sectors whose stored school map the import replaced (empty: unchanged).
+    pub school_sectors: BTreeSet<Sector>,
+    pub school_changes: SchoolChanges,
+    /// BRINs the files list under two boards; the later row's board was kept.
+    pub school_conflicts: Vec<SchoolConflict>,
     /// Members today (UTC) in a sector the files cover that the files do not list:
     /// the secretariat decides whether their membership ends (`ceased`, after a
     /// merger or closure). Their membership is left as it is.
@@ -63,8 +78,20 @@ pub async fn import_duo(
 
     let mut summary = ImportSummary {
         files: data.files.clone(),
+        school_sectors: data.school_sectors.clone(),
+        school_conflicts: data.school_conflicts.clone(),
         ..ImportSummary::default()
     };
+    for school in data.schools.values() {
+        match school.sector {
+            Sector::Po => summary.schools_po += 1,
+            Sector::Vo => summary.schools_vo += 1,
+        }
+        let bg = school.bg_number;
+        if !existing.contains_key(&bg) && !data.boards.contains_key(&bg.get()) {
+            summary.schools_unregistered += 1;
+        }
+    }
     let (mut created, mut changed) = (Vec::new(), Vec::new());
     for board in data.boards.values() {
         let bad = |reason: String| ImportError::Board {
@@ -140,8 +167,12 @@ pub async fn import_duo(
         });
     summary.created = created.len();
     summary.updated = changed.len();
-    if !created.is_empty() || !changed.is_empty() {
-        store.save_members(&created, &changed).await?;
+    if !created.is_empty() || !changed.is_empty() || !data.school_sectors.is_empty() {
+        let schools = SchoolList {
+            sectors: &data.school_sectors,
+            schools: &data.schools,
+        };
+        summary.school_changes = store.save_import(&created, &changed, schools).await?;
     }
     Ok(summary)
 }
@@ -177,6 +208,42 @@ impl fmt::Display for ImportSummary {
             .map(|(c, n)| format!("{c} {n}"))
             .collect();
         writeln!(f, "chambers: {}", chambers.join(", "))?;
+        if self.school_sectors.is_empty() {
+            writeln!(
+                f,
+                "no school list in these files: the BRIN → board map is unchanged"
+            )?;
+        } else {
+            let sectors: Vec<&str> = self.school_sectors.iter().map(|s| s.as_str()).collect();
+            let c = &self.school_changes;
+            writeln!(
+                f,
+                "schools (BRIN → board, to suggest a board on sign-in requests): {} read, {} PO and {} VO; {} of boards not in the register",
+                self.schools_po + self.schools_vo,
+                self.schools_po,
+                self.schools_vo,
+                self.schools_unregistered,
+            )?;
+            writeln!(
+                f,
+                "school map ({}): added {}, changed {}, removed {}, unchanged {}",
+                sectors.join(" and "),
+                c.added,
+                c.changed,
+                c.removed,
+                c.unchanged
+            )?;
+        }
+        if !self.school_conflicts.is_empty() {
+            writeln!(
+                f,
+                "BRINs listed under another board than before: {}; each keeps the later row's board:",
+                self.school_conflicts.len()
+            )?;
+            for conflict in &self.school_conflicts {
+                writeln!(f, "  {conflict}")?;
+            }
+        }
         if !self.missing_members.is_empty() {
             writeln!(
                 f,

@@ -23,12 +23,14 @@ mod db_error;
 mod membership;
 mod people;
 mod rows;
+mod schools;
 mod sign_in;
 mod voting;
 mod webhooks;
 
 pub use membership::{PeriodRow, Periods};
 pub use rows::{CheckpointRow, KeyRow, LogEntryRow};
+pub use schools::{RegisteredBoard, SchoolBoard, SchoolChanges, SchoolList};
 pub use voting::{BallotRow, ProposalRow, ProxyRow};
 pub use webhooks::{
     AfterAttempt, AttemptResult, AttemptRow, DeliveryRecord, QueuedDelivery, Subscription,
@@ -689,17 +691,7 @@ impl Store {
     /// lands whole or not at all.
     pub async fn save_members(&self, created: &[Member], changed: &[Member]) -> Result<()> {
         let write = self.write().await?;
-        for chunk in created.chunks(500) {
-            member::Entity::insert_many(chunk.iter().map(to_active))
-                .exec(&write.txn)
-                .await?;
-        }
-        for m in changed {
-            let mut active = to_active(m);
-            active.created_at = sea_orm::ActiveValue::Unchanged(m.created_at);
-            active.id = sea_orm::ActiveValue::Unchanged(m.id);
-            active.update(&write.txn).await?;
-        }
+        write_members(&write.txn, created, changed).await?;
         write.commit().await?;
         Ok(())
     }
@@ -932,6 +924,26 @@ async fn members_ordered<C: ConnectionTrait>(db: &C) -> Result<Vec<Member>> {
         .into_iter()
         .map(to_member)
         .collect()
+}
+
+/// Inserts the created members and updates the changed ones.
+async fn write_members(
+    txn: &DatabaseTransaction,
+    created: &[Member],
+    changed: &[Member],
+) -> Result<()> {
+    for chunk in created.chunks(500) {
+        member::Entity::insert_many(chunk.iter().map(to_active))
+            .exec(txn)
+            .await?;
+    }
+    for m in changed {
+        let mut active = to_active(m);
+        active.created_at = sea_orm::ActiveValue::Unchanged(m.created_at);
+        active.id = sea_orm::ActiveValue::Unchanged(m.id);
+        active.update(txn).await?;
+    }
+    Ok(())
 }
 
 async fn member_by_id<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Member> {

@@ -1,4 +1,4 @@
-//! The domain: member boards, chambers and signed statements. Pure code, free of
+//! The domain: member boards, chambers, schools and signed statements. Pure code, free of
 //! HTTP and database types, so that every rule is unit-tested directly.
 
 pub mod api_token;
@@ -9,6 +9,7 @@ pub mod member;
 pub mod membership;
 pub mod person;
 pub mod proposal;
+pub mod school;
 pub mod server_statement;
 pub mod sign_in;
 pub mod statement;
