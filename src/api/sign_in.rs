@@ -82,13 +82,17 @@ impl From<RequestStatus> for StatusDto {
     }
 }
 
-/// The board a request's home organisation points to, from DUO's school register.
+/// The school a request's BRIN names and its board, from DUO's files (read by
+/// `mandaat members import`); `member_id` when that board is in the register.
 #[derive(Debug, Clone, Object)]
 #[oai(rename = "SuggestedBoard")]
 pub struct SuggestedBoardDto {
-    pub member_id: Uuid,
-    pub member_name: String,
+    pub school_name: String,
     pub bg_number: u32,
+    #[oai(skip_serializing_if_is_none)]
+    pub member_id: Option<Uuid>,
+    #[oai(skip_serializing_if_is_none)]
+    pub member_name: Option<String>,
 }
 
 /// A first sign-in by an account nobody designated yet, with what its provider said.
@@ -354,17 +358,16 @@ async fn request_dto(
     state: &State,
     r: &StoredSignInRequest,
 ) -> crate::error::Result<SignInRequestDto> {
-    let suggested_board = match r.suggested_member_id {
-        None => None,
-        Some(id) => {
-            let member = state.store.member(id).await?;
-            Some(SuggestedBoardDto {
-                member_id: member.id,
-                member_name: member.name.as_str().to_owned(),
-                bg_number: member.bg_number.get(),
-            })
-        }
-    };
+    // Looked up now, so that a school map or register imported after the request
+    // still helps the secretariat decide.
+    let suggested_board = sign_in::school_of(&state.store, &r.claims)
+        .await?
+        .map(|school| SuggestedBoardDto {
+            school_name: school.school_name,
+            bg_number: school.bg_number.get(),
+            member_id: school.member.as_ref().map(|m| m.id),
+            member_name: school.member.map(|m| m.name.as_str().to_owned()),
+        });
     Ok(SignInRequestDto {
         id: r.id,
         provider: r.provider.clone(),

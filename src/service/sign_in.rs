@@ -35,13 +35,14 @@ use uuid::Uuid;
 use crate::access::{self, Operation};
 use crate::auth::Principal;
 use crate::domain::person::{Designation, Email, Person, PersonName, SecretHash};
+use crate::domain::school::Brin;
 use crate::domain::sign_in::{
     AccountClaims, FLOW_LIFETIME, ProviderSettings, RequestStatus, SignInOutcome, SignInRefusal,
     flow_is_live,
 };
 use crate::error::{Error, Result};
 use crate::service::people::{OpenedSession, People};
-use crate::store::{NewAccount, SignInFlow, Store, StoredSignInRequest};
+use crate::store::{NewAccount, SchoolBoard, SignInFlow, Store, StoredSignInRequest};
 
 /// How long a provider's discovery document and keys are used before they are
 /// fetched again; an unknown signing key fetches them at once (key rotation).
@@ -542,11 +543,24 @@ fn signed_in(opened: OpenedSession) -> Finished {
     }
 }
 
-/// The board whose school the account's home organisation names, when the register
-/// knows the school and the board.
+/// The school (and its board) the account's home organisation names, when it is a
+/// BRIN that DUO's files list. A SURFconext domain names no school.
+pub async fn school_of(store: &Store, claims: &AccountClaims) -> Result<Option<SchoolBoard>> {
+    let Some(brin) = claims
+        .home_organization
+        .as_deref()
+        .and_then(|text| Brin::parse(text).ok())
+    else {
+        return Ok(None);
+    };
+    store.board_for_school(&brin).await
+}
+
+/// The member board to suggest on a request: the school's board, if in the register.
 async fn suggested_board(store: &Store, claims: &AccountClaims) -> Result<Option<Uuid>> {
-    let _ = (store, claims);
-    Ok(None)
+    Ok(school_of(store, claims)
+        .await?
+        .and_then(|school| school.member.map(|m| m.id)))
 }
 
 /// How a session opened by a provider is labelled: `provider:<id>`.

@@ -540,3 +540,47 @@ async fn an_unreachable_provider_is_a_503() {
         "provider-unavailable",
     );
 }
+
+#[tokio::test]
+async fn a_request_suggests_the_board_of_the_school_its_brin_names() {
+    let provider = MockProvider::start().await;
+    let app = app_with(&provider).await;
+    let po = crate::helpers::duo_data("duo");
+    let out = app.cli(&["members", "import", "--duo", po.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Entree sends the BRIN with its site number at times: 16AH00 is school 16AH.
+    provider.sign_in_as(Identity {
+        home_organization: Some("16AH00".into()),
+        ..els()
+    });
+    assert_eq!(
+        sign_in_with_provider(&app, None).await.route,
+        "#/signin/pending"
+    );
+    let request = &pending(&app).await[0];
+    let suggested = &request["suggested_board"];
+    assert_eq!(suggested["bg_number"], 10249, "{request}");
+    assert_eq!(suggested["school_name"], "Openbare Basisschool 't Eenspan");
+    let (_, members) = app
+        .get("/api/v1/members?bg_number=10249", &app.admin())
+        .await;
+    let member_id = suggested["member_id"]
+        .as_str()
+        .expect("the board is in the register");
+    assert!(members.to_string().contains(member_id), "{members}");
+
+    // A SURFconext domain names no school.
+    provider.sign_in_as(Identity {
+        subject: "surf-1".into(),
+        home_organization: Some("school.nl".into()),
+        ..els()
+    });
+    sign_in_with_provider(&app, None).await;
+    let requests = pending(&app).await;
+    let surf = requests.iter().find(|r| r["subject"] == "surf-1").unwrap();
+    assert!(surf.get("suggested_board").is_none(), "{surf}");
+}
