@@ -555,7 +555,29 @@ async fn browser_suite_passes_in_chromium() {
     ensure_node_modules();
 
     let clock = Arc::new(TestClock::running());
-    let app = TestApp::spawn_with_clock(clock.clone()).await;
+    // The school-account flow signs in through the mock provider, as one teacher.
+    let provider = crate::oidc_provider::MockProvider::start().await;
+    provider.use_clock(clock.clone());
+    provider.sign_in_as(crate::oidc_provider::Identity {
+        subject: "e2e-teacher".into(),
+        name: "Els de Vries".into(),
+        email: Some("els@school.example".into()),
+        home_organization: Some("16AH".into()),
+        claims_at_userinfo: false,
+    });
+    let providers = tempfile::NamedTempFile::new().expect("providers file");
+    let provider_entry = json!({"id": "mock", "display_name": "Mock school account"});
+    let mut entry = provider_entry.clone();
+    entry["issuer"] = json!(provider.issuer());
+    entry["client_id"] = json!(crate::oidc_provider::MockProvider::CLIENT_ID);
+    entry["client_secret"] = json!(crate::oidc_provider::MockProvider::CLIENT_SECRET);
+    std::fs::write(providers.path(), json!({"providers": [entry]}).to_string())
+        .expect("write providers file");
+    let providers_path = providers.path().to_owned();
+    let app = TestApp::spawn_with_clock_and_config(clock.clone(), |c| {
+        c.sign_in_providers = Some(providers_path)
+    })
+    .await;
     let mut members = Vec::new();
     for &(bg, name, po, vo) in BOARDS {
         let id = app.create_member(bg, name, po, vo).await;
@@ -610,12 +632,14 @@ async fn browser_suite_passes_in_chromium() {
         .env("MANDAAT_CLOCK_URL", &clock_url)
         .env("MANDAAT_SCREENSHOTS", &screenshots)
         .env("MANDAAT_MEMBERS", Value::Array(members).to_string())
+        .env("MANDAAT_OIDC_PROVIDER", provider_entry.to_string())
         .env("CHROMIUM", &browser);
     let run = tokio::task::spawn_blocking(move || run_bounded(cmd, BROWSER_SUITE_LIMIT))
         .await
         .expect("browser suite runner");
     let _ = stop_control.send(());
     drop(app);
+    drop(provider);
 
     assert!(
         run.success(),
