@@ -197,7 +197,7 @@ impl People {
         let pending = self.new_session(person, SIGNED_IN_WITH_INVITATION, user_agent, now)?;
         let redeemed = self
             .store
-            .redeem_invitation(invitation.id, pending.row())
+            .redeem_invitation(invitation.id, None, pending.row())
             .await?;
         if !redeemed {
             // Someone used the same link a moment earlier.

@@ -509,7 +509,7 @@ async fn decide(
             now,
         };
         return match store
-            .accept_invitation_with_account(invitation_id, account, pending.row())
+            .redeem_invitation(invitation_id, Some(account), pending.row())
             .await
         {
             Ok(true) => Ok(signed_in(pending.opened)),

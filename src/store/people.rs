@@ -11,6 +11,7 @@ use uuid::Uuid;
 use entity::{invitation, person, session};
 
 use super::Store;
+use super::sign_in::{NewAccount, insert_account};
 use crate::domain::member::Sector;
 use crate::domain::person::{Designation, Email, Person, PersonName, SecretHash};
 use crate::error::{Error, Result};
@@ -147,12 +148,15 @@ impl Store {
         })
     }
 
-    /// Marks the invitation used and stores the session it opens, in one transaction.
-    /// The update only matches an unused invitation, so of two concurrent uses exactly
-    /// one signs in; the other gets `false` and nothing is written.
+    /// Marks the invitation used and stores the session it opens (and the account it
+    /// was accepted with, if any), in one transaction. The update only matches an
+    /// unused invitation, so of two concurrent uses exactly one signs in; the other
+    /// gets `false` and nothing is written. An account bound a moment earlier by
+    /// another sign-in is a conflict.
     pub async fn redeem_invitation(
         &self,
         invitation_id: Uuid,
+        account: Option<NewAccount<'_>>,
         new: NewSession<'_>,
     ) -> Result<bool> {
         let txn = self.db.begin().await?;
@@ -165,6 +169,9 @@ impl Store {
         if claimed.rows_affected != 1 {
             txn.rollback().await?;
             return Ok(false);
+        }
+        if let Some(account) = account {
+            insert_account(&txn, &account).await?;
         }
         insert_session(&txn, new).await?;
         txn.commit().await?;

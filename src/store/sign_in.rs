@@ -9,7 +9,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use entity::{account, invitation, person, session, sign_in_flow, sign_in_request};
+use entity::{account, person, session, sign_in_flow, sign_in_request};
 
 use super::Store;
 use super::people::{NewSession, insert_session, to_active};
@@ -147,33 +147,6 @@ impl Store {
         insert_session(&txn, new).await?;
         txn.commit().await?;
         Ok(())
-    }
-
-    /// Accepts an invitation by signing in: the invitation is used up, the account is
-    /// bound to its person and a session opens, all or nothing. `false` when the
-    /// invitation was used a moment earlier; a conflict when the account was bound
-    /// a moment earlier.
-    pub async fn accept_invitation_with_account(
-        &self,
-        invitation_id: Uuid,
-        account: NewAccount<'_>,
-        session: NewSession<'_>,
-    ) -> Result<bool> {
-        let txn = self.db.begin().await?;
-        let claimed = invitation::Entity::update_many()
-            .col_expr(invitation::Column::UsedAt, Expr::value(session.now))
-            .filter(invitation::Column::Id.eq(invitation_id))
-            .filter(invitation::Column::UsedAt.is_null())
-            .exec(&txn)
-            .await?;
-        if claimed.rows_affected != 1 {
-            txn.rollback().await?;
-            return Ok(false);
-        }
-        insert_account(&txn, &account).await?;
-        insert_session(&txn, session).await?;
-        txn.commit().await?;
-        Ok(true)
     }
 
     pub async fn sign_in_request_of(
@@ -385,7 +358,10 @@ fn not_pending(id: Uuid) -> Error {
     }
 }
 
-async fn insert_account(db: &impl sea_orm::ConnectionTrait, new: &NewAccount<'_>) -> Result<()> {
+pub(super) async fn insert_account(
+    db: &impl sea_orm::ConnectionTrait,
+    new: &NewAccount<'_>,
+) -> Result<()> {
     account::ActiveModel {
         id: Set(Uuid::new_v4()),
         issuer: Set(new.claims.issuer.clone()),

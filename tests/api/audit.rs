@@ -4,7 +4,7 @@
 use base64::Engine as _;
 use reqwest::{Method, StatusCode};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ConnectionTrait, Database, DatabaseConnection, EntityTrait,
+    ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DatabaseConnection, EntityTrait,
     IntoActiveModel,
 };
 use serde_json::{Value, json};
@@ -15,7 +15,7 @@ use mandaat::transparency::checkpoint::Checkpoint;
 use mandaat::transparency::merkle::{Hash, leaf_hash, verify_consistency, verify_inclusion};
 use mandaat::transparency::note::NoteVerifier;
 
-use crate::helpers::{Checked, TestApp, assert_problem, storage};
+use crate::helpers::{Checked, TestApp, assert_problem};
 use crate::voting::{Board, Open, board, cast, draft_and_open, electorate, resolution, spec};
 
 fn hash(text: &str) -> Hash {
@@ -113,19 +113,6 @@ fn verify_dir(dir: &std::path::Path, key: &str, extra: &[&str]) -> (bool, String
         String::from_utf8_lossy(&out.stderr)
     );
     (out.status.success(), text)
-}
-
-async fn db(app: &TestApp) -> DatabaseConnection {
-    let url = match app.db.url() {
-        Some(url) => url.to_owned(),
-        None => format!(
-            "sqlite://{}",
-            storage(app.data_dir.path(), &app.db)
-                .sqlite_path()
-                .display()
-        ),
-    };
-    Database::connect(url).await.unwrap()
 }
 
 #[tokio::test]
@@ -435,7 +422,7 @@ async fn tampered(
     key: &str,
     tamper: impl AsyncFnOnce(&DatabaseConnection),
 ) -> String {
-    let db = db(app).await;
+    let db = app.database().await;
     tamper(&db).await;
     let (ok, output) = export_and_verify(app, key, &[]);
     assert!(!ok, "tampering went unnoticed:\n{output}");
@@ -634,7 +621,7 @@ async fn a_rewritten_history_is_inconsistent_with_an_earlier_checkpoint() {
     // recorded hash and forgets every checkpoint, so a restarted server signs anew.
     let index = vote.receipts[1]["entry"].as_i64().unwrap();
     let voter = &vote.boards[1];
-    let db = db(&app).await;
+    let db = app.database().await;
     let row = entry(&db, index).await;
     let mut body: Value = serde_json::from_slice(&row.statement).unwrap();
     body["choice"] = json!({"vote": "yes"});
@@ -686,7 +673,7 @@ async fn a_rewritten_history_is_inconsistent_with_an_earlier_checkpoint() {
 async fn a_server_refuses_to_start_on_a_log_that_no_longer_matches_its_checkpoint() {
     let app = TestApp::spawn().await;
     let vote = finished_vote(&app).await;
-    let db = db(&app).await;
+    let db = app.database().await;
     let index = vote.receipts[0]["entry"].as_i64().unwrap();
     let row = entry(&db, index).await;
     let mut active = row.into_active_model();

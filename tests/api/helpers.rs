@@ -445,6 +445,20 @@ impl TestApp {
             .expect("member id")
     }
 
+    /// A direct connection to this app's database, to look at rows the API does not show.
+    pub async fn database(&self) -> sea_orm::DatabaseConnection {
+        let url = match self.db.url() {
+            Some(url) => url.to_owned(),
+            None => format!(
+                "sqlite://{}",
+                storage(self.data_dir.path(), &self.db)
+                    .sqlite_path()
+                    .display()
+            ),
+        };
+        sea_orm::Database::connect(url).await.unwrap()
+    }
+
     /// Runs the real `mandaat` binary against this app's data directory and database.
     pub fn cli(&self, args: &[&str]) -> Output {
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_mandaat"));

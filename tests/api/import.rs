@@ -1,9 +1,7 @@
 //! `mandaat members import` on the real DUO files, checked through the API.
 
 use reqwest::StatusCode;
-use sea_orm::{
-    ColumnTrait, Database, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::Value;
 
 use mandaat::domain::school::Brin;
@@ -151,20 +149,6 @@ async fn store(app: &TestApp) -> Store {
         .unwrap()
 }
 
-/// A direct connection, to count the rows of the schools table.
-async fn db(app: &TestApp) -> DatabaseConnection {
-    let url = match app.db.url() {
-        Some(url) => url.to_owned(),
-        None => format!(
-            "sqlite://{}",
-            storage(app.data_dir.path(), &app.db)
-                .sqlite_path()
-                .display()
-        ),
-    };
-    Database::connect(url).await.unwrap()
-}
-
 async fn schools(db: &DatabaseConnection, sector: &str) -> u64 {
     entity::school::Entity::find()
         .filter(entity::school::Column::Sector.eq(sector))
@@ -198,7 +182,7 @@ async fn importing_schools_maps_a_brin_to_its_board_and_a_reimport_replaces_the_
         "{first}"
     );
     let store = store(&app).await;
-    let db = db(&app).await;
+    let db = app.database().await;
     assert_eq!(schools(&db, "PO").await, 6_359);
 
     // 16AH (Openbare Basisschool 't Eenspan) belongs to board 10249, in the register.

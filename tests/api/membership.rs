@@ -6,17 +6,14 @@
 use base64::Engine as _;
 use chrono::{Duration, NaiveDate};
 use reqwest::StatusCode;
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ConnectionTrait, Database, DatabaseConnection, EntityTrait,
-    IntoActiveModel,
-};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityTrait, IntoActiveModel};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use mandaat::domain::statement::BASE64URL;
 use mandaat::transparency::merkle::leaf_hash;
 
-use crate::helpers::{Checked, TestApp, assert_problem, duo_data, storage};
+use crate::helpers::{Checked, TestApp, assert_problem, duo_data};
 use crate::voting::{draft_and_open, electorate, resolution, spec};
 
 fn today(app: &TestApp) -> NaiveDate {
@@ -336,19 +333,6 @@ async fn the_import_fills_the_board_register_and_never_the_membership() {
     assert_eq!(total(&app, "membership=member").await, 1279);
 }
 
-async fn db(app: &TestApp) -> DatabaseConnection {
-    let url = match app.db.url() {
-        Some(url) => url.to_owned(),
-        None => format!(
-            "sqlite://{}",
-            storage(app.data_dir.path(), &app.db)
-                .sqlite_path()
-                .display()
-        ),
-    };
-    Database::connect(url).await.unwrap()
-}
-
 #[tokio::test]
 async fn upgrading_makes_every_active_or_suspended_board_a_member_in_the_log() {
     let app = TestApp::spawn().await;
@@ -361,7 +345,7 @@ async fn upgrading_makes_every_active_or_suspended_board_a_member_in_the_log() {
     )
     .await;
     // Back to the database before this migration, then run it as an upgrade would.
-    let db = db(&app).await;
+    let db = app.database().await;
     for sql in [
         "DROP TABLE memberships",
         "DELETE FROM seaql_migrations WHERE version = 'm20261201_000004_membership'",
@@ -459,7 +443,7 @@ async fn forge_roll(app: &TestApp, edit: impl FnOnce(&mut Value)) {
         <ed25519_dalek::SigningKey as ed25519_dalek::pkcs8::DecodePrivateKey>::from_pkcs8_pem(&pem)
             .unwrap();
     let signer = mandaat::service::ServerSigner::new(log_signing);
-    let db = db(app).await;
+    let db = app.database().await;
     let row = entity::log_entry::Entity::find()
         .all(&db)
         .await

@@ -33,6 +33,17 @@ async fn app_with(provider: &MockProvider) -> TestApp {
     app
 }
 
+/// The board of school 16AH, as a member.
+async fn emmen(app: &TestApp) -> Uuid {
+    app.create_member(
+        10249,
+        "Stichting Openbaar Onderwijs Emmen",
+        Some(5000),
+        None,
+    )
+    .await
+}
+
 fn els() -> Identity {
     Identity {
         subject: "els-1234".into(),
@@ -131,14 +142,7 @@ async fn pending(app: &TestApp) -> Vec<Value> {
 async fn an_approved_account_signs_in_and_acts_for_its_board() {
     let provider = MockProvider::start().await;
     let app = app_with(&provider).await;
-    let member = app
-        .create_member(
-            10249,
-            "Stichting Openbaar Onderwijs Emmen",
-            Some(5000),
-            None,
-        )
-        .await;
+    let member = emmen(&app).await;
 
     let (status, providers) = app
         .request(Method::GET, "/api/v1/sign-in/providers", None, None)
@@ -443,14 +447,7 @@ async fn the_callback_needs_the_browser_that_started_the_sign_in() {
 async fn an_invitation_accepted_with_an_account_binds_it() {
     let provider = MockProvider::start().await;
     let app = app_with(&provider).await;
-    let member = app
-        .create_member(
-            10249,
-            "Stichting Openbaar Onderwijs Emmen",
-            Some(5000),
-            None,
-        )
-        .await;
+    let member = emmen(&app).await;
     let invited = invite(
         &app,
         json!({"name": "Els de Vries", "email": "els@school.example", "role": "board", "member_id": member}),
