@@ -230,21 +230,11 @@ impl PeopleApi {
         };
         let (people, total) = state.people.list(&filter, state.clock.now()).await?;
         let ids: Vec<Uuid> = people.iter().map(|(p, _)| p.id).collect();
-        let accounts = state.store.accounts_of(&ids).await?;
-        let accounts_of = |id: Uuid| {
-            accounts
-                .iter()
-                .filter(|a| a.person_id == id)
-                .map(|a| AccountDto {
-                    provider: a.provider.clone(),
-                    provider_name: super::sign_in::provider_name(&state, &a.provider),
-                })
-                .collect()
-        };
+        let mut accounts = accounts_of(&state, &ids).await?;
         Ok(Json(PersonPage {
             items: people
                 .iter()
-                .map(|(p, n)| PersonDto::new(p, *n, accounts_of(p.id)))
+                .map(|(p, n)| PersonDto::new(p, *n, accounts.remove(&p.id).unwrap_or_default()))
                 .collect(),
             total,
             limit: filter.limit,
@@ -306,7 +296,12 @@ impl PeopleApi {
         let by = state.authenticate(&auth).await?;
         allow(&by, Operation::ManagePeople)?;
         let person = state.people.remove(&by, id.0, state.clock.now()).await?;
-        Ok(Json(PersonDto::new(&person, 0, Vec::new())))
+        let accounts = accounts_of(&state, &[person.id]).await?.remove(&person.id);
+        Ok(Json(PersonDto::new(
+            &person,
+            0,
+            accounts.unwrap_or_default(),
+        )))
     }
 
     /// End every session of a person at once; their next request is refused. Admin only.
@@ -324,6 +319,24 @@ impl PeopleApi {
             .await?;
         Ok(Json(EndedDto { ended }))
     }
+}
+
+/// The accounts that sign these people in, by person.
+async fn accounts_of(
+    state: &State,
+    people: &[Uuid],
+) -> crate::error::Result<std::collections::HashMap<Uuid, Vec<AccountDto>>> {
+    let mut by_person: std::collections::HashMap<Uuid, Vec<AccountDto>> = Default::default();
+    for account in state.store.accounts_of(people).await? {
+        by_person
+            .entry(account.person_id)
+            .or_default()
+            .push(AccountDto {
+                provider_name: super::sign_in::provider_name(state, &account.provider),
+                provider: account.provider,
+            });
+    }
+    Ok(by_person)
 }
 
 /// The answer to an invitation: the person and their link, shown this once.

@@ -520,9 +520,18 @@ async fn decide(
         };
     }
     let suggested = suggested_board(store, claims).await?;
-    let request = store
+    let request = match store
         .record_sign_in_request(provider, claims, suggested, now)
-        .await?;
+        .await
+    {
+        Ok(request) => request,
+        // The same account's first request was recorded a moment earlier.
+        Err(Error::Conflict { .. }) => store
+            .sign_in_request_of(&claims.issuer, &claims.subject)
+            .await?
+            .ok_or_else(|| Error::Internal("a conflicting sign-in request vanished".into()))?,
+        Err(e) => return Err(e),
+    };
     match request.status {
         RequestStatus::Rejected => refused(SignInRefusal::RequestRejected),
         // Approved binds the account, so the account is found above; an approved

@@ -256,6 +256,7 @@ async fn an_approved_account_signs_in_and_acts_for_its_board() {
         .await;
     assert_eq!(status, StatusCode::OK, "{removed}");
     assert!(removed["removed_at"].is_string());
+    assert_eq!(removed["accounts"][0]["provider"], "mock", "{removed}");
     let (status, body) = browser.get("/api/v1/me").await;
     assert_problem(status, &body, StatusCode::UNAUTHORIZED, "unauthorized");
     let again = sign_in_with_provider(&app, None).await;
