@@ -61,11 +61,17 @@ pub struct NewAccount<'a> {
 }
 
 impl Store {
+    /// Stores a sign-in in progress; expired ones go first, so that abandoned
+    /// sign-ins do not pile up.
     pub async fn insert_sign_in_flow(
         &self,
         state_hash: &SecretHash,
         flow: &SignInFlow,
     ) -> Result<()> {
+        sign_in_flow::Entity::delete_many()
+            .filter(sign_in_flow::Column::ExpiresAt.lte(flow.created_at))
+            .exec(&self.db)
+            .await?;
         sign_in_flow::ActiveModel {
             state_hash: Set(state_hash.as_str().to_owned()),
             provider: Set(flow.provider.clone()),
