@@ -214,6 +214,52 @@ pub trait TokenVerifier: Send + Sync {
 #[derive(Clone, Default)]
 pub struct Authenticator {
     verifiers: HashMap<String, Arc<dyn TokenVerifier>>,
+    verified: Arc<VerifiedTokens>,
+}
+
+/// Tokens whose signature and claims were checked, by the SHA-256 of the token: in a
+/// deadline rush a board sends every ballot with the same token, and checking its
+/// signature again costs as much as checking the ballot's. Only its expiry can change
+/// its verdict (the issuers are fixed for the process), so a hit checks that alone.
+#[derive(Default)]
+struct VerifiedTokens {
+    entries: std::sync::Mutex<HashMap<[u8; 32], (Principal, i64)>>,
+}
+
+impl VerifiedTokens {
+    /// Enough for every board of a large cooperative several times over.
+    const CAPACITY: usize = 16_384;
+
+    fn get(&self, key: &[u8; 32], now: i64) -> Option<Principal> {
+        let mut entries = self.entries.lock().ok()?;
+        match entries.get(key) {
+            Some((principal, exp)) if is_unexpired(*exp, now) => Some(principal.clone()),
+            Some(_) => {
+                entries.remove(key);
+                None
+            }
+            None => None,
+        }
+    }
+
+    fn insert(&self, key: [u8; 32], principal: Principal, exp: i64, now: i64) {
+        let Ok(mut entries) = self.entries.lock() else {
+            return;
+        };
+        if entries.len() >= Self::CAPACITY {
+            entries.retain(|_, (_, exp)| is_unexpired(*exp, now));
+            if entries.len() >= Self::CAPACITY {
+                entries.clear();
+            }
+        }
+        entries.insert(key, (principal, exp));
+    }
+}
+
+/// jsonwebtoken's own test: a token has expired once `exp` is more than the leeway
+/// in the past.
+fn is_unexpired(exp: i64, now: i64) -> bool {
+    exp.saturating_add(LEEWAY_SECONDS as i64) >= now
 }
 
 impl Authenticator {
@@ -228,6 +274,23 @@ impl Authenticator {
     }
 
     pub fn authenticate(&self, token: &str) -> Result<Principal, AuthError> {
+        // The clock jsonwebtoken checks `exp` with, so a hit and a miss agree.
+        let now = i64::try_from(jsonwebtoken::get_current_timestamp()).unwrap_or(i64::MAX);
+        self.authenticate_at(token, now)
+    }
+
+    fn authenticate_at(&self, token: &str, now: i64) -> Result<Principal, AuthError> {
+        use sha2::Digest as _;
+        let key: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
+        if let Some(principal) = self.verified.get(&key, now) {
+            return Ok(principal);
+        }
+        let (principal, exp) = self.verify(token)?;
+        self.verified.insert(key, principal.clone(), exp, now);
+        Ok(principal)
+    }
+
+    fn verify(&self, token: &str) -> Result<(Principal, i64), AuthError> {
         #[derive(Deserialize)]
         struct Issuer {
             iss: Option<String>,
@@ -239,7 +302,7 @@ impl Authenticator {
             .ok_or_else(|| AuthError::MissingClaim("iss".into()))?;
         let verifier = self.verifiers.get(&iss).ok_or(AuthError::UnknownIssuer)?;
         let claims = verifier.verify(token)?;
-        Principal::from_claims(&claims)
+        Ok((Principal::from_claims(&claims)?, claims.exp))
     }
 }
 
@@ -341,6 +404,59 @@ mod tests {
             Principal::Admin {
                 sub: "tester".into()
             }
+        );
+    }
+
+    #[test]
+    fn a_verified_token_is_remembered_until_it_expires() {
+        let issuer = Arc::new(issuer());
+        let auth = Authenticator::new().trust(issuer.clone());
+        let token = issuer.issue(&request(Role::Admin), Utc::now()).unwrap();
+        let now = Utc::now().timestamp();
+        let principal = auth.authenticate_at(&token, now).unwrap();
+        use sha2::Digest as _;
+        let key: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
+        let exp = now + 60;
+        assert_eq!(auth.verified.get(&key, now), Some(principal.clone()));
+        assert_eq!(
+            auth.verified.get(&key, exp + LEEWAY_SECONDS as i64),
+            Some(principal),
+            "within the leeway"
+        );
+        assert_eq!(
+            auth.verified.get(&key, exp + LEEWAY_SECONDS as i64 + 2),
+            None,
+            "expired: forgotten, so the next use is verified (and refused) again"
+        );
+        assert_eq!(auth.verified.get(&key, now), None);
+
+        // A refused token is never remembered: each use is refused again.
+        let mut forged = token.clone();
+        forged.pop();
+        forged.push(if token.ends_with('A') { 'B' } else { 'A' });
+        for _ in 0..2 {
+            assert!(auth.authenticate_at(&forged, now).is_err());
+        }
+        let forged_key: [u8; 32] = sha2::Sha256::digest(forged.as_bytes()).into();
+        assert_eq!(auth.verified.get(&forged_key, now), None);
+    }
+
+    #[test]
+    fn remembered_tokens_are_bounded() {
+        let tokens = VerifiedTokens::default();
+        let admin = Principal::Admin { sub: "a".into() };
+        for i in 0..VerifiedTokens::CAPACITY + 10 {
+            let mut key = [0u8; 32];
+            key[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            // Half of them expired long ago: those go first.
+            let exp = if i % 2 == 0 { 0 } else { 1_000 };
+            tokens.insert(key, admin.clone(), exp, 500);
+        }
+        let len = tokens.entries.lock().unwrap().len();
+        assert!(len <= VerifiedTokens::CAPACITY, "{len}");
+        assert!(
+            len > VerifiedTokens::CAPACITY / 4,
+            "unexpired ones stay: {len}"
         );
     }
 
