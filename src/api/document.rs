@@ -41,8 +41,12 @@ pub const DENY_UNKNOWN_FIELDS: &[&str] = &[
     "ProposalSpec",
     "Pupils",
     "Reinvitation",
+    "Removal",
     "SignIn",
+    "SignInApproval",
+    "SignInRejection",
     "SignedStatement",
+    "StartSignIn",
     "WebhookPatch",
 ];
 
@@ -329,6 +333,7 @@ mod tests {
             include_str!("log.rs"),
             include_str!("audit.rs"),
             include_str!("sessions.rs"),
+            include_str!("sign_in.rs"),
             include_str!("people.rs"),
             include_str!("webhooks.rs"),
             include_str!("api_tokens.rs"),
