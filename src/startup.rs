@@ -159,6 +159,14 @@ impl Application {
                 "membership signed into the transparency log"
             );
         }
+        let providers = crate::config::load_sign_in_providers(config.sign_in_providers.as_deref())?;
+        if !providers.is_empty() && config.public_url.is_none() {
+            // The redirect URL registered at the provider must be the one we send.
+            tracing::warn!(
+                "sign-in providers are configured without --public-url: the redirect URL sent to them is built from each request's Host header"
+            );
+        }
+        let sign_in = crate::service::sign_in::SignIn::new(providers)?;
         let (acceptor, local_addr) = bind(config.listen).await?;
         // The connection cap and the header-read timeout, which poem's `Server` lacks.
         let acceptor = crate::connection::BoundedAcceptor::new(
@@ -194,9 +202,7 @@ impl Application {
             },
             metrics,
             connections: acceptor.open_connections(),
-            sign_in: crate::service::sign_in::SignIn::new(crate::config::load_sign_in_providers(
-                config.sign_in_providers.as_deref(),
-            )?)?,
+            sign_in,
             webhooks: Arc::new(crate::service::webhooks::Webhooks::new(
                 crate::service::webhooks::WebhookSettings {
                     allow_private: config.webhooks.allow_private,
