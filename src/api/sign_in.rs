@@ -11,9 +11,7 @@ use uuid::Uuid;
 
 use super::members::SectorDto;
 use super::people::{PersonDto, RoleDto};
-use super::problem::{
-    Change, OpResult, Public, ReadQueryRestricted, SignInCallback, StartSignIn, Step,
-};
+use super::problem::{Change, OpResult, Public, ReadQueryRestricted, SignInCallback, StartSignIn};
 use super::{ApiTags, Credentials, State, Text, public_base};
 use crate::domain::person::{Designation, Email, PersonName};
 use crate::domain::sign_in::RequestStatus;
@@ -340,7 +338,7 @@ impl SignInApi {
         auth: Credentials,
         id: Path<Uuid>,
         _body: Json<RejectionDto>,
-    ) -> OpResult<Json<SignInRequestDto>, Step> {
+    ) -> OpResult<Json<SignInRequestDto>, Change> {
         let by = state.authenticate(&auth).await?;
         let request = sign_in::reject(&state.store, &by, id.0, state.clock.now()).await?;
         Ok(Json(request_dto(&state, &request).await?))
