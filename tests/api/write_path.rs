@@ -243,7 +243,11 @@ async fn no_ballot_lands_after_the_closing_entry() {
         if status == StatusCode::OK {
             break;
         }
-        assert_problem(status, &body, StatusCode::CONFLICT, "voting-window");
+        // An overloaded machine may answer "try again" (503): the close is retried
+        // like a too-early one; what this test holds is the order, not availability.
+        if status != StatusCode::SERVICE_UNAVAILABLE {
+            assert_problem(status, &body, StatusCode::CONFLICT, "voting-window");
+        }
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
     let answers = requests.join_all().await;
@@ -259,7 +263,9 @@ async fn no_ballot_lands_after_the_closing_entry() {
                 entry < closed_at,
                 "ballot at {entry} after the close at {closed_at}"
             );
-        } else {
+        } else if status != StatusCode::SERVICE_UNAVAILABLE {
+            // A ballot told to try again (503) was not acknowledged; whatever the
+            // log holds is checked below: nothing follows the close.
             assert_eq!(status, StatusCode::CONFLICT, "{body}");
             let slug = body["type"].as_str().unwrap();
             assert!(
