@@ -2,7 +2,8 @@
 //! auditor holding the same inputs recomputes exactly the same result. Integers only:
 //! every threshold is compared by cross-multiplication, never by division.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -192,9 +193,16 @@ pub fn tally(
     let is_priority = matches!(kind, ProposalKind::Priority { .. });
     let index = OptionIndex::new(options);
     // A member listed twice must not count twice: the first entry stands.
-    let mut seen = HashSet::with_capacity(roll.len());
-    let roll: Vec<&RollEntry> = roll.iter().filter(|e| seen.insert(e.member)).collect();
-    let ballots = deciding_ballots(kind, &roll, events);
+    let mut position: HashMap<Uuid, usize> = HashMap::with_capacity(roll.len());
+    let mut unique: Vec<&RollEntry> = Vec::with_capacity(roll.len());
+    for entry in roll {
+        if let Entry::Vacant(slot) = position.entry(entry.member) {
+            slot.insert(unique.len());
+            unique.push(entry);
+        }
+    }
+    let roll = unique;
+    let ballots = deciding_ballots(kind, &position, events);
 
     let group_majority = (!is_priority).then_some(electorate.majority);
     let mut total = Totals::default();
@@ -326,20 +334,16 @@ pub fn tally(
     }
 }
 
-/// Per roll member, the ballot that decides its vote: its last own ballot, else the
-/// last proxy ballot that was valid when cast, else none.
+/// Per roll member (`position`: member → its place in the roll, without repeats), the
+/// ballot that decides its vote: its last own ballot, else the last proxy ballot that
+/// was valid when cast, else none.
 fn deciding_ballots<'a>(
     kind: &ProposalKind,
-    roll: &[&RollEntry],
+    position: &HashMap<Uuid, usize>,
     events: &'a [Event],
 ) -> Vec<Option<(u64, &'a Choice)>> {
-    let position: HashMap<Uuid, usize> = roll
-        .iter()
-        .enumerate()
-        .map(|(i, e)| (e.member, i))
-        .collect();
-    let mut own = vec![None; roll.len()];
-    let mut by_proxy = vec![None; roll.len()];
+    let mut own = vec![None; position.len()];
+    let mut by_proxy = vec![None; position.len()];
     // grantor → holder; at most one active proxy per grantor.
     let mut proxies: BTreeMap<Uuid, Uuid> = BTreeMap::new();
     for event in events {
@@ -1002,6 +1006,28 @@ mod tests {
             run(&[grant(1, 1, 9), proxy_vote(2, 9, 1, Vote::Yes)]),
             (0, 0, vec![])
         );
+    }
+
+    #[test]
+    fn a_member_listed_twice_counts_once_by_its_first_entry() {
+        let roll = vec![
+            entry(1, 5, &[Sector::Po], "small"),
+            entry(2, 1, &[Sector::Po], "small"),
+            entry(1, 100, &[Sector::Vo], "vo-large"),
+        ];
+        let events = [
+            vote(1, 1, Vote::Yes),
+            vote(2, 2, Vote::No),
+            proxy_vote(3, 1, 2, Vote::Yes),
+        ];
+        let t = resolution(&electorate("1/2", Majority::simple()), &roll, &events);
+        assert_eq!(
+            (t.eligible, t.yes, t.no),
+            (count(2, 6), count(1, 5), count(1, 1))
+        );
+        assert_eq!(t.counted, vec![1, 2]);
+        assert_eq!(t.by_chamber.keys().collect::<Vec<_>>(), vec!["small"]);
+        assert_eq!(t.by_sector[&Sector::Vo].eligible, count(0, 0));
     }
 
     #[test]
