@@ -144,6 +144,9 @@ fn measure_tally(n: usize) -> Duration {
     let counted = tally(&kind, &electorate, &roll, &events);
     let tally_time = start.elapsed();
     assert_eq!(counted.counted.len(), n);
+    // Same ballots in, same result out: runs of different versions compare this.
+    let digest = Sha256::digest(serde_json::to_vec(&counted).expect("tally json"));
+    println!("tally: SHA-256 of its JSON {}", hex::encode(digest));
     tally_time
 }
 
