@@ -10,7 +10,8 @@
 //!
 //! MANDAAT_BENCH_AUDIT_BALLOTS sets N (default 1,000,000). MANDAAT_BENCH_AUDIT_OUT
 //! names a directory to keep the bundle in (`<dir>/bundle.json`), e.g. to run
-//! `mandaat audit verify` on it under `/usr/bin/time -v`.
+//! `mandaat audit verify` on it under `/usr/bin/time -v`. MANDAAT_BENCH_AUDIT_ONLY=tally
+//! skips the log, the signatures and the audit, and measures only the tally.
 
 // A benchmark, like a test, should stop loudly at the first surprise.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -60,6 +61,15 @@ fn main() {
         .and_then(|v| v.replace('_', "").parse().ok())
         .unwrap_or(1_000_000);
     let threads = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+    if std::env::var("MANDAAT_BENCH_AUDIT_ONLY").is_ok_and(|v| v == "tally") {
+        println!("audit bench, tally only: {n} ballots over {OPTIONS} options; {threads} cores");
+        let tally_time = measure_tally(n);
+        println!();
+        println!("| measure | figure | ratio |");
+        println!("| --- | --- | --- |");
+        print_tally(n, tally_time);
+        return;
+    }
     println!("audit bench: {n} ballots by {BOARDS} boards over {OPTIONS} options; {threads} cores");
 
     let start = Instant::now();
@@ -109,11 +119,7 @@ fn main() {
     let audit_rate = rate(entries, audit_time);
 
     // 3. The count: N ranked ballots, every one counted.
-    let (kind, electorate, roll, events) = ranked_ballots(n);
-    let start = Instant::now();
-    let counted = tally(&kind, &electorate, &roll, &events);
-    let tally_time = start.elapsed();
-    assert_eq!(counted.counted.len(), n);
+    let tally_time = measure_tally(n);
 
     println!();
     println!("| measure | figure | ratio |");
@@ -128,6 +134,23 @@ fn main() {
         audit_time.as_secs_f64(),
         audit_rate / batch_rate
     );
+    print_tally(n, tally_time);
+}
+
+/// The tally of `n` ranked ballots, every one counted.
+fn measure_tally(n: usize) -> Duration {
+    let (kind, electorate, roll, events) = ranked_ballots(n);
+    let start = Instant::now();
+    let counted = tally(&kind, &electorate, &roll, &events);
+    let tally_time = start.elapsed();
+    assert_eq!(counted.counted.len(), n);
+    // Same ballots in, same result out: runs of different versions compare this.
+    let digest = Sha256::digest(serde_json::to_vec(&counted).expect("tally json"));
+    println!("tally: SHA-256 of its JSON {}", hex::encode(digest));
+    tally_time
+}
+
+fn print_tally(n: usize, tally_time: Duration) {
     println!(
         "| tally, {n} ranked ballots, {OPTIONS} options | {:>9.3} s | {:.0} ns/ballot |",
         tally_time.as_secs_f64(),

@@ -2,7 +2,8 @@
 //! auditor holding the same inputs recomputes exactly the same result. Integers only:
 //! every threshold is compared by cross-multiplication, never by division.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -190,10 +191,18 @@ pub fn tally(
         _ => &[],
     };
     let is_priority = matches!(kind, ProposalKind::Priority { .. });
+    let index = OptionIndex::new(options);
     // A member listed twice must not count twice: the first entry stands.
-    let mut seen = HashSet::with_capacity(roll.len());
-    let roll: Vec<&RollEntry> = roll.iter().filter(|e| seen.insert(e.member)).collect();
-    let ballots = deciding_ballots(kind, &roll, events);
+    let mut position: HashMap<Uuid, usize> = HashMap::with_capacity(roll.len());
+    let mut unique: Vec<&RollEntry> = Vec::with_capacity(roll.len());
+    for entry in roll {
+        if let Entry::Vacant(slot) = position.entry(entry.member) {
+            slot.insert(unique.len());
+            unique.push(entry);
+        }
+    }
+    let roll = unique;
+    let ballots = deciding_ballots(kind, &position, events);
 
     let group_majority = (!is_priority).then_some(electorate.majority);
     let mut total = Totals::default();
@@ -204,7 +213,7 @@ pub fn tally(
         .collect();
     let mut by_chamber: BTreeMap<String, Totals> = BTreeMap::new();
     for (entry, ballot) in roll.iter().zip(&ballots) {
-        let mark = ballot.map(|(_, choice)| mark(options, choice));
+        let mark = ballot.map(|(_, choice)| mark(&index, choice));
         total.add(entry.weight, mark);
         for (sector, totals) in &mut by_sector {
             if entry.sectors.contains(sector) {
@@ -325,20 +334,16 @@ pub fn tally(
     }
 }
 
-/// Per roll member, the ballot that decides its vote: its last own ballot, else the
-/// last proxy ballot that was valid when cast, else none.
+/// Per roll member (`position`: member → its place in the roll, without repeats), the
+/// ballot that decides its vote: its last own ballot, else the last proxy ballot that
+/// was valid when cast, else none.
 fn deciding_ballots<'a>(
     kind: &ProposalKind,
-    roll: &[&RollEntry],
+    position: &HashMap<Uuid, usize>,
     events: &'a [Event],
 ) -> Vec<Option<(u64, &'a Choice)>> {
-    let position: HashMap<Uuid, usize> = roll
-        .iter()
-        .enumerate()
-        .map(|(i, e)| (e.member, i))
-        .collect();
-    let mut own = vec![None; roll.len()];
-    let mut by_proxy = vec![None; roll.len()];
+    let mut own = vec![None; position.len()];
+    let mut by_proxy = vec![None; position.len()];
     // grantor → holder; at most one active proxy per grantor.
     let mut proxies: BTreeMap<Uuid, Uuid> = BTreeMap::new();
     for event in events {
@@ -393,12 +398,10 @@ fn fits(kind: &ProposalKind, choice: &Choice) -> bool {
 
 /// How a counted choice counts in yes/no/abstain: a ranking that ranks a known
 /// option is a "yes", an empty one an abstention.
-fn mark(options: &[PriorityOption], choice: &Choice) -> Vote {
+fn mark(index: &OptionIndex, choice: &Choice) -> Vote {
     match choice {
         Choice::Vote { vote, .. } => *vote,
-        Choice::Ranking { ranking }
-            if ranking.iter().any(|id| options.iter().any(|o| &o.id == id)) =>
-        {
+        Choice::Ranking { ranking } if ranking.iter().any(|id| index.get(id).is_some()) => {
             Vote::Yes
         }
         Choice::Ranking { .. } => Vote::Abstain,
@@ -534,46 +537,140 @@ fn schulze(options: &[PriorityOption], rankings: &[(&[Ident], u64)]) -> Priority
 /// i before j, or ranking i and not j. Sums saturate, as weights are added one by one
 /// (a saturating sum of non-negative weights does not depend on their order).
 ///
-/// This is the tally's hot loop (a million ballots × n² pairs), so each ranking becomes
-/// a place per option (unranked: `usize::MAX`, below every place), and i is preferred
-/// to j exactly when its place is smaller: a branch-free comparison per pair.
+/// This is the tally's hot loop (a million ballots × n² pairs). Each ranking becomes
+/// the options it ranks, in order (unknown ids skipped, a repeated id keeping its first
+/// place), through an id index built once. Ranking r₀, r₁, … then adds its weight to
+/// row r₀ in every column but r₀, to row r₁ in every column but r₀ and r₁, and so on:
+/// a whole row at a time, without a comparison per pair.
 fn pairwise(options: &[PriorityOption], rankings: &[(&[Ident], u64)]) -> Vec<Vec<u64>> {
     let n = options.len();
-    // id → the first option with that id, as a linear search would find it.
-    let mut index: Vec<(&str, usize)> = Vec::with_capacity(n);
-    for (i, option) in options.iter().enumerate() {
-        if !index.iter().any(|(id, _)| *id == option.id.as_str()) {
-            index.push((option.id.as_str(), i));
-        }
-    }
-    index.sort_unstable();
+    let index = OptionIndex::new(options);
     let mut d = vec![0u64; n * n];
-    let mut place = vec![usize::MAX; n];
-    let mut ranked: Vec<usize> = Vec::with_capacity(n);
-    for (ranking, weight) in rankings {
-        for (at, id) in ranking.iter().enumerate() {
-            if let Ok(k) = index.binary_search_by(|(known, _)| (*known).cmp(id.as_str())) {
-                let i = index[k].1;
-                // A repeated id keeps its first place.
-                if place[i] == usize::MAX {
-                    place[i] = at;
-                    ranked.push(i);
-                }
-            }
-        }
-        // Only ranked options are preferred to anything.
-        for &i in &ranked {
-            let row = &mut d[i * n..(i + 1) * n];
-            for (cell, &other) in row.iter_mut().zip(&place) {
-                let add = if place[i] < other { *weight } else { 0 };
-                *cell = cell.saturating_add(add);
-            }
-        }
-        for i in ranked.drain(..) {
-            place[i] = usize::MAX;
-        }
+    // No sum can exceed the total weight: when that fits in a u64, plain additions
+    // are exact and saturation never happens, so the rows need not check for it.
+    match rankings
+        .iter()
+        .try_fold(0u64, |total, (_, weight)| total.checked_add(*weight))
+    {
+        Some(_) => accumulate(&mut d, &index, rankings, |cell, add| cell + add),
+        None => accumulate(&mut d, &index, rankings, u64::saturating_add),
     }
     d.chunks(n.max(1)).take(n).map(<[u64]>::to_vec).collect()
+}
+
+/// Adds every ranking to the flat n × n matrix `d` with `plus`.
+fn accumulate(
+    d: &mut [u64],
+    index: &OptionIndex,
+    rankings: &[(&[Ident], u64)],
+    plus: impl Fn(u64, u64) -> u64,
+) {
+    let n = index.len();
+    // `ranked[i]`: option i already has its place in the current ranking.
+    let mut ranked = vec![false; n];
+    let mut order: Vec<usize> = Vec::with_capacity(n);
+    // `add[j]`: the weight until option j's own row is reached, then 0; each row's
+    // option is preferred to exactly the options whose rows are yet to come.
+    let mut add = vec![0u64; n];
+    for &(ranking, weight) in rankings {
+        order.extend(ranking.iter().filter_map(|id| {
+            let i = index.get(id)?;
+            (!std::mem::replace(&mut ranked[i], true)).then_some(i)
+        }));
+        add.fill(weight);
+        for &i in &order {
+            ranked[i] = false;
+            add[i] = 0;
+            let row = &mut d[i * n..(i + 1) * n];
+            for (cell, &a) in row.iter_mut().zip(&add) {
+                *cell = plus(*cell, a);
+            }
+        }
+        order.clear();
+    }
+}
+
+/// Option ids to their positions in declared order; an id declared twice finds its
+/// first option, as a linear search would. A small open-addressing table: the hash
+/// only decides where an id is looked for, string equality decides whether it is
+/// found, so the hash cannot change a count, only how fast it is found.
+struct OptionIndex<'a> {
+    options: &'a [PriorityOption],
+    /// A power of two of slots, at least twice the options, so that every probe
+    /// sequence ends at an empty slot.
+    slots: Vec<Option<usize>>,
+    /// `64 - log2(slots.len())`: a hash's top bits choose its first slot.
+    shift: u32,
+}
+
+impl<'a> OptionIndex<'a> {
+    fn new(options: &'a [PriorityOption]) -> Self {
+        let size = (2 * options.len()).next_power_of_two().max(2);
+        let mut index = OptionIndex {
+            options,
+            slots: vec![None; size],
+            shift: 64 - size.trailing_zeros(),
+        };
+        for (i, option) in options.iter().enumerate() {
+            if let Err(slot) = index.find(option.id.as_str()) {
+                index.slots[slot] = Some(i);
+            }
+        }
+        index
+    }
+
+    fn len(&self) -> usize {
+        self.options.len()
+    }
+
+    fn get(&self, id: &Ident) -> Option<usize> {
+        self.find(id.as_str()).ok()
+    }
+
+    /// The option with this id, or the empty slot where it would go.
+    fn find(&self, id: &str) -> Result<usize, usize> {
+        let mask = self.slots.len() - 1;
+        let mut slot = (id_hash(id.as_bytes()) >> self.shift) as usize;
+        loop {
+            match self.slots[slot] {
+                None => return Err(slot),
+                Some(i) if self.options[i].id.as_str() == id => return Ok(i),
+                Some(_) => slot = (slot + 1) & mask,
+            }
+        }
+    }
+}
+
+/// A cheap hash of an option id (at most 40 bytes): its first and last eight bytes
+/// (four, or single bytes, for shorter ids) and its length, through a folded multiply.
+fn id_hash(bytes: &[u8]) -> u64 {
+    let n = bytes.len();
+    let (first, last) = if n >= 8 {
+        let first = bytes
+            .first_chunk::<8>()
+            .map_or(0, |c| u64::from_le_bytes(*c));
+        let last = bytes
+            .last_chunk::<8>()
+            .map_or(0, |c| u64::from_le_bytes(*c));
+        (first, last)
+    } else if n >= 4 {
+        let first = bytes
+            .first_chunk::<4>()
+            .map_or(0, |c| u32::from_le_bytes(*c));
+        let last = bytes
+            .last_chunk::<4>()
+            .map_or(0, |c| u32::from_le_bytes(*c));
+        (u64::from(first), u64::from(last))
+    } else {
+        let byte = |k: usize| bytes.get(k).copied().map_or(0, u64::from);
+        (
+            byte(0) | byte(n / 2) << 8 | byte(n.wrapping_sub(1)) << 16,
+            0,
+        )
+    };
+    let product = u128::from(first ^ 0x243f_6a88_85a3_08d3)
+        * u128::from(last ^ 0x1319_8a2e_0370_7344 ^ n as u64);
+    (product >> 64) as u64 ^ product as u64
 }
 
 #[cfg(test)]
@@ -909,6 +1006,28 @@ mod tests {
             run(&[grant(1, 1, 9), proxy_vote(2, 9, 1, Vote::Yes)]),
             (0, 0, vec![])
         );
+    }
+
+    #[test]
+    fn a_member_listed_twice_counts_once_by_its_first_entry() {
+        let roll = vec![
+            entry(1, 5, &[Sector::Po], "small"),
+            entry(2, 1, &[Sector::Po], "small"),
+            entry(1, 100, &[Sector::Vo], "vo-large"),
+        ];
+        let events = [
+            vote(1, 1, Vote::Yes),
+            vote(2, 2, Vote::No),
+            proxy_vote(3, 1, 2, Vote::Yes),
+        ];
+        let t = resolution(&electorate("1/2", Majority::simple()), &roll, &events);
+        assert_eq!(
+            (t.eligible, t.yes, t.no),
+            (count(2, 6), count(1, 5), count(1, 1))
+        );
+        assert_eq!(t.counted, vec![1, 2]);
+        assert_eq!(t.by_chamber.keys().collect::<Vec<_>>(), vec!["small"]);
+        assert_eq!(t.by_sector[&Sector::Vo].eligible, count(0, 0));
     }
 
     #[test]
@@ -1264,22 +1383,105 @@ mod tests {
         d
     }
 
+    /// `schulze` as it was before the pairwise matrix was built from an id index, on
+    /// top of `pairwise_reference`: the fast version must give the same result.
+    fn schulze_reference(
+        options: &[PriorityOption],
+        rankings: &[(&[Ident], u64)],
+    ) -> PriorityResult {
+        let n = options.len();
+        let d = pairwise_reference(options, rankings);
+        let mut p = vec![vec![0u64; n]; n];
+        for i in 0..n {
+            for j in 0..n {
+                if i != j && d[i][j] > d[j][i] {
+                    p[i][j] = d[i][j];
+                }
+            }
+        }
+        for k in 0..n {
+            for i in (0..n).filter(|&i| i != k) {
+                for j in (0..n).filter(|&j| j != k && j != i) {
+                    p[i][j] = p[i][j].max(p[i][k].min(p[k][j]));
+                }
+            }
+        }
+        let beats = |i: usize, j: usize| p[i][j] > p[j][i];
+        let wins: Vec<u64> = (0..n)
+            .map(|i| (0..n).filter(|&j| beats(i, j)).count() as u64)
+            .collect();
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by(|a, b| wins[*b].cmp(&wins[*a]));
+        let mut ranking: Vec<RankedOption> = Vec::with_capacity(n);
+        for (place, &i) in order.iter().enumerate() {
+            let rank = match (place.checked_sub(1).map(|q| order[q]), ranking.last()) {
+                (Some(prev), Some(last))
+                    if wins[prev] == wins[i] && !beats(prev, i) && !beats(i, prev) =>
+                {
+                    last.rank
+                }
+                _ => place as u64 + 1,
+            };
+            ranking.push(RankedOption {
+                id: options[i].id.clone(),
+                rank,
+                wins: wins[i],
+            });
+        }
+        PriorityResult {
+            options: options.iter().map(|o| o.id.clone()).collect(),
+            ranking,
+            pairwise: d,
+            strongest_paths: p,
+        }
+    }
+
+    /// `mark` as first written: a linear search of the options per ranked id.
+    fn mark_reference(options: &[PriorityOption], choice: &Choice) -> Vote {
+        match choice {
+            Choice::Vote { vote, .. } => *vote,
+            Choice::Ranking { ranking }
+                if ranking.iter().any(|id| options.iter().any(|o| &o.id == id)) =>
+            {
+                Vote::Yes
+            }
+            Choice::Ranking { .. } => Vote::Abstain,
+        }
+    }
+
+    fn options_of(ids: &[String]) -> Vec<PriorityOption> {
+        ids.iter()
+            .map(|id| PriorityOption {
+                id: ident(id),
+                label: String::new(),
+            })
+            .collect()
+    }
+
+    /// Weights: mostly small, so that the total fits a u64 and the matrix is summed
+    /// without saturation checks; sometimes near half of u64::MAX, so that totals
+    /// just fit or just overflow; sometimes near u64::MAX, so that sums saturate.
+    fn weight() -> impl proptest::strategy::Strategy<Value = u64> {
+        proptest::prop_oneof![
+            6 => 0u64..5,
+            1 => (u64::MAX / 2 - 2)..=(u64::MAX / 2 + 2),
+            2 => (u64::MAX - 3)..=u64::MAX,
+        ]
+    }
+
     proptest::proptest! {
         /// Options may repeat an id (a linear search finds the first), rankings may
-        /// name unknown or repeated ids, and weights may saturate.
+        /// be empty or name unknown or repeated ids, and weights may saturate.
         #[test]
-        fn pairwise_matches_the_reference(
-            option_ids in proptest::collection::vec(0u8..8, 0..8),
+        fn pairwise_and_schulze_match_the_reference(
+            option_ids in proptest::collection::vec(0u8..8, 0..12),
             ballots in proptest::collection::vec(
-                (proptest::collection::vec(0u8..10, 0..10),
-                 proptest::prop_oneof![0u64..5, (u64::MAX - 3)..=u64::MAX]),
-                0..12,
+                (proptest::collection::vec(0u8..10, 0..12), weight()),
+                0..16,
             ),
         ) {
-            let options: Vec<PriorityOption> = option_ids
-                .iter()
-                .map(|k| PriorityOption { id: ident(&format!("o{k}")), label: String::new() })
-                .collect();
+            let option_ids: Vec<String> = option_ids.iter().map(|k| format!("o{k}")).collect();
+            let options = options_of(&option_ids);
             let rankings: Vec<(Vec<Ident>, u64)> = ballots
                 .iter()
                 .map(|(ids, w)| (ids.iter().map(|k| ident(&format!("o{k}"))).collect(), *w))
@@ -1290,7 +1492,68 @@ mod tests {
                 pairwise(&options, &borrowed),
                 pairwise_reference(&options, &borrowed)
             );
+            let fast = schulze(&options, &borrowed);
+            let reference = schulze_reference(&options, &borrowed);
+            proptest::prop_assert_eq!(
+                serde_json::to_vec(&fast).unwrap(),
+                serde_json::to_vec(&reference).unwrap()
+            );
+            proptest::prop_assert_eq!(fast, reference);
+            for (ranking, _) in &rankings {
+                let choice = Choice::Ranking { ranking: ranking.clone() };
+                proptest::prop_assert_eq!(
+                    mark(&OptionIndex::new(&options), &choice),
+                    mark_reference(&options, &choice)
+                );
+            }
         }
+
+        /// The id index finds every option at its first declaration and nothing else,
+        /// for ids of every allowed length and option lists long enough to collide.
+        #[test]
+        fn the_option_index_finds_exactly_the_first_option_with_an_id(
+            ids in proptest::collection::vec("[a-z0-9_-]{1,40}", 0..80),
+            repeats in proptest::collection::vec(0usize..80, 0..20),
+            others in proptest::collection::vec("[a-z0-9_-]{1,40}", 0..20),
+        ) {
+            let mut ids = ids;
+            let extra: Vec<String> =
+                repeats.iter().filter_map(|&k| ids.get(k).cloned()).collect();
+            ids.extend(extra);
+            let options = options_of(&ids);
+            let index = OptionIndex::new(&options);
+            proptest::prop_assert_eq!(index.len(), options.len());
+            for id in ids.iter().chain(&others) {
+                proptest::prop_assert_eq!(
+                    index.get(&ident(id)),
+                    options.iter().position(|o| o.id.as_str() == id)
+                );
+            }
+        }
+    }
+
+    /// Weights summing to exactly u64::MAX are added without saturation checks; one
+    /// more and the sums saturate; either way as the reference adds them.
+    #[test]
+    fn pairwise_at_the_edge_of_saturation() {
+        let options = options_of(&["a".into(), "b".into(), "c".into()]);
+        let (ab, ba) = ([ident("a"), ident("b")], [ident("b")]);
+        for (w1, w2) in [(u64::MAX - 2, 1), (u64::MAX - 1, 1), (u64::MAX, u64::MAX)] {
+            let rankings: [(&[Ident], u64); 3] = [(&ab, w1), (&ba, w2), (&[], 1)];
+            assert_eq!(
+                pairwise(&options, &rankings),
+                pairwise_reference(&options, &rankings)
+            );
+        }
+        let rankings: [(&[Ident], u64); 2] = [(&ab, u64::MAX - 1), (&ba, 1)];
+        assert_eq!(
+            pairwise(&options, &rankings),
+            vec![
+                vec![0, u64::MAX - 1, u64::MAX - 1],
+                vec![1, 0, u64::MAX],
+                vec![0, 0, 0]
+            ]
+        );
     }
 
     #[test]
