@@ -15,8 +15,6 @@ pub struct Model {
     /// Entree's BRIN (`nlEduPersonHomeOrganizationId`) or SURFconext's
     /// `schac_home_organization`, as the provider gave it.
     pub home_organization: Option<String>,
-    /// The board whose school the BRIN names, when the register knows it.
-    pub suggested_member_id: Option<Uuid>,
     /// pending, approved or rejected.
     pub status: String,
     pub created_at: DateTimeUtc,

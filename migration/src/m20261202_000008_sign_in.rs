@@ -63,7 +63,6 @@ impl MigrationTrait for Migration {
                     .col(string(SignInRequests::Name))
                     .col(string_null(SignInRequests::Email))
                     .col(string_null(SignInRequests::HomeOrganization))
-                    .col(uuid_null(SignInRequests::SuggestedMemberId))
                     // pending, approved or rejected.
                     .col(string(SignInRequests::Status))
                     .col(timestamp_with_time_zone(SignInRequests::CreatedAt))
@@ -180,7 +179,6 @@ enum SignInRequests {
     Name,
     Email,
     HomeOrganization,
-    SuggestedMemberId,
     Status,
     CreatedAt,
     LastSeenAt,

@@ -194,7 +194,7 @@ impl SignIn {
             // checked again when the sign-in finishes.
             Some(secret) => Some(people.usable_invitation(secret, now).await?.id),
         };
-        let client = self.client(provider, &self.metadata(provider, false).await?)?;
+        let client = client_for(provider, &self.metadata(provider, false).await?);
         let redirect = RedirectUrl::new(redirect_uri.clone())
             .map_err(|e| Error::Internal(format!("redirect URI {redirect_uri:?}: {e}")))?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
@@ -298,7 +298,7 @@ impl SignIn {
             .metadata(provider, false)
             .await
             .map_err(|e| e.to_string())?;
-        let client = self.client(provider, &fetched).map_err(|e| e.to_string())?;
+        let client = client_for(provider, &fetched);
         let redirect = RedirectUrl::new(flow.redirect_uri.clone()).map_err(|e| e.to_string())?;
         let response = client
             .exchange_code(AuthorizationCode::new(code.to_owned()))
@@ -323,7 +323,7 @@ impl SignIn {
                         .metadata(provider, true)
                         .await
                         .map_err(|e| format!("{first}; fetching the keys again: {e}"))?;
-                    let client = self.client(provider, &fetched).map_err(|e| e.to_string())?;
+                    let client = client_for(provider, &fetched);
                     let announced = fetched.metadata.id_token_signing_alg_values_supported();
                     self.check_id_token(provider, announced, &client, &id_token, &nonce, now)?
                 }
@@ -385,18 +385,6 @@ impl SignIn {
         })
     }
 
-    fn client(&self, provider: &Provider, fetched: &Fetched) -> Result<SchoolClient> {
-        Ok(SchoolClient::from_provider_metadata(
-            fetched.metadata.clone(),
-            ClientId::new(provider.settings.client_id.clone()),
-            provider
-                .settings
-                .client_secret
-                .clone()
-                .map(ClientSecret::new),
-        ))
-    }
-
     /// The provider's discovery document and keys: cached, fetched when missing or
     /// old, or when `refresh` asks and no other forced fetch was made just before.
     async fn metadata(&self, provider: &Provider, refresh: bool) -> Result<Fetched> {
@@ -435,6 +423,19 @@ impl SignIn {
         *provider.metadata.write().await = Some(fetched.clone());
         Ok(fetched)
     }
+}
+
+/// The crate's client for this provider, from its discovery document and keys.
+fn client_for(provider: &Provider, fetched: &Fetched) -> SchoolClient {
+    SchoolClient::from_provider_metadata(
+        fetched.metadata.clone(),
+        ClientId::new(provider.settings.client_id.clone()),
+        provider
+            .settings
+            .client_secret
+            .clone()
+            .map(ClientSecret::new),
+    )
 }
 
 /// Whether the token names a key that the client's copy of the JWKS lacks.
@@ -519,11 +520,7 @@ async fn decide(
             Err(e) => Err(e),
         };
     }
-    let suggested = suggested_board(store, claims).await?;
-    let request = match store
-        .record_sign_in_request(provider, claims, suggested, now)
-        .await
-    {
+    let request = match store.record_sign_in_request(provider, claims, now).await {
         Ok(request) => request,
         // The same account's first request was recorded a moment earlier.
         Err(Error::Conflict { .. }) => store
@@ -563,13 +560,6 @@ pub async fn school_of(store: &Store, claims: &AccountClaims) -> Result<Option<S
         return Ok(None);
     };
     store.board_for_school(&brin).await
-}
-
-/// The member board to suggest on a request: the school's board, if in the register.
-async fn suggested_board(store: &Store, claims: &AccountClaims) -> Result<Option<Uuid>> {
-    Ok(school_of(store, claims)
-        .await?
-        .and_then(|school| school.member.map(|m| m.id)))
 }
 
 /// How a session opened by a provider is labelled: `provider:<id>`.

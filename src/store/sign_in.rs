@@ -43,7 +43,6 @@ pub struct StoredSignInRequest {
     pub id: Uuid,
     pub provider: String,
     pub claims: AccountClaims,
-    pub suggested_member_id: Option<Uuid>,
     pub status: RequestStatus,
     pub created_at: DateTime<Utc>,
     pub last_seen_at: DateTime<Utc>,
@@ -196,7 +195,6 @@ impl Store {
         &self,
         provider: &str,
         claims: &AccountClaims,
-        suggested_member_id: Option<Uuid>,
         now: DateTime<Utc>,
     ) -> Result<StoredSignInRequest> {
         if let Some(existing) = self
@@ -218,10 +216,6 @@ impl Store {
                         sign_in_request::Column::HomeOrganization,
                         Expr::value(claims.home_organization.clone()),
                     )
-                    .col_expr(
-                        sign_in_request::Column::SuggestedMemberId,
-                        Expr::value(suggested_member_id),
-                    )
                     .filter(sign_in_request::Column::Id.eq(existing.id))
                     .exec(&self.db)
                     .await?;
@@ -238,7 +232,6 @@ impl Store {
             name: Set(claims.display_name()),
             email: Set(claims.email.clone()),
             home_organization: Set(claims.home_organization.clone()),
-            suggested_member_id: Set(suggested_member_id),
             status: Set(RequestStatus::Pending.as_str().to_owned()),
             created_at: Set(now),
             last_seen_at: Set(now),
@@ -405,7 +398,6 @@ fn to_request(row: sign_in_request::Model) -> Result<StoredSignInRequest> {
             email: row.email,
             home_organization: row.home_organization,
         },
-        suggested_member_id: row.suggested_member_id,
         status,
         created_at: row.created_at,
         last_seen_at: row.last_seen_at,
