@@ -38,13 +38,22 @@ pub enum RoleDto {
 }
 
 impl RoleDto {
-    pub fn as_str(self) -> &'static str {
+    fn as_str(self) -> &'static str {
         match self {
             RoleDto::Board => "board",
             RoleDto::Admin => "admin",
             RoleDto::Council => "council",
             RoleDto::Auditor => "auditor",
         }
+    }
+
+    /// The designation this role makes with its claims, which must agree.
+    pub fn designation(
+        self,
+        member_id: Option<Uuid>,
+        sector: Option<SectorDto>,
+    ) -> Result<Designation, crate::domain::person::PersonError> {
+        Designation::new(self.as_str(), member_id, sector.map(Into::into))
     }
 }
 
@@ -190,11 +199,7 @@ impl PeopleApi {
         let new = NewPerson {
             name: PersonName::new(&body.name)?,
             email: Email::new(&body.email)?,
-            designation: Designation::new(
-                body.role.as_str(),
-                body.member_id,
-                body.sector.map(Into::into),
-            )?,
+            designation: body.role.designation(body.member_id, body.sector)?,
         };
         let validity = invitation_validity(body.valid_days)?;
         let (person, invitation) = state

@@ -13,7 +13,7 @@ use super::members::SectorDto;
 use super::people::{PersonDto, RoleDto};
 use super::problem::{Change, OpResult, Public, ReadQueryRestricted, SignInCallback, StartSignIn};
 use super::{ApiTags, Credentials, State, Text, public_base};
-use crate::domain::person::{Designation, Email, PersonName};
+use crate::domain::person::{Email, PersonName};
 use crate::domain::sign_in::RequestStatus;
 use crate::service::sign_in::{self, Approval, Callback};
 use crate::store::StoredSignInRequest;
@@ -310,11 +310,7 @@ impl SignInApi {
     ) -> OpResult<Approved, Change> {
         let by = state.authenticate(&auth).await?;
         let approval = Approval {
-            designation: Designation::new(
-                body.role.as_str(),
-                body.member_id,
-                body.sector.map(Into::into),
-            )?,
+            designation: body.role.designation(body.member_id, body.sector)?,
             name: body.name.as_ref().map(|n| PersonName::new(n)).transpose()?,
             email: body.email.as_ref().map(|e| Email::new(e)).transpose()?,
         };
