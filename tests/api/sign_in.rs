@@ -54,6 +54,12 @@ fn els() -> Identity {
     }
 }
 
+/// Starts a sign-in at a provider through the API, as the web client does.
+async fn start(app: &TestApp, provider: &str, body: Value) -> (StatusCode, Value) {
+    let path = format!("/api/v1/sign-in/providers/{provider}");
+    app.request(Method::POST, &path, None, Some(&body)).await
+}
+
 /// Where a sign-in ended: the web route the browser was sent to, and the session
 /// cookie's value when one was set.
 #[derive(Debug)]
@@ -433,14 +439,7 @@ async fn the_callback_needs_the_browser_that_started_the_sign_in() {
     let resp = follow(&format!("{}/api/v1/sign-in/callback", app.base), None).await;
     assert!(location(&resp).ends_with("#/signin/failed/flow-expired"));
     // An unknown provider.
-    let (status, body) = app
-        .request(
-            Method::POST,
-            "/api/v1/sign-in/providers/nope",
-            None,
-            Some(&json!({})),
-        )
-        .await;
+    let (status, body) = start(&app, "nope", json!({})).await;
     assert_problem(status, &body, StatusCode::NOT_FOUND, "not-found");
 }
 
@@ -464,14 +463,7 @@ async fn an_invitation_accepted_with_an_account_binds_it() {
         "no request: the invitation designated her"
     );
     // The invitation is used up, and the account alone signs her in from now on.
-    let (status, body) = app
-        .request(
-            Method::POST,
-            "/api/v1/sign-in/providers/mock",
-            None,
-            Some(&json!({"invitation": secret})),
-        )
-        .await;
+    let (status, body) = start(&app, "mock", json!({"invitation": secret})).await;
     assert_problem(
         status,
         &body,
@@ -507,14 +499,7 @@ async fn without_providers_the_list_is_empty_and_nothing_starts() {
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(providers, json!([]));
-    let (status, body) = app
-        .request(
-            Method::POST,
-            "/api/v1/sign-in/providers/entree",
-            None,
-            Some(&json!({})),
-        )
-        .await;
+    let (status, body) = start(&app, "entree", json!({})).await;
     assert_problem(status, &body, StatusCode::NOT_FOUND, "not-found");
 }
 
@@ -523,14 +508,7 @@ async fn an_unreachable_provider_is_a_503() {
     let provider = MockProvider::start().await;
     let app = app_with(&provider).await;
     drop(provider);
-    let (status, body) = app
-        .request(
-            Method::POST,
-            "/api/v1/sign-in/providers/mock",
-            None,
-            Some(&json!({})),
-        )
-        .await;
+    let (status, body) = start(&app, "mock", json!({})).await;
     assert_problem(
         status,
         &body,
