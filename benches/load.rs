@@ -72,6 +72,47 @@ fn verify_rate_all_cores(sample: &[(Value, MemberPublicKey)]) -> f64 {
     done as f64 / started.elapsed().as_secs_f64()
 }
 
+/// The sequencer's totals, from the server's own metrics.
+#[derive(Default)]
+struct BatchTotals {
+    batches: f64,
+    statements: f64,
+    seconds: f64,
+}
+
+impl BatchTotals {
+    fn since(&self, before: &BatchTotals) -> BatchTotals {
+        BatchTotals {
+            batches: self.batches - before.batches,
+            statements: self.statements - before.statements,
+            seconds: self.seconds - before.seconds,
+        }
+    }
+}
+
+async fn batch_totals(bench: &support::Bench, admin: &str) -> BatchTotals {
+    let text = bench
+        .client
+        .get(format!("{}/metrics", bench.base))
+        .bearer_auth(admin)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let value = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    BatchTotals {
+        batches: value("mandaat_write_batch_statements_count"),
+        statements: value("mandaat_write_batch_statements_sum"),
+        seconds: value("mandaat_write_batch_duration_seconds_sum"),
+    }
+}
+
 /// What the server acknowledged: an entry and the leaf hash its receipt named.
 struct Acknowledged {
     entry: u64,
@@ -103,11 +144,14 @@ async fn run(n: usize, levels: &[usize]) {
         "concurrency  ballots/s   p50 ms   p99 ms   max ms  errors  ÷ verify_strict (all cores)"
     );
     let path = format!("/api/v1/proposals/{}/ballots", bench.proposal);
+    let admin = bench.token(Role::Admin, None);
+    let mut batches = Vec::new();
     let mut acknowledged = Vec::new();
     for (round, &level) in (1u32..).zip(levels) {
         // Signed before the clock starts: the boards' browsers sign, not the server.
         let ballots: Vec<Value> = (0..n).map(|i| bench.ballot(i, round)).collect();
         let gate = Arc::new(Semaphore::new(level.max(1)));
+        let before = batch_totals(&bench, &admin).await;
         let started = Instant::now();
         let mut tasks = tokio::task::JoinSet::new();
         for (i, ballot) in ballots.into_iter().enumerate() {
@@ -156,6 +200,21 @@ async fn run(n: usize, levels: &[usize]) {
             rate / verify_rate,
         );
         acknowledged.extend(accepted);
+        let after = batch_totals(&bench, &admin).await;
+        batches.push((level, after.since(&before), wall));
+    }
+
+    // How the sequencer spent the run: a sequencer busy for most of the wall time is
+    // the limit; one mostly idle waits for requests.
+    println!("concurrency  batches  statements/batch  ms/batch  sequencer busy");
+    for (level, b, wall) in batches {
+        println!(
+            "{level:>11}  {:>7.0}  {:>16.1}  {:>8.2}  {:>13.0}%",
+            b.batches,
+            b.statements / b.batches.max(1.0),
+            b.seconds * 1e3 / b.batches.max(1.0),
+            b.seconds / wall.as_secs_f64() * 100.0,
+        );
     }
 
     // Every acknowledged ballot is in the log, at its entry, with its leaf hash.

@@ -258,6 +258,10 @@ where
     Ok(())
 }
 
+/// Connections to the embedded SQLite database: one writes at a time, the others
+/// serve readers meanwhile.
+const SQLITE_CONNECTIONS: u32 = 4;
+
 /// Arbitrary but fixed: the PostgreSQL advisory lock id for appending entries.
 const APPEND_LOCK_ID: i64 = 0x006d_616e_6461_6174;
 
@@ -283,16 +287,28 @@ impl Store {
         options
             .connect_timeout(timeout)
             .acquire_timeout(timeout)
-            .map_sqlx_sqlite_opts(move |sqlite| sqlite.busy_timeout(timeout))
+            // A ping per acquire is a round trip before every transaction; only a
+            // connection idle for a while is tested (a broken busy one fails its query).
+            .test_before_acquire_if_idle_for(std::time::Duration::from_secs(10))
+            .map_sqlx_sqlite_opts(move |sqlite| {
+                // Set on every connection: WAL lets readers go on while one writer
+                // appends; the foreign keys hold on every connection, not the first.
+                sqlite
+                    .busy_timeout(timeout)
+                    .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                    .foreign_keys(true)
+            })
             .sqlx_logging(false);
+        if storage.database_url.is_none() {
+            // sea-orm gives SQLite a single connection unless told otherwise: every
+            // read then waits for every write, and each request waits for the one
+            // before it to hand the connection back. Writers still take turns
+            // (`BEGIN IMMEDIATE`, see `begin_writing`); readers run beside them.
+            options.max_connections(SQLITE_CONNECTIONS);
+        }
         let db = Database::connect(options)
             .await
             .map_err(|e| anyhow::anyhow!("cannot connect to the database: {e}"))?;
-        if db.get_database_backend() == DbBackend::Sqlite {
-            // WAL lets readers go on while one writer appends.
-            db.execute_unprepared("PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;")
-                .await?;
-        }
         Migrator::up(&db, None)
             .await
             .map_err(|e| anyhow::anyhow!("database migration failed: {e}"))?;
@@ -481,6 +497,19 @@ impl Store {
         Ok(())
     }
 
+    /// Begins a transaction that writes. On SQLite it takes the database's write
+    /// lock at once (`BEGIN IMMEDIATE`), waiting up to the busy timeout for another
+    /// connection's writer: a deferred transaction that has read first cannot wait
+    /// when it comes to write after another connection committed, it fails at once.
+    async fn begin_writing(&self) -> Result<DatabaseTransaction, sea_orm::DbErr> {
+        self.db
+            .begin_with_options(sea_orm::TransactionOptions {
+                sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+                ..Default::default()
+            })
+            .await
+    }
+
     pub async fn write(&self) -> Result<WriteTxn<'_>> {
         let queued = Instant::now();
         let guard = self.write_lock.lock().await;
@@ -496,7 +525,7 @@ impl Store {
             ));
         }
         let txn = async {
-            let txn = self.db.begin().await?;
+            let txn = self.begin_writing().await?;
             if txn.get_database_backend() == DbBackend::Postgres {
                 txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({APPEND_LOCK_ID})"))
                     .await?;

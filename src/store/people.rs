@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -103,7 +103,7 @@ impl Store {
         new_person: Option<&Person>,
         invitation: NewInvitation<'_>,
     ) -> Result<()> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_writing().await?;
         if let Some(person) = new_person {
             to_active(person).insert(&txn).await?;
         }
@@ -159,7 +159,7 @@ impl Store {
         account: Option<NewAccount<'_>>,
         new: NewSession<'_>,
     ) -> Result<bool> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_writing().await?;
         let claimed = invitation::Entity::update_many()
             .col_expr(invitation::Column::UsedAt, Expr::value(new.now))
             .filter(invitation::Column::Id.eq(invitation_id))

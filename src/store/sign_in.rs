@@ -5,7 +5,6 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
-    TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -143,7 +142,7 @@ impl Store {
 
     /// Opens a session for a person whose account signed in, and records the sign-in.
     pub async fn open_account_session(&self, account_id: Uuid, new: NewSession<'_>) -> Result<()> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_writing().await?;
         account::Entity::update_many()
             .col_expr(account::Column::LastSignInAt, Expr::value(new.now))
             .filter(account::Column::Id.eq(account_id))
@@ -253,7 +252,7 @@ impl Store {
         by: &str,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_writing().await?;
         let decided = decide(
             request.id,
             RequestStatus::Approved,
@@ -306,7 +305,7 @@ impl Store {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<bool> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_writing().await?;
         let removed = person::Entity::update_many()
             .col_expr(person::Column::RemovedAt, Expr::value(now))
             .col_expr(person::Column::RemovedBy, Expr::value(by))

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
+    QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -244,7 +244,7 @@ impl Store {
             .await?
             .ok_or_else(|| Error::NotFound(format!("webhook {}", changed.id)))?
             .enabled;
-        let txn = self.db.begin().await?;
+        let txn = self.begin_writing().await?;
         webhook_subscription::ActiveModel {
             id: sea_orm::ActiveValue::Unchanged(changed.id),
             url: Set(changed.url.clone()),
@@ -278,7 +278,7 @@ impl Store {
 
     /// Removes a subscription with its deliveries and their attempts.
     pub async fn delete_webhook(&self, id: Uuid) -> Result<()> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_writing().await?;
         // The write first (see `save_webhook`); the worker may still be adding.
         let deleted = webhook_subscription::Entity::delete_by_id(id)
             .exec(&txn)
@@ -429,7 +429,7 @@ impl Store {
             .into_iter()
             .map(|row| Ok((row.after_event, to_subscription(row)?)))
             .collect::<Result<_>>()?;
-        let txn = self.db.begin().await?;
+        let txn = self.begin_writing().await?;
         let mut handed_out = 0;
         for event in &events {
             let Ok(event_type) = event.event_type.parse::<EventType>() else {
@@ -540,7 +540,7 @@ impl Store {
             // Deleted with its subscription while the attempt ran.
             .ok_or_else(|| Error::NotFound(format!("delivery {}", result.delivery_id)))?;
         let attempt = &result.attempt;
-        let txn = self.db.begin().await?;
+        let txn = self.begin_writing().await?;
         webhook_attempt::ActiveModel {
             id: Set(Uuid::new_v4()),
             delivery_id: Set(row.id),
