@@ -28,7 +28,7 @@ use super::voting::AcceptedBallot;
 use crate::domain::lifecycle::Status;
 use crate::domain::statement::SignedStatement;
 use crate::error::{ConflictKind, Error, Result, Rule};
-use crate::store::{BallotRow, NewEntry, ProxyRow, SignedCheckpoint, Store, WriteTxn};
+use crate::store::{BallotRow, BatchWants, NewEntry, ProxyRow, SignedCheckpoint, Store, WriteTxn};
 use crate::transparency::LogIndex;
 use crate::transparency::merkle::Hash;
 
@@ -367,10 +367,16 @@ impl Judge {
             Prepared::Proxy(p) => vec![p.grantor, p.holder],
         }));
 
-        let statuses = write.statuses_of(&proposals).await?;
-        let unrevoked_keys = write.unrevoked_keys(&keys).await?;
-        let suspended = write.suspended_among(&signers).await?;
-        let used = write.nonces_used(&nonces).await?;
+        let state = write
+            .batch_state(&BatchWants {
+                proposals: &proposals,
+                keys: &keys,
+                signers: &signers,
+                nonces: &nonces,
+                for_members: &for_members,
+            })
+            .await?;
+        let used = state.nonces;
         // Only a ballot can be sent again; look up what its nonce was used for.
         let ballot_nonces: HashSet<&str> = statements
             .iter()
@@ -392,19 +398,17 @@ impl Judge {
             (leaves, rows.into_iter().map(|b| (b.entry, b)).collect())
         };
         let mut ballots: HashMap<(Uuid, Uuid), Vec<Counted>> = HashMap::new();
-        if !for_members.is_empty() {
-            for b in write.ballots_for_any(&proposals, &for_members).await? {
-                ballots
-                    .entry((b.proposal_id, b.for_id))
-                    .or_default()
-                    .push(Counted {
-                        entry: b.entry,
-                        voter: b.voter_id,
-                        for_member: b.for_id,
-                        superseded: b.superseded,
-                        at: At::Stored,
-                    });
-            }
+        for b in state.ballots {
+            ballots
+                .entry((b.proposal, b.for_member))
+                .or_default()
+                .push(Counted {
+                    entry: b.entry,
+                    voter: b.voter,
+                    for_member: b.for_member,
+                    superseded: b.superseded,
+                    at: At::Stored,
+                });
         }
         let mut proxies = HashMap::new();
         let mut held: HashMap<(Uuid, Uuid), u64> = HashMap::new();
@@ -417,9 +421,9 @@ impl Judge {
         Ok(Judge {
             base: write.base(),
             max_proxies,
-            statuses,
-            unrevoked_keys,
-            suspended,
+            statuses: state.statuses,
+            unrevoked_keys: state.unrevoked_keys,
+            suspended: state.suspended,
             nonces: used
                 .into_iter()
                 .map(|(n, e)| (n, NonceUse::Stored(e)))

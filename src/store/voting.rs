@@ -5,10 +5,10 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::{Expr, ExprTrait, Query, SelectStatement, UnionType};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -63,6 +63,138 @@ pub struct BallotRow {
     pub ballot_hash: String,
     pub cast_at: DateTime<Utc>,
     pub accepted_at: DateTime<Utc>,
+    pub superseded: bool,
+}
+
+/// What a batch of statements names, to read the state it is judged against.
+pub struct BatchWants<'a> {
+    pub proposals: &'a [Uuid],
+    pub keys: &'a [String],
+    pub signers: &'a [Uuid],
+    pub nonces: &'a [String],
+    /// Members ballots are cast for.
+    pub for_members: &'a [Uuid],
+}
+
+/// The state a batch of statements is judged against (see `WriteTxn::batch_state`).
+#[derive(Default)]
+pub struct BatchState {
+    pub statuses: HashMap<Uuid, Status>,
+    pub unrevoked_keys: HashSet<String>,
+    pub suspended: HashSet<Uuid>,
+    pub nonces: HashMap<String, LogIndex>,
+    pub ballots: Vec<StoredBallot>,
+}
+
+// The kinds of row of the batch-state query, in its first column.
+const STATUS: i32 = 1;
+const UNREVOKED_KEY: i32 = 2;
+const SUSPENDED: i32 = 3;
+const USED_NONCE: i32 = 4;
+const BALLOT: i32 = 5;
+
+/// One `UNION ALL` of five selects, each shaped (kind, id, id, id, text, entry, flag)
+/// with typed NULLs where a select has nothing (PostgreSQL types a union's columns
+/// from its first select).
+fn batch_state_query(wanted: &BatchWants<'_>) -> SelectStatement {
+    const TYPES: [&str; 6] = ["UUID", "UUID", "UUID", "TEXT", "BIGINT", "BOOLEAN"];
+    let shaped = |kind: i32, columns: [Option<Expr>; 6]| {
+        let mut select = Query::select();
+        select.expr(Expr::val(kind));
+        for (column, sql_type) in columns.into_iter().zip(TYPES) {
+            select.expr(column.unwrap_or_else(|| Expr::cust(format!("CAST(NULL AS {sql_type})"))));
+        }
+        select
+    };
+    let mut query = shaped(
+        STATUS,
+        [
+            Some(Expr::col(proposal::Column::Id)),
+            None,
+            None,
+            Some(Expr::col(proposal::Column::Status)),
+            None,
+            None,
+        ],
+    );
+    query
+        .from(proposal::Entity)
+        .and_where(proposal::Column::Id.is_in(wanted.proposals.iter().copied()));
+    let mut keys = shaped(
+        UNREVOKED_KEY,
+        [
+            None,
+            None,
+            None,
+            Some(Expr::col(member_key::Column::KeyId)),
+            None,
+            None,
+        ],
+    );
+    keys.from(member_key::Entity)
+        .and_where(member_key::Column::KeyId.is_in(wanted.keys.iter().cloned()))
+        .and_where(member_key::Column::RevokedAt.is_null());
+    let mut suspended = shaped(
+        SUSPENDED,
+        [
+            Some(Expr::col(member::Column::Id)),
+            None,
+            None,
+            None,
+            None,
+            None,
+        ],
+    );
+    suspended
+        .from(member::Entity)
+        .and_where(member::Column::Id.is_in(wanted.signers.iter().copied()))
+        .and_where(member::Column::Status.eq(MemberStatus::Suspended.as_str()));
+    let mut nonces = shaped(
+        USED_NONCE,
+        [
+            None,
+            None,
+            None,
+            Some(Expr::col(nonce::Column::Nonce)),
+            Some(Expr::col(nonce::Column::EntryIdx)),
+            None,
+        ],
+    );
+    nonces
+        .from(nonce::Entity)
+        .and_where(nonce::Column::Nonce.is_in(wanted.nonces.iter().cloned()));
+    query
+        .union(UnionType::All, keys)
+        .union(UnionType::All, suspended)
+        .union(UnionType::All, nonces);
+    if !wanted.for_members.is_empty() {
+        let mut ballots = shaped(
+            BALLOT,
+            [
+                Some(Expr::col(ballot::Column::ProposalId)),
+                Some(Expr::col(ballot::Column::VoterId)),
+                Some(Expr::col(ballot::Column::ForId)),
+                None,
+                Some(Expr::col(ballot::Column::EntryIdx)),
+                Some(Expr::col(ballot::Column::Superseded)),
+            ],
+        );
+        ballots
+            .from(ballot::Entity)
+            .and_where(ballot::Column::ProposalId.is_in(wanted.proposals.iter().copied()))
+            .and_where(ballot::Column::ForId.is_in(wanted.for_members.iter().copied()));
+        query.union(UnionType::All, ballots);
+    }
+    query
+}
+
+/// A stored ballot as a group commit sees it: who cast it for whom, and whether it
+/// still counts.
+pub struct StoredBallot {
+    pub entry: LogIndex,
+    pub proposal: Uuid,
+    pub voter: Uuid,
+    pub for_member: Uuid,
     pub superseded: bool,
 }
 
@@ -398,62 +530,6 @@ impl WriteTxn<'_> {
 /// Reads and writes of a group commit: each reads what a whole batch of statements
 /// needs in one query, and each write is one multi-row statement.
 impl WriteTxn<'_> {
-    /// Statuses of these proposals (those that exist).
-    pub async fn statuses_of(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Status>> {
-        let rows: Vec<(Uuid, String)> = proposal::Entity::find()
-            .select_only()
-            .column(proposal::Column::Id)
-            .column(proposal::Column::Status)
-            .filter(proposal::Column::Id.is_in(ids.iter().copied()))
-            .into_tuple()
-            .all(&self.txn)
-            .await?;
-        rows.into_iter()
-            .map(|(id, status)| Ok((id, status.parse::<Status>()?)))
-            .collect()
-    }
-
-    /// Those of these keys that are registered and not revoked.
-    pub async fn unrevoked_keys(&self, key_ids: &[String]) -> Result<HashSet<String>> {
-        let rows: Vec<String> = member_key::Entity::find()
-            .select_only()
-            .column(member_key::Column::KeyId)
-            .filter(member_key::Column::KeyId.is_in(key_ids.iter().cloned()))
-            .filter(member_key::Column::RevokedAt.is_null())
-            .into_tuple()
-            .all(&self.txn)
-            .await?;
-        Ok(rows.into_iter().collect())
-    }
-
-    /// Those of these members that are suspended.
-    pub async fn suspended_among(&self, members: &[Uuid]) -> Result<HashSet<Uuid>> {
-        let rows: Vec<Uuid> = member::Entity::find()
-            .select_only()
-            .column(member::Column::Id)
-            .filter(member::Column::Id.is_in(members.iter().copied()))
-            .filter(member::Column::Status.eq(MemberStatus::Suspended.as_str()))
-            .into_tuple()
-            .all(&self.txn)
-            .await?;
-        Ok(rows.into_iter().collect())
-    }
-
-    /// The log index of each of these nonces that a statement used.
-    pub async fn nonces_used(&self, values: &[String]) -> Result<HashMap<String, LogIndex>> {
-        let rows: Vec<(String, i64)> = nonce::Entity::find()
-            .select_only()
-            .column(nonce::Column::Nonce)
-            .column(nonce::Column::EntryIdx)
-            .filter(nonce::Column::Nonce.is_in(values.iter().cloned()))
-            .into_tuple()
-            .all(&self.txn)
-            .await?;
-        rows.into_iter()
-            .map(|(value, entry)| Ok((value, index(entry)?)))
-            .collect()
-    }
-
     /// The recorded leaf hashes of these entries.
     pub async fn leaf_hashes_of(&self, entries: &[LogIndex]) -> Result<HashMap<LogIndex, String>> {
         let rows: Vec<(i64, String)> = log_entry::Entity::find()
@@ -480,21 +556,60 @@ impl WriteTxn<'_> {
             .collect()
     }
 
-    /// Every ballot on these proposals cast for any of these members, in log order.
-    pub async fn ballots_for_any(
-        &self,
-        proposals: &[Uuid],
-        for_members: &[Uuid],
-    ) -> Result<Vec<BallotRow>> {
-        ballot::Entity::find()
-            .filter(ballot::Column::ProposalId.is_in(proposals.iter().copied()))
-            .filter(ballot::Column::ForId.is_in(for_members.iter().copied()))
-            .order_by_asc(ballot::Column::EntryIdx)
-            .all(&self.txn)
-            .await?
-            .into_iter()
-            .map(BallotRow::try_from)
-            .collect()
+    /// The state a batch of statements is judged against, in one query (one round
+    /// trip instead of five): the statuses of its proposals, which of its keys are
+    /// registered and not revoked, which of its signers are suspended, which of its
+    /// nonces were used and by which entry, and the ballots already cast on its
+    /// proposals for its members, in log order.
+    pub async fn batch_state(&self, wanted: &BatchWants<'_>) -> Result<BatchState> {
+        let rows = self.txn.query_all(&batch_state_query(wanted)).await?;
+        let mut state = BatchState::default();
+        for row in rows {
+            let kind: i32 = row.try_get_by_index(0)?;
+            let missing = |what: &str| {
+                Error::Corrupt(format!("a batch state row of kind {kind} lacks its {what}"))
+            };
+            let id = |i: usize| -> Result<Uuid> {
+                row.try_get_by_index::<Option<Uuid>>(i)?
+                    .ok_or_else(|| missing("id"))
+            };
+            let text = || -> Result<String> {
+                row.try_get_by_index::<Option<String>>(4)?
+                    .ok_or_else(|| missing("text"))
+            };
+            let entry = || -> Result<LogIndex> {
+                index(
+                    row.try_get_by_index::<Option<i64>>(5)?
+                        .ok_or_else(|| missing("entry"))?,
+                )
+            };
+            match kind {
+                STATUS => {
+                    state.statuses.insert(id(1)?, text()?.parse::<Status>()?);
+                }
+                UNREVOKED_KEY => {
+                    state.unrevoked_keys.insert(text()?);
+                }
+                SUSPENDED => {
+                    state.suspended.insert(id(1)?);
+                }
+                USED_NONCE => {
+                    state.nonces.insert(text()?, entry()?);
+                }
+                BALLOT => state.ballots.push(StoredBallot {
+                    entry: entry()?,
+                    proposal: id(1)?,
+                    voter: id(2)?,
+                    for_member: id(3)?,
+                    superseded: row
+                        .try_get_by_index::<Option<bool>>(6)?
+                        .ok_or_else(|| missing("superseded flag"))?,
+                }),
+                other => return Err(Error::Corrupt(format!("batch state row of kind {other}"))),
+            }
+        }
+        state.ballots.sort_by_key(|b| b.entry);
+        Ok(state)
     }
 
     /// The proxies on these proposals not withdrawn, granted by or held by any of
