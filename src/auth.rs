@@ -230,6 +230,12 @@ impl VerifiedTokens {
     /// Enough for every board of a large cooperative several times over.
     const CAPACITY: usize = 16_384;
 
+    /// What a token is remembered by: its SHA-256, so the cache holds no bearer secret.
+    fn key(token: &str) -> [u8; 32] {
+        use sha2::Digest as _;
+        sha2::Sha256::digest(token.as_bytes()).into()
+    }
+
     fn get(&self, key: &[u8; 32], now: i64) -> Option<Principal> {
         let mut entries = self.entries.lock().ok()?;
         match entries.get(key) {
@@ -280,8 +286,7 @@ impl Authenticator {
     }
 
     fn authenticate_at(&self, token: &str, now: i64) -> Result<Principal, AuthError> {
-        use sha2::Digest as _;
-        let key: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
+        let key = VerifiedTokens::key(token);
         if let Some(principal) = self.verified.get(&key, now) {
             return Ok(principal);
         }
@@ -414,8 +419,7 @@ mod tests {
         let token = issuer.issue(&request(Role::Admin), Utc::now()).unwrap();
         let now = Utc::now().timestamp();
         let principal = auth.authenticate_at(&token, now).unwrap();
-        use sha2::Digest as _;
-        let key: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
+        let key = VerifiedTokens::key(&token);
         let exp = now + 60;
         assert_eq!(auth.verified.get(&key, now), Some(principal.clone()));
         assert_eq!(
@@ -437,8 +441,7 @@ mod tests {
         for _ in 0..2 {
             assert!(auth.authenticate_at(&forged, now).is_err());
         }
-        let forged_key: [u8; 32] = sha2::Sha256::digest(forged.as_bytes()).into();
-        assert_eq!(auth.verified.get(&forged_key, now), None);
+        assert_eq!(auth.verified.get(&VerifiedTokens::key(&forged), now), None);
     }
 
     #[test]

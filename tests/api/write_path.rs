@@ -238,11 +238,16 @@ async fn no_ballot_lands_after_the_closing_entry() {
     }
     // The close, sent as soon as the window allows it, while the ballots arrive.
     let close_path = format!("/api/v1/proposals/{}/close", p.id);
+    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
         let (status, body) = app.post(&close_path, &app.admin(), &json!({})).await;
         if status == StatusCode::OK {
             break;
         }
+        assert!(
+            std::time::Instant::now() < give_up,
+            "the close was still refused after a minute: {status} {body}"
+        );
         // An overloaded machine may answer "try again" (503): the close is retried
         // like a too-early one; what this test holds is the order, not availability.
         if status != StatusCode::SERVICE_UNAVAILABLE {
