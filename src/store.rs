@@ -31,7 +31,7 @@ mod webhooks;
 pub use membership::{PeriodRow, Periods};
 pub use rows::{CheckpointRow, KeyRow, LogEntryRow};
 pub use schools::{RegisteredBoard, SchoolBoard, SchoolChanges, SchoolList};
-pub use voting::{BallotRow, BatchState, BatchWants, ProposalRow, ProxyRow, StoredBallot};
+pub use voting::{BallotRow, BatchWants, ProposalRow, ProxyRow};
 pub use webhooks::{
     AfterAttempt, AttemptResult, AttemptRow, DeliveryRecord, QueuedDelivery, Subscription,
 };

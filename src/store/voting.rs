@@ -93,73 +93,70 @@ const SUSPENDED: i32 = 3;
 const USED_NONCE: i32 = 4;
 const BALLOT: i32 = 5;
 
-/// One `UNION ALL` of five selects, each shaped (kind, id, id, id, text, entry, flag)
-/// with typed NULLs where a select has nothing (PostgreSQL types a union's columns
-/// from its first select).
-fn batch_state_query(wanted: &BatchWants<'_>) -> SelectStatement {
-    const TYPES: [&str; 6] = ["UUID", "UUID", "UUID", "TEXT", "BIGINT", "BOOLEAN"];
-    let shaped = |kind: i32, columns: [Option<Expr>; 6]| {
+/// The columns of one select of the batch-state query; absent ones are typed NULLs.
+#[derive(Default)]
+struct Shape {
+    ids: [Option<Expr>; 3],
+    text: Option<Expr>,
+    entry: Option<Expr>,
+    flag: Option<Expr>,
+}
+
+impl Shape {
+    /// `SELECT kind, id, id, id, text, entry, flag`, typed NULLs for what is absent:
+    /// PostgreSQL types a union's columns from its first select.
+    fn select(self, kind: i32) -> SelectStatement {
+        let Shape {
+            ids,
+            text,
+            entry,
+            flag,
+        } = self;
+        let columns = ids.into_iter().chain([text, entry, flag]);
+        let types = ["UUID", "UUID", "UUID", "TEXT", "BIGINT", "BOOLEAN"];
         let mut select = Query::select();
         select.expr(Expr::val(kind));
-        for (column, sql_type) in columns.into_iter().zip(TYPES) {
+        for (column, sql_type) in columns.zip(types) {
             select.expr(column.unwrap_or_else(|| Expr::cust(format!("CAST(NULL AS {sql_type})"))));
         }
         select
-    };
-    let mut query = shaped(
-        STATUS,
-        [
-            Some(Expr::col(proposal::Column::Id)),
-            None,
-            None,
-            Some(Expr::col(proposal::Column::Status)),
-            None,
-            None,
-        ],
-    );
+    }
+}
+
+/// One `UNION ALL` of five selects, one per kind of row (see `batch_state`).
+fn batch_state_query(wanted: &BatchWants<'_>) -> SelectStatement {
+    let mut query = Shape {
+        ids: [Some(Expr::col(proposal::Column::Id)), None, None],
+        text: Some(Expr::col(proposal::Column::Status)),
+        ..Shape::default()
+    }
+    .select(STATUS);
     query
         .from(proposal::Entity)
         .and_where(proposal::Column::Id.is_in(wanted.proposals.iter().copied()));
-    let mut keys = shaped(
-        UNREVOKED_KEY,
-        [
-            None,
-            None,
-            None,
-            Some(Expr::col(member_key::Column::KeyId)),
-            None,
-            None,
-        ],
-    );
+    let mut keys = Shape {
+        text: Some(Expr::col(member_key::Column::KeyId)),
+        ..Shape::default()
+    }
+    .select(UNREVOKED_KEY);
     keys.from(member_key::Entity)
         .and_where(member_key::Column::KeyId.is_in(wanted.keys.iter().cloned()))
         .and_where(member_key::Column::RevokedAt.is_null());
-    let mut suspended = shaped(
-        SUSPENDED,
-        [
-            Some(Expr::col(member::Column::Id)),
-            None,
-            None,
-            None,
-            None,
-            None,
-        ],
-    );
+    let mut suspended = Shape {
+        ids: [Some(Expr::col(member::Column::Id)), None, None],
+        ..Shape::default()
+    }
+    .select(SUSPENDED);
     suspended
         .from(member::Entity)
         .and_where(member::Column::Id.is_in(wanted.signers.iter().copied()))
         .and_where(member::Column::Status.eq(MemberStatus::Suspended.as_str()));
-    let mut nonces = shaped(
-        USED_NONCE,
-        [
-            None,
-            None,
-            None,
-            Some(Expr::col(nonce::Column::Nonce)),
-            Some(Expr::col(nonce::Column::EntryIdx)),
-            None,
-        ],
-    );
+    let mut nonces = Shape {
+        text: Some(Expr::col(nonce::Column::Nonce)),
+        entry: Some(Expr::col(nonce::Column::EntryIdx)),
+        ..Shape::default()
+    }
+    .select(USED_NONCE);
     nonces
         .from(nonce::Entity)
         .and_where(nonce::Column::Nonce.is_in(wanted.nonces.iter().cloned()));
@@ -168,17 +165,17 @@ fn batch_state_query(wanted: &BatchWants<'_>) -> SelectStatement {
         .union(UnionType::All, suspended)
         .union(UnionType::All, nonces);
     if !wanted.for_members.is_empty() {
-        let mut ballots = shaped(
-            BALLOT,
-            [
+        let mut ballots = Shape {
+            ids: [
                 Some(Expr::col(ballot::Column::ProposalId)),
                 Some(Expr::col(ballot::Column::VoterId)),
                 Some(Expr::col(ballot::Column::ForId)),
-                None,
-                Some(Expr::col(ballot::Column::EntryIdx)),
-                Some(Expr::col(ballot::Column::Superseded)),
             ],
-        );
+            entry: Some(Expr::col(ballot::Column::EntryIdx)),
+            flag: Some(Expr::col(ballot::Column::Superseded)),
+            ..Shape::default()
+        }
+        .select(BALLOT);
         ballots
             .from(ballot::Entity)
             .and_where(ballot::Column::ProposalId.is_in(wanted.proposals.iter().copied()))
